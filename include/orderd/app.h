@@ -1,0 +1,23 @@
+/*
+ * app.h - what every handler may use, wired once by main.c.
+ *
+ * Everything here is created before the server starts and destroyed after
+ * it stops; handlers only borrow it.
+ */
+#ifndef ORDERD_APP_H
+#define ORDERD_APP_H
+
+#include <stdatomic.h>
+
+#include "orderd/config.h"
+#include "orderd/db_pool.h"
+#include "orderd/order_store.h"
+
+typedef struct app {
+    const orderd_config *cfg;
+    db_pool *db;
+    order_store *store;
+    atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
+} app;
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * log.h - structured JSON logging to stdout, one line per event.
+ *
+ * Every line: {"ts":"<RFC 3339 UTC, ms>","level":"info","msg":"...",
+ * "request_id":"..." (when there is one), ...extra fields}.
+ *
+ * Lines go to a per-thread buffer (no global lock per line, no write(2)
+ * per line); a flusher thread writes the buffers out every few
+ * milliseconds, and a thread whose buffer fills writes it itself.
+ * log_shutdown() flushes everything, so a clean stop loses no line.
+ */
+#ifndef ORDERD_LOG_H
+#define ORDERD_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+
+/* "debug" | "info" | "warn" | "error" */
+const char *log_level_name(log_level level);
+bool log_level_parse(const char *name, log_level *out);
+
+/*
+ * Starts logging to fd (1 for stdout) at min_level.  Safe to skip: before
+ * log_init (and after log_shutdown) lines are written straight to fd 2 so
+ * early start-up errors are never lost.  Returns 0, or -1 when the flusher
+ * thread cannot start.
+ */
+int log_init(log_level min_level, int fd);
+/* Flushes every thread's buffer and stops the flusher. Idempotent. */
+void log_shutdown(void);
+/* Writes out every buffer now (used by tests and before exit paths). */
+void log_flush(void);
+
+bool log_enabled(log_level level);
+
+/*
+ * Logs msg (printf-style, JSON-escaped) with an optional request id
+ * (NULL for none).  Costs one branch when the level is off.
+ */
+#define LOG(level, request_id, ...)                                                                \
+    do {                                                                                           \
+        if (log_enabled(level))                                                                    \
+            log_write((level), (request_id), NULL, __VA_ARGS__);                                   \
+    } while (0)
+
+/*
+ * As LOG, with extra_json: NULL or a pre-rendered list of JSON members
+ * without braces, e.g. "\"error\":\"timeout\",\"attempt\":2", appended
+ * to the line as is.
+ */
+void log_write(log_level level, const char *request_id, const char *extra_json, const char *fmt,
+               ...) __attribute__((format(printf, 4, 5)));
+
+/* The one access-log line per request (msg "request", level info). */
+typedef struct access_record {
+    int64_t ts_us;          /* wall clock at completion, unix microseconds */
+    const char *request_id;
+    const char *method;
+    const char *path;
+    const char *route;      /* pattern such as "/orders/:id"; "" when unrouted */
+    int status;
+    double duration_ms;
+    uint64_t bytes;         /* response body bytes */
+    const char *remote;     /* "127.0.0.1:53412" */
+    const char *cache;      /* X-Cache value or NULL */
+} access_record;
+
+void log_access(const access_record *rec);
+
+/* Appends s to out as a JSON string body (no quotes), escaping as JSON
+ * requires; returns the bytes that would be needed (like snprintf). */
+size_t log_json_escape(char *out, size_t outlen, const char *s);
+
+#endif
