@@ -45,6 +45,8 @@ size_t money_format(int64_t cents, char out[32]);
  * Parses a decimal string with at most two decimals ("12", "12.3", "12.30")
  * into cents; rejects signs other than none, exponents, blanks, values over
  * ORDER_MONEY_MAX_CENTS.  Returns false with *why set to a static message.
+ * Grammar: digits+ ( "." digit{1,2} )?  -- so "1." and ".5" are rejected;
+ * leading zeros ("007.50") are accepted.  why may be NULL.
  */
 bool money_parse_text(const char *text, int64_t *cents, const char **why);
 /*
@@ -92,6 +94,8 @@ typedef struct order_create_req {
  * equal the sum when present.  Unknown keys, wrong types and out-of-range
  * values each add a field error.  Returns true when *out is filled (caller
  * clears it); false when errs has at least one entry and *out is untouched.
+ * errs is reset first.  A body that is not an object is one error on the
+ * field "body".
  */
 bool order_create_parse(const json_t *body, order_create_req *out, field_errors *errs);
 void order_create_req_clear(order_create_req *req);
@@ -102,7 +106,7 @@ void order_create_req_clear(order_create_req *req);
  */
 char *order_create_fingerprint(const order_create_req *req);
 
-/* Validates a PATCH body: exactly {"status": "<name>"}. */
+/* Validates a PATCH body: exactly {"status": "<name>"}.  errs as above. */
 bool order_patch_parse(const json_t *body, order_status *status, field_errors *errs);
 
 /* ---- the order and its JSON ------------------------------------------- */
@@ -158,6 +162,7 @@ size_t order_cursor_encode(int64_t created_at_us, int64_t id, char out[64]);
 bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id);
 
 /* Strict parsers shared by the path and the query string. */
-bool parse_positive_i64(const char *text, int64_t *out); /* 1..INT64_MAX, digits only */
+/* 1..INT64_MAX, digits only, no leading zero ("07" is refused). */
+bool parse_positive_i64(const char *text, int64_t *out);
 
 #endif
