@@ -9,10 +9,12 @@
 #include "orderd/health.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "orderd/clock.h"
+#include "orderd/metrics.h"
 #include "orderd/problem.h"
 
 /* /readyz must answer well inside a load balancer's probe timeout */
@@ -43,15 +45,36 @@ void health_ready(app *application, request *req)
     if (deadline > req->deadline_ns)
         deadline = req->deadline_ns;
     orderd_err pg = draining ? ORDERD_OK : db_pool_ping(application->db, deadline);
+    /* Redis being down never makes us unready: reads fall back to PostgreSQL */
+    const char *redis = order_store_cache_state(application->store);
     if (!draining && pg == ORDERD_OK) {
-        reply_static_json(req, 200, "{\"status\":\"ready\",\"postgres\":\"up\"}");
+        char body[96];
+        snprintf(body, sizeof body, "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\"}",
+                 redis);
+        reply_static_json(req, 200, body);
         return;
     }
     json_t *extra = json_object();
     json_object_set_new(extra, "postgres", json_string(pg == ORDERD_OK ? "up" : "down"));
+    json_object_set_new(extra, "redis", json_string(redis));
     json_object_set_new(extra, "draining", json_boolean(draining));
     problem_reply_ext(req, 503,
                       draining ? "the server is shutting down" : "PostgreSQL is not reachable",
                       extra);
     json_decref(extra);
+}
+
+void health_metrics(app *application, request *req)
+{
+    const char *redis = order_store_cache_state(application->store);
+    int cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0;
+    size_t len = 0;
+    char *body = metrics_render(cache_up, db_pool_healthy_count(application->db),
+                                db_pool_in_use(application->db), &len);
+    if (!body) {
+        problem_reply(req, 500, "out of memory", NULL);
+        return;
+    }
+    request_reply_json(req, 200, body, len);
+    req->reply.content_type = "text/plain; version=0.0.4";
 }

@@ -1,7 +1,8 @@
 /*
  * main.c - configuration, signals, and the start/stop order.  Nothing else.
  *
- * Start: config -> log -> PostgreSQL pool -> order store -> HTTP server.
+ * Start: config -> log -> PostgreSQL pool -> Redis cache (optional) ->
+ * order store -> HTTP server.
  * Stop (SIGTERM/SIGINT): /readyz turns 503 -> stop accepting -> drain
  * in-flight requests up to drain_timeout_ms -> stop the server -> close
  * the pool -> flush the log -> exit 0.
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "orderd/app.h"
+#include "orderd/cache.h"
 #include "orderd/clock.h"
 #include "orderd/config.h"
 #include "orderd/db_pool.h"
@@ -22,6 +24,22 @@
 #include "orderd/order_db.h"
 #include "orderd/order_store.h"
 #include "orderd/server.h"
+
+/*
+ * The race test needs the classic (racy) cache to show what the default
+ * prevents.  It is an environment switch, not a setting, so no config
+ * file or --help ever offers it, and it shouts when used.
+ */
+static bool unsafe_classic_cache_requested(void)
+{
+    const char *v = getenv("ORDERD_TEST_UNSAFE_CLASSIC_CACHE");
+    if (!v || strcmp(v, "1") != 0)
+        return false;
+    LOG(LOG_WARN, NULL,
+        "ORDERD_TEST_UNSAFE_CLASSIC_CACHE=1: cache fills and invalidations are NOT race-safe; "
+        "for tests only");
+    return true;
+}
 
 static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
 {
@@ -41,13 +59,43 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     };
     app application = {.cfg = cfg};
     server *srv = NULL;
+    cache *redis = NULL;
 
     application.db = db_pool_create(&pool_opts);
     if (!application.db) {
         LOG(LOG_ERROR, NULL, "cannot create the PostgreSQL pool");
         goto out;
     }
-    application.store = order_store_create(application.db);
+    if (cfg->redis_url[0]) {
+        cache_options cache_opts = {
+            .url = cfg->redis_url,
+            .connect_timeout_ms = cfg->redis_connect_timeout_ms,
+            .command_timeout_ms = cfg->redis_command_timeout_ms,
+            .failure_threshold = cfg->redis_failure_threshold,
+            .probe_interval_ms = cfg->redis_probe_interval_ms,
+            .journal_max = 100000,
+        };
+        const char *why = NULL;
+        redis = cache_create(&cache_opts, &why);
+        if (!redis) {
+            LOG(LOG_ERROR, NULL, "redis_url: %s", why);
+            rc = 2;
+            goto out;
+        }
+    }
+    order_store_options store_opts = {
+        .db = application.db,
+        .cache = redis,
+        .ttl_ms = (int64_t)cfg->cache_ttl_s * 1000,
+        .jitter_pct = cfg->cache_ttl_jitter_pct,
+        .negative_ttl_ms = (int64_t)cfg->cache_negative_ttl_s * 1000,
+        .list_ttl_ms = (int64_t)cfg->cache_list_ttl_s * 1000,
+        /* outlives any read in flight: reads end by their deadline */
+        .tombstone_ttl_ms = 2 * (int64_t)cfg->request_timeout_ms + 5000,
+        .xfetch_beta = cfg->cache_xfetch_beta_pct / 100.0,
+        .unsafe_classic_cache = unsafe_classic_cache_requested(),
+    };
+    application.store = order_store_create(&store_opts);
     if (!application.store)
         goto out;
     srv = server_start(&application);
@@ -77,6 +125,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
 out:
     server_destroy(srv);
     order_store_destroy(application.store);
+    cache_destroy(redis);
     db_pool_destroy(application.db);
     LOG(LOG_INFO, NULL, "stopped");
     return rc;

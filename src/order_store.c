@@ -1,8 +1,14 @@
 /*
  * order_store.c - the read and write paths for orders.
  *
- * Today every call goes to PostgreSQL through the pool; this is the one
- * place where a cache slots in, so handlers stay unaware of it.
+ * Read one order:  Redis (order_cache) -> on a miss, one PostgreSQL read
+ * per key per process (singleflight) -> versioned fill.  A hit whose
+ * entry is close to expiry may be refreshed early by this one reader
+ * (XFetch), so a hot key does not send every process to PostgreSQL when
+ * it expires.  Redis down: straight to PostgreSQL, marked BYPASS.
+ * Write:  PostgreSQL commits -> order_cache_invalidate (tombstone +
+ * list generations) -> only then does the caller answer, which is what
+ * makes "no stale read after a write's response" hold (order_cache.h).
  */
 #include "orderd/order_store.h"
 
@@ -10,10 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/clock.h"
+#include "orderd/metrics.h"
+#include "orderd/order_cache.h"
 #include "orderd/order_db.h"
+#include "orderd/singleflight.h"
 
 struct order_store {
     db_pool *db;
+    order_cache *cache; /* NULL: caching off */
+    singleflight *flights;
 };
 
 void order_doc_clear(order_doc *doc)
@@ -24,17 +36,50 @@ void order_doc_clear(order_doc *doc)
     memset(doc, 0, sizeof *doc);
 }
 
-order_store *order_store_create(db_pool *db)
+order_store *order_store_create(const order_store_options *opts)
 {
     order_store *store = calloc(1, sizeof *store);
-    if (store)
-        store->db = db;
+    if (!store)
+        return NULL;
+    store->db = opts->db;
+    store->flights = singleflight_create();
+    if (!store->flights)
+        goto fail;
+    if (opts->cache) {
+        order_cache_options co = {
+            .redis = opts->cache,
+            .ttl_ms = opts->ttl_ms,
+            .jitter_pct = opts->jitter_pct,
+            .negative_ttl_ms = opts->negative_ttl_ms,
+            .list_ttl_ms = opts->list_ttl_ms,
+            .tombstone_ttl_ms = opts->tombstone_ttl_ms,
+            .xfetch_beta = opts->xfetch_beta,
+            .unsafe_classic = opts->unsafe_classic_cache,
+        };
+        store->cache = order_cache_create(&co);
+        if (!store->cache)
+            goto fail;
+    }
     return store;
+fail:
+    order_store_destroy(store);
+    return NULL;
 }
 
 void order_store_destroy(order_store *store)
 {
+    if (!store)
+        return;
+    order_cache_destroy(store->cache);
+    singleflight_destroy(store->flights);
     free(store);
+}
+
+const char *order_store_cache_state(order_store *store)
+{
+    if (!store->cache)
+        return "off";
+    return order_cache_is_up(store->cache) ? "up" : "down";
 }
 
 /* Renders o into doc; takes nothing from o. */
@@ -48,19 +93,133 @@ static orderd_err doc_from_order(const order *o, order_doc *doc)
     return ORDERD_OK;
 }
 
-orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out)
+/* One PostgreSQL read of one order, rendered. */
+static orderd_err load_order(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out)
 {
     orderd_err err;
     db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
+    metric_inc(METRIC_DB_ORDER_READS);
     err = order_db_get(conn, id, &o);
     db_pool_release(store->db, conn);
     if (err == ORDERD_OK)
         err = doc_from_order(&o, out);
     order_clear(&o);
     return err;
+}
+
+/*
+ * The miss path: one loader per id in this process; the others wait for
+ * its result.  A waiter may only take a result at least as new as the
+ * tombstone it saw (min_version): the flight may have started before the
+ * write that left that tombstone, and handing out its older row would be
+ * exactly the stale read the tombstones exist to prevent.
+ */
+static orderd_err load_shared(order_store *store, int64_t id, int64_t min_version,
+                              uint64_t deadline_ns, order_doc *out)
+{
+    bool leader;
+    flight *f = singleflight_begin(store->flights, id, &leader);
+    if (!leader) {
+        metric_inc(METRIC_SINGLEFLIGHT_WAITS);
+        orderd_err err = singleflight_wait(store->flights, f, deadline_ns, &out->json, &out->len,
+                                           &out->version);
+        out->id = id;
+        if (err != ORDERD_ERR_NOT_FOUND && (err != ORDERD_OK || out->version >= min_version))
+            return err;
+        /* too old (or gone while a newer version was promised): read it ourselves */
+        order_doc_clear(out);
+        return load_order(store, id, deadline_ns, out);
+    }
+    uint64_t started = clock_now_ns();
+    orderd_err err = load_order(store, id, deadline_ns, out);
+    uint64_t finished = clock_now_ns();
+    /* past the deadline our read may predate a tombstone that has since
+     * expired (order_cache.h): then don't fill at all */
+    if (finished < deadline_ns) {
+        if (err == ORDERD_OK)
+            order_cache_fill(store->cache, id, out->version, out->json, out->len,
+                             (int64_t)((finished - started) / 1000000u));
+        else if (err == ORDERD_ERR_NOT_FOUND)
+            order_cache_fill_absent(store->cache, id);
+    }
+    singleflight_finish(store->flights, f, err, out->json, out->len, out->version);
+    return err;
+}
+
+orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out,
+                           const char **cache_status)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int64_t version = 0;
+    order_cache_result looked =
+        store->cache ? order_cache_lookup(store->cache, id, &json, &len, &version)
+                     : ORDER_CACHE_DOWN;
+    switch (looked) {
+    case ORDER_CACHE_HIT:
+        *cache_status = CACHE_STATUS_HIT;
+        metric_inc(METRIC_CACHE_HITS);
+        *out = (order_doc){.json = json, .len = len, .id = id, .version = version};
+        return ORDERD_OK;
+    case ORDER_CACHE_ABSENT:
+        *cache_status = CACHE_STATUS_HIT;
+        metric_inc(METRIC_CACHE_HITS);
+        return ORDERD_ERR_NOT_FOUND;
+    case ORDER_CACHE_REFRESH: {
+        /* serve what we have even if the refresh fails; the refresh goes
+         * through the flight table like a miss so it stays one read */
+        *cache_status = CACHE_STATUS_HIT;
+        metric_inc(METRIC_CACHE_HITS);
+        metric_inc(METRIC_CACHE_EARLY_REFRESHES);
+        order_doc fresh = {0};
+        if (load_shared(store, id, version, deadline_ns, &fresh) == ORDERD_OK) {
+            free(json);
+            *out = fresh;
+            return ORDERD_OK;
+        }
+        order_doc_clear(&fresh);
+        *out = (order_doc){.json = json, .len = len, .id = id, .version = version};
+        return ORDERD_OK;
+    }
+    case ORDER_CACHE_MISS:
+        *cache_status = CACHE_STATUS_MISS;
+        metric_inc(METRIC_CACHE_MISSES);
+        return load_shared(store, id, version, deadline_ns, out);
+    case ORDER_CACHE_DOWN:
+        break;
+    }
+    /* Redis off or down: nothing tells us which flights are recent
+     * enough to share, so every request reads PostgreSQL itself */
+    *cache_status = CACHE_STATUS_BYPASS;
+    metric_inc(METRIC_CACHE_BYPASSES);
+    return load_order(store, id, deadline_ns, out);
+}
+
+/*
+ * After a commit, before the caller answers: tombstone the order and bump
+ * every list generation it could appear under.  Its previous status is
+ * not known here, so every status it could have come from is bumped too
+ * (at most three keys; cheaper than reading the old row).
+ */
+static void invalidate_written(order_store *store, const order *o, bool deleted)
+{
+    if (!store->cache)
+        return;
+    order_status statuses[ORDER_STATUS_COUNT];
+    int n = 0;
+    for (int s = 0; s < ORDER_STATUS_COUNT; s++)
+        if (s == (int)o->status || order_status_can_transition((order_status)s, o->status))
+            statuses[n++] = (order_status)s;
+    if (deleted) { /* a deleted order leaves only its own status's lists */
+        statuses[0] = o->status;
+        n = 1;
+    }
+    /* the version a deleted row would have had next: nothing older may fill */
+    int64_t version = deleted ? o->version + 1 : o->version;
+    order_cache_invalidate(store->cache, o->id, version, deleted, o->customer_id, statuses, n);
 }
 
 /* A replayed response is the stored JSON; its id and version come from it. */
@@ -96,8 +255,10 @@ orderd_err order_store_create_order(order_store *store, const order_create_req *
     if (!idempotency_key) {
         err = order_db_insert(conn, req, &o);
         db_pool_release(store->db, conn);
-        if (err == ORDERD_OK)
+        if (err == ORDERD_OK) {
+            invalidate_written(store, &o, false);
             err = doc_from_order(&o, out);
+        }
         order_clear(&o);
         return err;
     }
@@ -109,6 +270,8 @@ orderd_err order_store_create_order(order_store *store, const order_create_req *
                       : ORDERD_ERR_INTERNAL;
     db_pool_release(store->db, conn);
     free(fingerprint);
+    if (err == ORDERD_OK && !*replayed)
+        invalidate_written(store, &o, false);
     if (err == ORDERD_OK) {
         /* both paths answer with the stored bytes, so a replay is
          * byte-for-byte the first response */
@@ -130,8 +293,10 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
     order o = {0};
     err = order_db_update_status(conn, id, to, expected_version, &o);
     db_pool_release(store->db, conn);
-    if (err == ORDERD_OK)
+    if (err == ORDERD_OK) {
+        invalidate_written(store, &o, false);
         err = doc_from_order(&o, out);
+    }
     order_clear(&o);
     return err;
 }
@@ -143,8 +308,12 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
     db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
     if (!conn)
         return err;
-    err = order_db_delete(conn, id, expected_version);
+    order gone = {0};
+    err = order_db_delete(conn, id, expected_version, &gone);
     db_pool_release(store->db, conn);
+    if (err == ORDERD_OK)
+        invalidate_written(store, &gone, true);
+    order_clear(&gone);
     return err;
 }
 
@@ -182,13 +351,37 @@ static void buf_puts(text_buf *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
+static orderd_err list_from_db(order_store *store, const order_list_query *q,
+                               uint64_t deadline_ns, char **json, size_t *len);
+
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                            char **json, size_t *len)
+                            char **json, size_t *len, const char **cache_status)
+{
+    char generation[24];
+    order_cache_result looked = store->cache
+                                    ? order_cache_list_lookup(store->cache, q, json, len, generation)
+                                    : ORDER_CACHE_DOWN;
+    if (looked == ORDER_CACHE_HIT) {
+        *cache_status = CACHE_STATUS_HIT;
+        return ORDERD_OK;
+    }
+    *cache_status = looked == ORDER_CACHE_MISS ? CACHE_STATUS_MISS : CACHE_STATUS_BYPASS;
+    orderd_err err = list_from_db(store, q, deadline_ns, json, len);
+    /* filed under the generation read before PostgreSQL: if a write
+     * bumped it meanwhile, no later reader looks here */
+    if (err == ORDERD_OK && looked == ORDER_CACHE_MISS && clock_now_ns() < deadline_ns)
+        order_cache_list_fill(store->cache, q, generation, *json, *len);
+    return err;
+}
+
+static orderd_err list_from_db(order_store *store, const order_list_query *q,
+                               uint64_t deadline_ns, char **json, size_t *len)
 {
     orderd_err err;
     db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
     if (!conn)
         return err;
+    metric_inc(METRIC_DB_LIST_READS);
     order *rows = NULL;
     int count = 0;
     bool has_more = false;

@@ -211,7 +211,8 @@ static void create_order(app *a, request *req)
 static void get_order(app *a, request *req)
 {
     order_doc doc = {0};
-    orderd_err err = order_store_get(a->store, req->path_id, req->deadline_ns, &doc);
+    orderd_err err =
+        order_store_get(a->store, req->path_id, req->deadline_ns, &doc, &req->reply.cache);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
         return;
@@ -336,7 +337,8 @@ static void list_orders(app *a, request *req)
         return;
     char *json = NULL;
     size_t len = 0;
-    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, &json, &len);
+    orderd_err err =
+        order_store_list(a->store, &q, req->deadline_ns, &json, &len, &req->reply.cache);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
         return;

@@ -1,16 +1,13 @@
 /*
  * request_id.c - X-Request-ID: keep a sane client id, else a UUID v4.
- *
- * UUIDs come from a per-thread xoshiro256** generator seeded once from
- * getrandom(): request ids need uniqueness, not secrecy, and a syscall
- * per request would cost more than the rest of the middleware.
+ * UUIDs come from the per-thread generator in random.c.
  */
 #include "orderd/request_id.h"
 
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "orderd/random.h"
 
 bool request_id_is_valid(const char *id)
 {
@@ -27,46 +24,11 @@ bool request_id_is_valid(const char *id)
     return n >= 1;
 }
 
-static _Thread_local uint64_t rng_state[4];
-static _Thread_local int rng_seeded;
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(void)
-{
-    if (!rng_seeded) {
-        if (getrandom(rng_state, sizeof rng_state, 0) != (ssize_t)sizeof rng_state) {
-            /* getrandom cannot really fail for 32 bytes; fall back to the
-             * clock and the stack address so ids still differ */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            rng_state[0] = (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
-            rng_state[1] = (uint64_t)ts.tv_sec * 0x9e3779b97f4a7c15ull;
-            rng_state[2] = rng_state[0] * 0xbf58476d1ce4e5b9ull + 1;
-            rng_state[3] = rng_state[1] ^ 0x94d049bb133111ebull;
-        }
-        rng_seeded = 1;
-    }
-    uint64_t *s = rng_state;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 void request_id_generate(char out[37])
 {
     static const char hex[] = "0123456789abcdef";
     uint8_t b[16];
-    uint64_t hi = rng_next(), lo = rng_next();
+    uint64_t hi = random_u64(), lo = random_u64();
     memcpy(b, &hi, 8);
     memcpy(b + 8, &lo, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */

@@ -23,6 +23,7 @@ static const route_def routes[ROUTE_COUNT] = {
                      M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_PATCH) | M(HTTP_DELETE)},
     [ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD", M(HTTP_GET) | M(HTTP_HEAD)},
     [ROUTE_READYZ] = {"/readyz", "GET, HEAD", M(HTTP_GET) | M(HTTP_HEAD)},
+    [ROUTE_METRICS] = {"/metrics", "GET, HEAD", M(HTTP_GET) | M(HTTP_HEAD)},
 };
 
 static route_id route_of_path(const char *path, const char **id_text)
@@ -43,6 +44,8 @@ static route_id route_of_path(const char *path, const char **id_text)
         return ROUTE_HEALTHZ;
     if (strcmp(path, "/readyz") == 0)
         return ROUTE_READYZ;
+    if (strcmp(path, "/metrics") == 0)
+        return ROUTE_METRICS;
     return ROUTE_NONE;
 }
 

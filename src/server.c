@@ -259,8 +259,13 @@ static void dispatch(server *srv, request *req)
     case ROUTE_MATCHED:
         break;
     }
+    /* I/O-free answers stay on the polling thread */
     if (route == ROUTE_HEALTHZ) {
         health_live(srv->app, req);
+        return;
+    }
+    if (route == ROUTE_METRICS) {
+        health_metrics(srv->app, req);
         return;
     }
 

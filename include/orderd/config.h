@@ -53,6 +53,15 @@ typedef struct orderd_config {
 
     /* Redis (the cache issue) */
     char redis_url[1024];  /* redis://host:port[/db]; "" = caching off */
+    int redis_connect_timeout_ms;
+    int redis_command_timeout_ms;
+    int redis_failure_threshold;
+    int redis_probe_interval_ms;
+    int cache_ttl_s;
+    int cache_ttl_jitter_pct;
+    int cache_negative_ttl_s;
+    int cache_list_ttl_s;
+    int cache_xfetch_beta_pct;
 
     /* logging */
     log_level log_level;

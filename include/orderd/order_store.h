@@ -1,11 +1,16 @@
 /*
  * order_store.h - where handlers get and change orders.
  *
- * The read path (cache first, then PostgreSQL) and write invalidation
- * live here, so handlers never know whether a cache exists.  Reads return
- * the order already rendered as JSON (order_doc), the form both the cache
- * and the HTTP response want.  Every call takes a deadline (clock_now_ns()
- * base) and blocks: call from I/O workers only.
+ * The read path (Redis first, then PostgreSQL, then fill Redis) and write
+ * invalidation live here, so handlers never know whether a cache exists.
+ * Reads return the order already rendered as JSON (order_doc), the form
+ * both the cache and the HTTP response want.  Every call takes a deadline
+ * (clock_now_ns() base) and blocks: call from I/O workers only.
+ *
+ * Guarantee: once a write call has returned, no read that starts later,
+ * in this or any other orderd process sharing the Redis, returns an older
+ * version (order_store.c explains how).  When Redis is down, reads go to
+ * PostgreSQL ("BYPASS") and invalidations are journaled (cache.h).
  */
 #ifndef ORDERD_ORDER_STORE_H
 #define ORDERD_ORDER_STORE_H
@@ -14,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orderd/cache.h"
 #include "orderd/db_pool.h"
 #include "orderd/error.h"
 #include "orderd/order.h"
@@ -25,15 +31,36 @@ typedef struct order_doc {
     int64_t version;
 } order_doc;
 
+/* X-Cache values; static strings. */
+#define CACHE_STATUS_HIT    "HIT"
+#define CACHE_STATUS_MISS   "MISS"
+#define CACHE_STATUS_BYPASS "BYPASS"
+
+typedef struct order_store_options {
+    db_pool *db;               /* borrowed; must outlive the store */
+    cache *cache;              /* borrowed; NULL = caching off */
+    int64_t ttl_ms;            /* present entries, before jitter */
+    int jitter_pct;            /* +/- percent on ttl_ms */
+    int64_t negative_ttl_ms;   /* "no such order" entries */
+    int64_t list_ttl_ms;
+    int64_t tombstone_ttl_ms;  /* must exceed the longest read (request timeout) */
+    double xfetch_beta;        /* early-refresh eagerness; 0 disables */
+    /* TEST ONLY: fill with plain SET and invalidate with DEL, the classic
+     * racy design, so a test can show the race the default closes */
+    bool unsafe_classic_cache;
+} order_store_options;
+
 void order_doc_clear(order_doc *doc);
 
 typedef struct order_store order_store;
 
-/* db is borrowed and must outlive the store. NULL on allocation failure. */
-order_store *order_store_create(db_pool *db);
+/* NULL on allocation failure or when a cache script cannot be registered. */
+order_store *order_store_create(const order_store_options *opts);
 void order_store_destroy(order_store *store);
 
-orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out);
+/* *cache_status says where the answer came from (also for NOT_FOUND). */
+orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out,
+                           const char **cache_status);
 
 /*
  * Creates an order.  With idempotency_key (may be NULL) a replay returns
@@ -52,6 +79,9 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
 
 /* Renders {"data":[...],"next_cursor":...} into a malloc'd *json. */
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                            char **json, size_t *len);
+                            char **json, size_t *len, const char **cache_status);
+
+/* "up", "down" or "off", for /readyz. */
+const char *order_store_cache_state(order_store *store);
 
 #endif

@@ -14,6 +14,7 @@ typedef enum route_id {
     ROUTE_ORDER,       /* /orders/:id */
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
+    ROUTE_METRICS,
     ROUTE_COUNT
 } route_id;
 

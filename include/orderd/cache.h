@@ -1,0 +1,81 @@
+/*
+ * cache.h - the Redis client orderd uses (hiredis 0.14), made safe to lean on.
+ *
+ * - One connection per calling thread (hiredis contexts are not
+ *   thread-safe), opened lazily with a connect timeout; the command
+ *   timeout is set again after every (re)connect, because
+ *   redisReconnect() would not re-apply redisSetTimeout().
+ * - A circuit breaker: after `failure_threshold` consecutive failures
+ *   every call returns CACHE_UNAVAILABLE at once; a probe thread PINGs
+ *   every probe_interval_ms and closes the breaker when Redis answers.
+ * - Durable writes (invalidations): a write that fails, or is skipped
+ *   while the breaker is open, is journaled and replayed by the probe
+ *   before the breaker closes, so this process never reads entries it
+ *   failed to invalidate.  If the journal overflows, the probe flushes
+ *   the Redis database instead (orderd wants a database of its own).
+ *
+ * Every call blocks for at most about connect + command timeout: call
+ * from I/O workers, never from an HTTP polling thread.
+ */
+#ifndef ORDERD_CACHE_H
+#define ORDERD_CACHE_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cache_options {
+    const char *url;        /* redis://[:password@]host[:port][/db]; copied */
+    int connect_timeout_ms;
+    int command_timeout_ms;
+    int failure_threshold;  /* consecutive failures that open the breaker */
+    int probe_interval_ms;
+    size_t journal_max;     /* journaled writes before falling back to a flush */
+} cache_options;
+
+typedef enum cache_rc {
+    CACHE_OK = 0,
+    CACHE_NIL,         /* the key does not exist */
+    CACHE_UNAVAILABLE, /* breaker open, timeout, connection or server error */
+} cache_rc;
+
+typedef struct cache cache;
+
+/* Parses the URL and starts the probe thread; Redis may be down.  NULL
+ * (with *why set to a static message) on a bad URL or no memory. */
+cache *cache_create(const cache_options *opts, const char **why);
+/* Stops the probe.  Threads that used the cache must have ended. NULL-safe. */
+void cache_destroy(cache *c);
+
+/* Registers a Lua script before first use; returns its id (>= 0) or -1. */
+int cache_script_add(cache *c, const char *source);
+
+/* Is the breaker closed (Redis usable)? */
+bool cache_is_up(cache *c);
+/* Times the breaker opened since start (tests, metrics). */
+uint64_t cache_times_opened(cache *c);
+
+/* GET: on CACHE_OK *value is malloc'd (caller frees), *len its length. */
+cache_rc cache_get(cache *c, const char *key, char **value, size_t *len);
+
+/* SET key value PX ttl_ms [NX]. */
+cache_rc cache_set(cache *c, const char *key, const char *value, size_t len, int64_t ttl_ms,
+                   bool only_if_absent);
+
+/*
+ * EVALSHA of script id with nkeys keys followed by args (argc in all).
+ * On CACHE_OK *reply is the script's reply (caller freeReplyObject()s);
+ * reply may be NULL when the caller does not want it.
+ */
+cache_rc cache_eval(cache *c, int script, int nkeys, int argc, const char *const *argv,
+                    const size_t *argvlen, redisReply **reply);
+
+/*
+ * As cache_eval for a write that must not be lost: when it cannot run now
+ * it is journaled (copied) and replayed before the breaker closes.
+ */
+void cache_eval_durable(cache *c, int script, int nkeys, int argc, const char *const *argv,
+                        const size_t *argvlen);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * metrics.h - process-wide counters, served as Prometheus text at /metrics.
+ *
+ * Relaxed atomics: counting must cost next to nothing on the hot path,
+ * and readers only need eventually-consistent totals.
+ */
+#ifndef ORDERD_METRICS_H
+#define ORDERD_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum metric_id {
+    METRIC_DB_ORDER_READS = 0, /* single-order reads sent to PostgreSQL */
+    METRIC_DB_LIST_READS,
+    METRIC_CACHE_HITS,
+    METRIC_CACHE_MISSES,
+    METRIC_CACHE_BYPASSES,
+    METRIC_CACHE_FILLS,         /* fills Redis accepted */
+    METRIC_CACHE_FILLS_REFUSED, /* fills refused: a newer version or tombstone was there */
+    METRIC_CACHE_EARLY_REFRESHES,
+    METRIC_SINGLEFLIGHT_WAITS, /* misses that waited for another thread's read */
+    METRIC_LIST_CACHE_HITS,
+    METRIC_LIST_CACHE_MISSES,
+    METRIC_COUNT
+} metric_id;
+
+extern atomic_uint_fast64_t metrics_counters[METRIC_COUNT];
+
+static inline void metric_inc(metric_id id)
+{
+    atomic_fetch_add_explicit(&metrics_counters[id], 1, memory_order_relaxed);
+}
+
+uint64_t metric_get(metric_id id);
+
+/* Renders every counter plus the given gauges as Prometheus text into a
+ * malloc'd buffer (caller frees). cache_up: -1 = no cache configured. */
+char *metrics_render(int cache_up, int db_healthy, int db_in_use, size_t *len);
+
+#endif
