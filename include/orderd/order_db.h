@@ -28,6 +28,8 @@ orderd_err order_db_insert(db_conn *conn, const order_create_req *req, order *ou
  * with another fingerprint.  Keys older than 24 hours count as absent.
  * Concurrent calls with one key create exactly one order: the second
  * waits on the first's row lock, then sees its result.
+ * On a replay only out->id is set (the order may have changed or been
+ * deleted since); *response_json is then the authority.
  */
 orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req,
                                       const char *key, const char *fingerprint,
@@ -52,8 +54,14 @@ orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows,
 orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
                                   int64_t expected_version, order *out);
 
-/* ORDERD_ERR_NOT_FOUND when there was no such order. */
-orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version);
+/*
+ * Deletes the order when, with expected_version >= 0, its version matches.
+ * ORDERD_ERR_NOT_FOUND when there was no such order, ORDERD_ERR_PRECONDITION
+ * on a version mismatch.  On success *out (when not NULL) gets the row as
+ * it was just before the delete (caller order_clear()s), e.g. to
+ * invalidate caches keyed by its customer and status.
+ */
+orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, order *out);
 
 /* Deletes idempotency keys older than 24 hours; returns the count or -1. */
 long order_db_expire_idempotency_keys(db_conn *conn);

@@ -1,0 +1,469 @@
+/*
+ * test_db_orders.c - order_db (insert, get, keyset lists, status updates,
+ * delete, idempotency keys) against a real PostgreSQL through the pool
+ * (ORDERD_TEST_DB_URL, see test_db_util.h).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "orderd/clock.h"
+#include "orderd/db_pool.h"
+#include "orderd/migrate.h"
+#include "orderd/order_db.h"
+
+#include "test_db_util.h"
+
+#define MS (1000ull * 1000)
+
+static test_db db;
+static PGconn *admin; /* a plain session on the test database */
+
+static order_create_req make_req(int64_t customer_id, int64_t total_cents, const char *items)
+{
+    order_create_req req = {.customer_id = customer_id, .total_cents = total_cents};
+    memcpy(req.currency, "EUR", 4);
+    req.items_json = (char *)items;
+    return req;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (test_db_create(&db) != 0 || migrate_run(db.conninfo, db.sql_dir) != 0)
+        return -1;
+    admin = test_db_connect(db.conninfo);
+    return admin != NULL ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    PQfinish(admin);
+    test_db_drop(&db);
+    return 0;
+}
+
+static db_pool *orders_pool;
+static db_conn *oc; /* a connection from orders_pool, held per test */
+
+static int orders_setup(void **state)
+{
+    (void)state;
+    db_pool_options opts = {.url = db.conninfo,
+                            .size = 8,
+                            .statement_timeout_ms = 5000,
+                            .connect_timeout_ms = 2000,
+                            .prepared = true,
+                            .statements = order_db_statements,
+                            .statement_count = order_db_statement_count};
+    orders_pool = db_pool_create(&opts);
+    if (orders_pool == NULL)
+        return -1;
+    orderd_err err;
+    oc = db_pool_acquire(orders_pool, clock_now_ns() + 5000 * MS, &err);
+    return oc != NULL ? 0 : -1;
+}
+
+static int orders_teardown(void **state)
+{
+    (void)state;
+    db_pool_release(orders_pool, oc);
+    db_pool_destroy(orders_pool);
+    orders_pool = NULL;
+    oc = NULL;
+    return 0;
+}
+
+static void assert_same_order(const order *a, const order *b)
+{
+    assert_int_equal(a->id, b->id);
+    assert_int_equal(a->customer_id, b->customer_id);
+    assert_int_equal(a->status, b->status);
+    assert_string_equal(a->currency, b->currency);
+    assert_int_equal(a->total_cents, b->total_cents);
+    assert_string_equal(a->items_json, b->items_json);
+    assert_int_equal(a->version, b->version);
+    assert_int_equal(a->created_at_us, b->created_at_us);
+    assert_int_equal(a->updated_at_us, b->updated_at_us);
+}
+
+static int64_t unique_customer(void)
+{
+    static int64_t next;
+    return (int64_t)getpid() * 1000 + ++next;
+}
+
+static void test_insert_and_get(void **state)
+{
+    (void)state;
+    const char *items = "[{\"sku\":\"A-1\",\"quantity\":2,\"unit_price\":\"5.25\"},"
+                        "{\"sku\":\"say \\\"hi\\\" \",\"quantity\":1,\"unit_price\":\"0.00\"}]";
+    order_create_req req = make_req(unique_customer(), 1050, items);
+    order created, fetched;
+    int64_t before = clock_wall_us();
+    assert_int_equal(order_db_insert(oc, &req, &created), ORDERD_OK);
+    assert_true(created.id > 0);
+    assert_int_equal(created.customer_id, req.customer_id);
+    assert_int_equal(created.status, ORDER_PENDING);
+    assert_string_equal(created.currency, "EUR");
+    assert_int_equal(created.total_cents, 1050);
+    assert_string_equal(created.items_json, items); /* compact, keys in order */
+    assert_int_equal(created.version, 1);
+    assert_true(created.created_at_us >= before - 5000000);
+    assert_true(created.created_at_us <= clock_wall_us() + 5000000);
+    assert_int_equal(created.updated_at_us, created.created_at_us);
+
+    assert_int_equal(order_db_get(oc, created.id, &fetched), ORDERD_OK);
+    assert_same_order(&created, &fetched);
+    order_clear(&fetched);
+
+    /* The extremes of numeric(12,2) survive the trip unchanged. */
+    int64_t totals[] = {0, 1, 999999999999};
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++) {
+        order_create_req r = make_req(req.customer_id, totals[i], "[]");
+        order o;
+        assert_int_equal(order_db_insert(oc, &r, &o), ORDERD_OK);
+        assert_int_equal(o.total_cents, totals[i]);
+        assert_string_equal(o.items_json, "[]");
+        assert_int_equal(order_db_get(oc, o.id, &fetched), ORDERD_OK);
+        assert_int_equal(fetched.total_cents, totals[i]);
+        order_clear(&o);
+        order_clear(&fetched);
+    }
+
+    assert_int_equal(order_db_get(oc, INT64_MAX, &fetched), ORDERD_ERR_NOT_FOUND);
+    order_clear(&created);
+}
+
+/* Pages through q and checks the rows come newest first without gaps. */
+static int list_all(order_list_query q, int64_t *ids, int max)
+{
+    int total = 0, pages = 0;
+    int64_t last_ts = INT64_MAX, last_id = INT64_MAX;
+    for (;;) {
+        order *rows;
+        int count;
+        bool more;
+        assert_int_equal(order_db_list(oc, &q, &rows, &count, &more), ORDERD_OK);
+        assert_true(count <= q.limit);
+        for (int i = 0; i < count; i++) {
+            assert_true(rows[i].created_at_us < last_ts ||
+                        (rows[i].created_at_us == last_ts && rows[i].id < last_id));
+            last_ts = rows[i].created_at_us;
+            last_id = rows[i].id;
+            assert_true(total < max);
+            ids[total++] = rows[i].id;
+            order_clear(&rows[i]);
+        }
+        free(rows);
+        pages++;
+        assert_true(pages < 1000);
+        if (!more)
+            break;
+        assert_int_equal(count, q.limit);
+        q.has_cursor = true;
+        q.cursor_created_at_us = last_ts;
+        q.cursor_id = last_id;
+    }
+    return total;
+}
+
+static void test_list_keyset_pages(void **state)
+{
+    (void)state;
+    int64_t customer = unique_customer();
+    int64_t ids[7];
+    for (int i = 0; i < 7; i++) {
+        order_create_req req = make_req(customer, 100 + i, "[]");
+        order o, moved;
+        assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
+        ids[i] = o.id;
+        if (i % 2 == 1) {
+            assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, &moved), ORDERD_OK);
+            order_clear(&moved);
+        }
+        order_clear(&o);
+    }
+
+    int64_t got[64];
+    order_list_query q = {.has_customer_id = true, .customer_id = customer, .limit = 3};
+    assert_int_equal(list_all(q, got, 64), 7);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(got[i], ids[6 - i]);
+
+    q.has_status = true;
+    q.status = ORDER_PAID;
+    q.limit = 2;
+    assert_int_equal(list_all(q, got, 64), 3);
+    assert_int_equal(got[0], ids[5]);
+    assert_int_equal(got[1], ids[3]);
+    assert_int_equal(got[2], ids[1]);
+
+    q.limit = 100;
+    assert_int_equal(list_all(q, got, 64), 3);
+
+    /* Status only and no filter: this customer's newest orders lead. */
+    order_list_query all = {.limit = 1};
+    order *rows;
+    int count;
+    bool more;
+    assert_int_equal(order_db_list(oc, &all, &rows, &count, &more), ORDERD_OK);
+    assert_int_equal(count, 1);
+    assert_true(more);
+    assert_int_equal(rows[0].id, ids[6]);
+    order_clear(&rows[0]);
+    free(rows);
+    order_list_query paid = {.has_status = true, .status = ORDER_PAID, .limit = 1};
+    assert_int_equal(order_db_list(oc, &paid, &rows, &count, &more), ORDERD_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(rows[0].id, ids[5]);
+    order_clear(&rows[0]);
+    free(rows);
+
+    /* Cursors outside the timestamp range are clamped, not errors. */
+    order_list_query odd = {.has_customer_id = true,
+                            .customer_id = customer,
+                            .limit = 10,
+                            .has_cursor = true,
+                            .cursor_created_at_us = INT64_MAX,
+                            .cursor_id = 1};
+    assert_int_equal(order_db_list(oc, &odd, &rows, &count, &more), ORDERD_OK);
+    assert_int_equal(count, 7);
+    for (int i = 0; i < count; i++)
+        order_clear(&rows[i]);
+    free(rows);
+    odd.cursor_created_at_us = INT64_MIN;
+    assert_int_equal(order_db_list(oc, &odd, &rows, &count, &more), ORDERD_OK);
+    assert_int_equal(count, 0);
+    assert_false(more);
+    free(rows);
+}
+
+static void test_update_status(void **state)
+{
+    (void)state;
+    order_create_req req = make_req(unique_customer(), 500, "[]");
+    order o, u;
+    assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
+
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, 1, &u), ORDERD_OK);
+    assert_int_equal(u.status, ORDER_PAID);
+    assert_int_equal(u.version, 2);
+    assert_int_equal(u.created_at_us, o.created_at_us);
+    assert_true(u.updated_at_us >= o.updated_at_us);
+    order_clear(&u);
+
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 2, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, 1, &u),
+                     ORDERD_ERR_PRECONDITION);
+    /* A stale version wins over an impossible transition: 412 before 409. */
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 1, &u),
+                     ORDERD_ERR_PRECONDITION);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, -1, &u), ORDERD_OK);
+    assert_int_equal(u.version, 3);
+    order_clear(&u);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_CANCELLED, 3, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_DELIVERED, 3, &u), ORDERD_OK);
+    assert_int_equal(u.status, ORDER_DELIVERED);
+    assert_int_equal(u.version, 4);
+    order_clear(&u);
+
+    order c;
+    assert_int_equal(order_db_insert(oc, &req, &c), ORDERD_OK);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, &u), ORDERD_OK);
+    assert_int_equal(u.status, ORDER_CANCELLED);
+    order_clear(&u);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_PAID, -1, &u), ORDERD_ERR_CONFLICT);
+
+    assert_int_equal(order_db_update_status(oc, INT64_MAX, ORDER_PAID, -1, &u),
+                     ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_update_status(oc, INT64_MAX, ORDER_PAID, 1, &u),
+                     ORDERD_ERR_NOT_FOUND);
+    order_clear(&o);
+    order_clear(&c);
+}
+
+static void test_delete(void **state)
+{
+    (void)state;
+    order_create_req req = make_req(unique_customer(), 500, "[]");
+    order o, fetched, gone;
+    assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
+    assert_int_equal(order_db_delete(oc, o.id, 2, &gone), ORDERD_ERR_PRECONDITION);
+    assert_int_equal(gone.id, 0);
+    assert_int_equal(order_db_delete(oc, o.id, 1, &gone), ORDERD_OK);
+    assert_same_order(&gone, &o);
+    order_clear(&gone);
+    assert_int_equal(order_db_delete(oc, o.id, -1, NULL), ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_delete(oc, o.id, 1, NULL), ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_get(oc, o.id, &fetched), ORDERD_ERR_NOT_FOUND);
+    order_clear(&o);
+
+    assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
+    assert_int_equal(order_db_delete(oc, o.id, -1, NULL), ORDERD_OK);
+    order_clear(&o);
+}
+
+static long orders_of(int64_t customer)
+{
+    return atol(test_db_query(admin, "SELECT count(*) FROM orders WHERE customer_id = %lld",
+                              (long long)customer));
+}
+
+static void test_idempotent_insert(void **state)
+{
+    (void)state;
+    char key[64];
+    snprintf(key, sizeof key, "key-%ld-single", (long)getpid());
+    order_create_req req = make_req(unique_customer(), 4200, "[]");
+    char *first = NULL, *again = NULL, *other = NULL;
+    order o1, o2, o3;
+    bool replayed = true;
+
+    assert_int_equal(order_db_insert_idempotent(oc, &req, key, "fp-a", &first, &o1, &replayed),
+                     ORDERD_OK);
+    assert_false(replayed);
+    assert_non_null(first);
+    size_t len;
+    char *rendered = order_to_json(&o1, &len);
+    assert_string_equal(first, rendered);
+    free(rendered);
+
+    assert_int_equal(order_db_insert_idempotent(oc, &req, key, "fp-a", &again, &o2, &replayed),
+                     ORDERD_OK);
+    assert_true(replayed);
+    assert_string_equal(again, first);
+    assert_int_equal(o2.id, o1.id);
+    order_clear(&o2);
+    free(again);
+
+    /* Same key, another body. */
+    assert_int_equal(order_db_insert_idempotent(oc, &req, key, "fp-b", &other, &o3, &replayed),
+                     ORDERD_ERR_IDEMPOTENCY);
+    assert_null(other);
+    assert_int_equal(orders_of(req.customer_id), 1);
+
+    /* After 24 hours the key is free again, even for another body. */
+    assert_non_null(test_db_query(admin,
+                                  "UPDATE idempotency_keys SET created_at = now() - "
+                                  "interval '24 hours 1 second' WHERE key = '%s'",
+                                  key));
+    assert_int_equal(order_db_insert_idempotent(oc, &req, key, "fp-b", &other, &o3, &replayed),
+                     ORDERD_OK);
+    assert_false(replayed);
+    assert_true(o3.id != o1.id);
+    assert_int_equal(orders_of(req.customer_id), 2);
+    assert_int_equal(order_db_insert_idempotent(oc, &req, key, "fp-b", &again, &o2, &replayed),
+                     ORDERD_OK);
+    assert_true(replayed);
+    assert_int_equal(o2.id, o3.id);
+    assert_string_equal(again, other);
+    free(again);
+    order_clear(&o2);
+
+    /* Expiry removes only old keys. */
+    assert_non_null(test_db_query(admin,
+                                  "UPDATE idempotency_keys SET created_at = now() - "
+                                  "interval '25 hours' WHERE key = '%s'",
+                                  key));
+    assert_true(order_db_expire_idempotency_keys(oc) >= 1);
+    assert_string_equal(
+        test_db_query(admin, "SELECT count(*) FROM idempotency_keys WHERE key = '%s'", key), "0");
+    assert_int_equal(order_db_expire_idempotency_keys(oc), 0);
+
+    free(first);
+    free(other);
+    order_clear(&o1);
+    order_clear(&o3);
+}
+
+#define RACERS 8
+
+typedef struct racer {
+    pthread_barrier_t *start;
+    const order_create_req *req;
+    const char *key;
+    orderd_err err;
+    bool replayed;
+    int64_t id;
+    char *response;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    orderd_err err;
+    db_conn *conn = db_pool_acquire(orders_pool, clock_now_ns() + 5000 * MS, &err);
+    pthread_barrier_wait(r->start);
+    if (conn == NULL) {
+        r->err = err;
+        return NULL;
+    }
+    order o;
+    r->err =
+        order_db_insert_idempotent(conn, r->req, r->key, "fp-race", &r->response, &o, &r->replayed);
+    r->id = o.id;
+    order_clear(&o);
+    db_pool_release(orders_pool, conn);
+    return NULL;
+}
+
+static void test_idempotent_insert_concurrent(void **state)
+{
+    (void)state;
+    /* The test holds one of the 8 connections; give it back for the race. */
+    db_pool_release(orders_pool, oc);
+    oc = NULL;
+    char key[64];
+    snprintf(key, sizeof key, "key-%ld-race", (long)getpid());
+    order_create_req req = make_req(unique_customer(), 999, "[]");
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    racer racers[RACERS];
+    pthread_t threads[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){.start = &start, .req = &req, .key = key};
+        pthread_create(&threads[i], NULL, race, &racers[i]);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&start);
+
+    int fresh = 0;
+    for (int i = 0; i < RACERS; i++) {
+        assert_int_equal(racers[i].err, ORDERD_OK);
+        assert_int_equal(racers[i].id, racers[0].id);
+        assert_string_equal(racers[i].response, racers[0].response);
+        fresh += !racers[i].replayed;
+    }
+    assert_int_equal(fresh, 1);
+    assert_int_equal(orders_of(req.customer_id), 1);
+    for (int i = 0; i < RACERS; i++)
+        free(racers[i].response);
+
+    orderd_err err;
+    oc = db_pool_acquire(orders_pool, clock_now_ns() + 5000 * MS, &err);
+    assert_non_null(oc);
+}
+
+int main(void)
+{
+    if (test_db_env(&db, "orderd_test_orders") != 0)
+        return 1;
+#define T(f) cmocka_unit_test_setup_teardown(f, orders_setup, orders_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_insert_and_get), T(test_list_keyset_pages), T(test_update_status),
+        T(test_delete),         T(test_idempotent_insert), T(test_idempotent_insert_concurrent),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
