@@ -30,6 +30,17 @@
  * prevents.  It is an environment switch, not a setting, so no config
  * file or --help ever offers it, and it shouts when used.
  */
+static long test_fill_delay_ms(void)
+{
+    const char *v = getenv("ORDERD_TEST_FILL_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms <= 0 || ms >= 1000)
+        return 0;
+    LOG(LOG_WARN, NULL, "ORDERD_TEST_FILL_DELAY_MS=%ld: cache fills are delayed; for tests only",
+        ms);
+    return ms;
+}
+
 static bool unsafe_classic_cache_requested(void)
 {
     const char *v = getenv("ORDERD_TEST_UNSAFE_CLASSIC_CACHE");
@@ -94,6 +105,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
         .tombstone_ttl_ms = 2 * (int64_t)cfg->request_timeout_ms + 5000,
         .xfetch_beta = cfg->cache_xfetch_beta_pct / 100.0,
         .unsafe_classic_cache = unsafe_classic_cache_requested(),
+        .test_fill_delay_ms = test_fill_delay_ms(),
     };
     application.store = order_store_create(&store_opts);
     if (!application.store)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "orderd/clock.h"
 #include "orderd/metrics.h"
@@ -26,6 +27,7 @@ struct order_store {
     db_pool *db;
     order_cache *cache; /* NULL: caching off */
     singleflight *flights;
+    long test_fill_delay_ms; /* TEST ONLY: widens the read-to-fill window */
 };
 
 void order_doc_clear(order_doc *doc)
@@ -42,6 +44,7 @@ order_store *order_store_create(const order_store_options *opts)
     if (!store)
         return NULL;
     store->db = opts->db;
+    store->test_fill_delay_ms = opts->test_fill_delay_ms;
     store->flights = singleflight_create();
     if (!store->flights)
         goto fail;
@@ -118,7 +121,7 @@ static orderd_err load_order(order_store *store, int64_t id, uint64_t deadline_n
  * exactly the stale read the tombstones exist to prevent.
  */
 static orderd_err load_shared(order_store *store, int64_t id, int64_t min_version,
-                              uint64_t deadline_ns, order_doc *out)
+                              bool refreshing, uint64_t deadline_ns, order_doc *out)
 {
     bool leader;
     flight *f = singleflight_begin(store->flights, id, &leader);
@@ -133,8 +136,24 @@ static orderd_err load_shared(order_store *store, int64_t id, int64_t min_versio
         order_doc_clear(out);
         return load_order(store, id, deadline_ns, out);
     }
+    /* A flight that ended between our lookup and our begin has just
+     * filled Redis: look once more before going to PostgreSQL (not when
+     * refreshing early: the entry is there, and renewing it is the point). */
+    int64_t cached_version = 0;
+    if (!refreshing &&
+        order_cache_lookup(store->cache, id, &out->json, &out->len, &cached_version) ==
+            ORDER_CACHE_HIT &&
+        cached_version >= min_version) {
+        out->id = id;
+        out->version = cached_version;
+        singleflight_finish(store->flights, f, ORDERD_OK, out->json, out->len, out->version);
+        return ORDERD_OK;
+    }
+    order_doc_clear(out);
     uint64_t started = clock_now_ns();
     orderd_err err = load_order(store, id, deadline_ns, out);
+    if (store->test_fill_delay_ms > 0)
+        nanosleep(&(struct timespec){.tv_nsec = store->test_fill_delay_ms * 1000000L}, NULL);
     uint64_t finished = clock_now_ns();
     /* past the deadline our read may predate a tombstone that has since
      * expired (order_cache.h): then don't fill at all */
@@ -175,7 +194,7 @@ orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns,
         metric_inc(METRIC_CACHE_HITS);
         metric_inc(METRIC_CACHE_EARLY_REFRESHES);
         order_doc fresh = {0};
-        if (load_shared(store, id, version, deadline_ns, &fresh) == ORDERD_OK) {
+        if (load_shared(store, id, version, true, deadline_ns, &fresh) == ORDERD_OK) {
             free(json);
             *out = fresh;
             return ORDERD_OK;
@@ -187,7 +206,7 @@ orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns,
     case ORDER_CACHE_MISS:
         *cache_status = CACHE_STATUS_MISS;
         metric_inc(METRIC_CACHE_MISSES);
-        return load_shared(store, id, version, deadline_ns, out);
+        return load_shared(store, id, version, false, deadline_ns, out);
     case ORDER_CACHE_DOWN:
         break;
     }

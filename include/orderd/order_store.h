@@ -48,6 +48,9 @@ typedef struct order_store_options {
     /* TEST ONLY: fill with plain SET and invalidate with DEL, the classic
      * racy design, so a test can show the race the default closes */
     bool unsafe_classic_cache;
+    /* TEST ONLY: sleep between the PostgreSQL read and the fill (< 1000),
+     * so the race test hits the window on every write, not by luck */
+    long test_fill_delay_ms;
 } order_store_options;
 
 void order_doc_clear(order_doc *doc);
