@@ -460,6 +460,7 @@ typedef struct args {
     const char *config_path; /* --config, NULL when absent */
     orderd_command command;
     bool print_config;
+    bool probe;
 } args;
 
 /*
@@ -480,6 +481,10 @@ static int scan_args(int argc, char **argv, args *a, orderd_config *cfg, char *e
             continue; /* answered by config_load before anything is parsed */
         if (strcmp(arg, "--print-config") == 0) {
             a->print_config = true;
+            continue;
+        }
+        if (strcmp(arg, "--probe") == 0) {
+            a->probe = true;
             continue;
         }
         if (arg[0] != '-') {
@@ -578,7 +583,9 @@ int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t err
     }
     if (cfg->io_workers == 0)
         cfg->io_workers = cfg->db_pool_size;
-    cfg->command = a.print_config ? ORDERD_CMD_PRINT_CONFIG : a.command;
+    cfg->command = a.print_config ? ORDERD_CMD_PRINT_CONFIG
+                   : a.probe      ? ORDERD_CMD_PROBE
+                                  : a.command;
     return 0;
 }
 
@@ -662,6 +669,8 @@ void config_print_usage(FILE *out)
             "  -h, --help       print this help and exit\n"
             "  --version        print the version and exit\n"
             "  --print-config   print the effective settings (secrets masked) and exit\n"
+            "  --probe          exit 0 when GET /readyz on the listen address answers 200\n"
+            "                   (a container health check that needs no curl)\n"
             "  --config FILE    read settings from FILE (env ORDERD_CONFIG); by default\n"
             "                   " DEFAULT_CONFIG_PATH " is read when it exists\n"
             "\n"

@@ -23,6 +23,7 @@
 #include "orderd/migrate.h"
 #include "orderd/order_db.h"
 #include "orderd/order_store.h"
+#include "orderd/probe.h"
 #include "orderd/server.h"
 
 /*
@@ -161,6 +162,8 @@ int main(int argc, char **argv)
     case ORDERD_CMD_PRINT_CONFIG:
         config_print(&cfg, stdout);
         return 0;
+    case ORDERD_CMD_PROBE:
+        return probe_ready(cfg.listen_host, cfg.listen_port, 2000);
     case ORDERD_CMD_MIGRATE:
     case ORDERD_CMD_SERVE:
         break;

@@ -24,6 +24,7 @@ typedef enum orderd_command {
     ORDERD_CMD_HELP,         /* --help */
     ORDERD_CMD_VERSION,      /* --version */
     ORDERD_CMD_PRINT_CONFIG, /* --print-config */
+    ORDERD_CMD_PROBE,        /* --probe: is the daemon on `listen` ready? */
 } orderd_command;
 
 typedef struct orderd_config {
