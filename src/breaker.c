@@ -24,10 +24,17 @@ bool breaker_record(breaker *b, bool success, uint64_t now_ns)
     }
     if (++b->consecutive_failures < b->failure_threshold)
         return false;
+    breaker_trip(b, now_ns);
+    return true;
+}
+
+void breaker_trip(breaker *b, uint64_t now_ns)
+{
+    if (b->state == BREAKER_OPEN)
+        return;
     b->state = BREAKER_OPEN;
     b->opened_at_ns = now_ns;
     b->times_opened++;
-    return true;
 }
 
 bool breaker_probe_result(breaker *b, bool success)

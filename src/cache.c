@@ -151,14 +151,33 @@ static void free_thread_conn(void *ctx)
     redisFree(ctx);
 }
 
+/* Drops this thread's connection; the next thread_conn() opens a new one. */
+static void drop_thread_conn(cache *c)
+{
+    redisFree(pthread_getspecific(c->conn_key));
+    pthread_setspecific(c->conn_key, NULL);
+}
+
+/*
+ * Did the command fail because the connection was already dead (closed
+ * by a restarted Redis, reset) rather than slow?  Such a failure says
+ * nothing about Redis now, so it is retried once on a new connection
+ * instead of counting against the breaker.  Timeouts are not retried:
+ * that would double the time a request waits on a sick Redis.
+ */
+static bool connection_was_dead(const redisContext *ctx)
+{
+    return ctx && (ctx->err == REDIS_ERR_EOF ||
+                   (ctx->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)));
+}
+
 static redisContext *thread_conn(cache *c)
 {
     redisContext *ctx = pthread_getspecific(c->conn_key);
     if (ctx && ctx->err) {
         /* after a timeout the reply stream may be out of step: start over */
-        redisFree(ctx);
+        drop_thread_conn(c);
         ctx = NULL;
-        pthread_setspecific(c->conn_key, NULL);
     }
     if (!ctx) {
         ctx = connect_redis(c);
@@ -270,13 +289,35 @@ static redisReply *eval_on(cache *c, redisContext *ctx, int script, int nkeys, i
 
 /* ---- commands --------------------------------------------------------------------- */
 
+static redisReply *run_on_thread(cache *c, int argc, const char **argv, const size_t *argvlen)
+{
+    redisContext *ctx = thread_conn(c);
+    redisReply *r = run_argv(ctx, argc, argv, argvlen);
+    if (!r && connection_was_dead(ctx)) {
+        drop_thread_conn(c);
+        r = run_argv(thread_conn(c), argc, argv, argvlen);
+    }
+    return r;
+}
+
+static redisReply *eval_on_thread(cache *c, int script, int nkeys, int argc,
+                                  const char *const *argv, const size_t *argvlen)
+{
+    redisContext *ctx = thread_conn(c);
+    redisReply *r = eval_on(c, ctx, script, nkeys, argc, argv, argvlen);
+    if (!r && connection_was_dead(ctx)) {
+        drop_thread_conn(c);
+        r = eval_on(c, thread_conn(c), script, nkeys, argc, argv, argvlen);
+    }
+    return r;
+}
+
 cache_rc cache_get(cache *c, const char *key, char **value, size_t *len)
 {
     if (!cache_is_up(c))
         return CACHE_UNAVAILABLE;
-    redisContext *ctx = thread_conn(c);
     const char *argv[] = {"GET", key};
-    redisReply *r = run_argv(ctx, 2, argv, NULL);
+    redisReply *r = run_on_thread(c, 2, argv, NULL);
     record(c, reply_ok(r));
     cache_rc rc = CACHE_UNAVAILABLE;
     if (r && r->type == REDIS_REPLY_NIL) {
@@ -304,7 +345,7 @@ cache_rc cache_set(cache *c, const char *key, const char *value, size_t len, int
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     const char *argv[] = {"SET", key, value, "PX", ttl, "NX"};
     size_t argvlen[] = {3, strlen(key), len, 2, strlen(ttl), 2};
-    redisReply *r = run_argv(thread_conn(c), only_if_absent ? 6 : 5, argv, argvlen);
+    redisReply *r = run_on_thread(c, only_if_absent ? 6 : 5, argv, argvlen);
     record(c, reply_ok(r));
     cache_rc rc =
         !reply_ok(r) ? CACHE_UNAVAILABLE : (r->type == REDIS_REPLY_NIL ? CACHE_NIL : CACHE_OK);
@@ -320,7 +361,7 @@ cache_rc cache_eval(cache *c, int script, int nkeys, int argc, const char *const
         *reply = NULL;
     if (!cache_is_up(c))
         return CACHE_UNAVAILABLE;
-    redisReply *r = eval_on(c, thread_conn(c), script, nkeys, argc, argv, argvlen);
+    redisReply *r = eval_on_thread(c, script, nkeys, argc, argv, argvlen);
     bool ok = reply_ok(r);
     /* a script error is our bug, not Redis being down: don't trip on it */
     record(c, r != NULL);
@@ -372,12 +413,9 @@ static void journal_add(cache *c, int script, int nkeys, int argc, const char *c
     }
     /* whatever happened to the write, this process must not trust the
      * cache until the journal is replayed */
-    if (breaker_allows(&c->brk)) {
-        c->brk.consecutive_failures = c->brk.failure_threshold - 1;
-        breaker_record(&c->brk, false, clock_now_ns());
-        atomic_store(&c->failures_seen, true);
-        atomic_store(&c->up, false);
-    }
+    breaker_trip(&c->brk, clock_now_ns());
+    atomic_store(&c->failures_seen, true);
+    atomic_store(&c->up, false);
     pthread_mutex_unlock(&c->lock);
     wake_probe(c);
 }
@@ -386,7 +424,7 @@ void cache_eval_durable(cache *c, int script, int nkeys, int argc, const char *c
                         const size_t *argvlen)
 {
     if (cache_is_up(c)) {
-        redisReply *r = eval_on(c, thread_conn(c), script, nkeys, argc, argv, argvlen);
+        redisReply *r = eval_on_thread(c, script, nkeys, argc, argv, argvlen);
         bool ok = reply_ok(r);
         if (r)
             freeReplyObject(r);
@@ -463,8 +501,14 @@ static bool journal_replay(cache *c, redisContext *ctx)
 
 /* ---- the probe ---------------------------------------------------------------------- */
 
-/* One recovery attempt: PING, replay the journal, close the breaker. */
-static void try_recover(cache *c, redisContext **ctx)
+/*
+ * One recovery step: PING; on the first success replay the journal at
+ * once; close the breaker only after Redis has kept answering for the
+ * grace period.  The wait is for the other orderd processes: one that
+ * could not invalidate during the outage replays its journal on its own
+ * first successful probe, and nobody may read Redis before that lands.
+ */
+static void try_recover(cache *c, redisContext **ctx, uint64_t *alive_since_ns)
 {
     if (!*ctx || (*ctx)->err) {
         redisFree(*ctx);
@@ -474,7 +518,18 @@ static void try_recover(cache *c, redisContext **ctx)
     bool alive = reply_ok(r);
     if (r)
         freeReplyObject(r);
-    if (!alive || !journal_replay(c, *ctx))
+    if (!alive) {
+        *alive_since_ns = 0;
+        return;
+    }
+    uint64_t now = clock_now_ns();
+    if (*alive_since_ns == 0)
+        *alive_since_ns = now;
+    if (!journal_replay(c, *ctx)) {
+        *alive_since_ns = 0;
+        return;
+    }
+    if (now - *alive_since_ns < (uint64_t)c->opts.recovery_grace_ms * 1000000u)
         return;
     pthread_mutex_lock(&c->lock);
     /* a write journaled while we replayed needs another round first */
@@ -485,19 +540,22 @@ static void try_recover(cache *c, redisContext **ctx)
         atomic_store(&c->up, true);
     }
     pthread_mutex_unlock(&c->lock);
-    if (closed)
-        LOG(LOG_INFO, NULL, "redis %s:%d answers again: cache resumed", c->host, c->port);
+    if (closed) {
+        *alive_since_ns = 0;
+        LOG(LOG_INFO, NULL, "redis %s:%d answers: cache in use", c->host, c->port);
+    }
 }
 
 static void *probe_main(void *arg)
 {
     cache *c = arg;
     redisContext *ctx = NULL;
+    uint64_t alive_since_ns = 0;
     pthread_mutex_lock(&c->probe_lock);
     while (!c->stopping) {
         if (!cache_is_up(c)) {
             pthread_mutex_unlock(&c->probe_lock);
-            try_recover(c, &ctx);
+            try_recover(c, &ctx, &alive_since_ns);
             pthread_mutex_lock(&c->probe_lock);
         }
         if (c->stopping)
@@ -552,9 +610,11 @@ cache *cache_create(const cache_options *opts, const char **why)
     pthread_cond_init(&c->probe_wake, &attr);
     pthread_condattr_destroy(&attr);
     breaker_init(&c->brk, c->opts.failure_threshold);
-    /* start closed; the first failures open it.  Start-up with Redis down
-     * therefore costs the first few requests one connect timeout each. */
-    atomic_store(&c->up, true);
+    /* start open: the probe closes it once Redis has answered for the
+     * grace period, so /readyz never reports a Redis nobody reached, and
+     * start-up with Redis down costs no request a timeout */
+    breaker_trip(&c->brk, clock_now_ns());
+    atomic_store(&c->up, false);
     if (pthread_create(&c->probe, NULL, probe_main, c) != 0) {
         *why = "cannot start the probe thread";
         pthread_key_delete(c->conn_key);

@@ -85,6 +85,9 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
             .command_timeout_ms = cfg->redis_command_timeout_ms,
             .failure_threshold = cfg->redis_failure_threshold,
             .probe_interval_ms = cfg->redis_probe_interval_ms,
+            /* three probe rounds: every other process that journaled
+             * writes during the outage has replayed them by then */
+            .recovery_grace_ms = 3 * cfg->redis_probe_interval_ms,
             .journal_max = 100000,
         };
         const char *why = NULL;

@@ -459,11 +459,24 @@ void server_stop_accepting(server *srv)
         shutdown(srv->quiesced_fd, SHUT_RDWR);
 }
 
+static unsigned open_connections(server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
 int server_wait_idle(server *srv, uint64_t deadline_ns)
 {
+    /*
+     * Idle keep-alive connections count too: a proxy may pick one for its
+     * next request at any moment, and if we closed it under that request
+     * a POST could not be retried.  Every response now says "Connection:
+     * close", so clients let go of their connections one by one.
+     */
     for (;;) {
         int n = atomic_load(&srv->in_flight);
-        if (n == 0 || clock_now_ns() >= deadline_ns)
+        if ((n == 0 && open_connections(srv) == 0) || clock_now_ns() >= deadline_ns)
             return n;
         struct timespec tick = {0, 10 * 1000 * 1000};
         nanosleep(&tick, NULL);

@@ -27,6 +27,8 @@ void breaker_init(breaker *b, int failure_threshold);
 bool breaker_allows(const breaker *b);
 /* Record a command's outcome. Returns true when this call opened it. */
 bool breaker_record(breaker *b, bool success, uint64_t now_ns);
+/* Opens it whatever the count (start-up, a write that could not be made). */
+void breaker_trip(breaker *b, uint64_t now_ns);
 /* Record a probe's outcome while open. Returns true when it closed. */
 bool breaker_probe_result(breaker *b, bool success);
 const char *breaker_state_name(breaker_state s);

@@ -7,7 +7,9 @@
  *   redisReconnect() would not re-apply redisSetTimeout().
  * - A circuit breaker: after `failure_threshold` consecutive failures
  *   every call returns CACHE_UNAVAILABLE at once; a probe thread PINGs
- *   every probe_interval_ms and closes the breaker when Redis answers.
+ *   every probe_interval_ms and closes the breaker once Redis has
+ *   answered for recovery_grace_ms.  It starts open, so the same applies
+ *   at start-up.
  * - Durable writes (invalidations): a write that fails, or is skipped
  *   while the breaker is open, is journaled and replayed by the probe
  *   before the breaker closes, so this process never reads entries it
@@ -31,6 +33,7 @@ typedef struct cache_options {
     int command_timeout_ms;
     int failure_threshold;  /* consecutive failures that open the breaker */
     int probe_interval_ms;
+    int recovery_grace_ms;  /* Redis must answer this long before it is used again */
     size_t journal_max;     /* journaled writes before falling back to a flush */
 } cache_options;
 

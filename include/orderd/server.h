@@ -26,8 +26,9 @@ server *server_start(app *application);
  */
 void server_stop_accepting(server *srv);
 
-/* Waits until no request is in flight or deadline_ns passes. Returns the
- * number still in flight (0 = drained). */
+/* Waits until no request is in flight and clients have closed their
+ * connections, or deadline_ns passes. Returns the number of requests
+ * still in flight (0 = drained). */
 int server_wait_idle(server *srv, uint64_t deadline_ns);
 
 /* Stops the daemon and frees it (after the worker pool is drained). NULL-safe. */

@@ -1,0 +1,101 @@
+"""cache_stack.py - two orderd processes sharing one database and one Redis.
+
+The cache's guarantees are about several processes, so its tests run two
+daemons ("a" and "b") against the same PostgreSQL database and the same
+private Redis (redis_util.RedisInstance).
+"""
+
+import signal
+import threading
+import time
+import unittest
+
+from harness import Daemon, admin_url, create_database, drop_database, migrate, new_customer_id
+from redis_util import RedisInstance, TcpProxy
+
+
+def metrics(client):
+    """GET /metrics as {name: float}."""
+    resp = client.get("/metrics")
+    if resp.status != 200:
+        raise AssertionError(f"/metrics answered {resp.status}")
+    values = {}
+    for line in resp.text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+class CacheStack:
+    def __init__(self, env=None, redis=None, via_proxy=False):
+        self.admin = admin_url()
+        self.db_url, self.db_name = create_database(self.admin)
+        migrate(self.db_url)
+        self.redis = redis or RedisInstance().start()
+        # via_proxy: the daemons reach Redis through a TcpProxy the test can cut
+        self.proxy = TcpProxy(self.redis.port) if via_proxy else None
+        redis_url = self.proxy.url if self.proxy else self.redis.url
+        base = {"ORDERD_DB_URL": self.db_url, "ORDERD_REDIS_URL": redis_url,
+                "ORDERD_REDIS_PROBE_INTERVAL_MS": "100", **(env or {})}
+        self.a = Daemon(env=base).start()
+        self.b = Daemon(env=base).start()
+        for d in (self.a, self.b):
+            wait_cache_up(d)
+
+    def stop(self):
+        try:
+            for d in (self.a, self.b):
+                if d.alive():
+                    d.stop()
+        finally:
+            if self.proxy:
+                self.proxy.close()
+            self.redis.stop()
+            drop_database(self.db_name, self.admin)
+            for d in (self.a, self.b):
+                d.cleanup()
+
+
+def wait_cache_up(daemon, timeout=10.0):
+    """Waits until /readyz says redis is up (the breaker starts open)."""
+    c = daemon.client()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = c.get("/readyz")
+            if resp.status == 200 and resp.json().get("redis") == "up":
+                return time.monotonic()
+            time.sleep(0.05)
+    finally:
+        c.close()
+    raise AssertionError(f"redis never came up for the daemon on port {daemon.port}")
+
+
+class CacheTestCase(unittest.TestCase):
+    stack_env = {}
+    via_proxy = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = CacheStack(env=cls.stack_env, via_proxy=cls.via_proxy)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def setUp(self):
+        self.ca = self.stack.a.client()
+        self.cb = self.stack.b.client()
+        self.addCleanup(self.ca.close)
+        self.addCleanup(self.cb.close)
+
+    def create(self, client=None, customer_id=None, total="10.00"):
+        resp = (client or self.ca).post("/orders", json_body={
+            "customer_id": customer_id or new_customer_id(), "total": total})
+        self.assertEqual(resp.status, 201, resp)
+        return resp.json()
+
+    def get(self, client, order_id):
+        resp = client.get(f"/orders/{order_id}")
+        return resp, resp.header("X-Cache")

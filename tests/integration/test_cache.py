@@ -1,0 +1,129 @@
+"""The read-through cache seen from outside: X-Cache, invalidation across
+two processes, negative entries, lists, deletes, stampede control."""
+
+import concurrent.futures
+import http.client
+import json
+
+from cache_stack import CacheTestCase, metrics
+from harness import main, new_customer_id
+
+
+class ReadThrough(CacheTestCase):
+    def test_miss_fills_and_both_processes_then_hit_the_same_bytes(self):
+        order = self.create()
+        first, cache1 = self.get(self.ca, order["id"])
+        self.assertEqual(first.status, 200)
+        self.assertEqual(cache1, "MISS")
+        again, cache2 = self.get(self.ca, order["id"])
+        other, cache3 = self.get(self.cb, order["id"])
+        self.assertEqual((cache2, cache3), ("HIT", "HIT"))
+        self.assertEqual(again.body, first.body)
+        self.assertEqual(other.body, first.body)
+        self.assertEqual(other.header("ETag"), '"1"')
+        self.assertEqual(json.loads(other.body), order)
+
+    def test_ttl_is_about_120s_with_jitter(self):
+        order = self.create()
+        self.get(self.ca, order["id"])
+        ttl = self.stack.redis.command("PTTL", f"order:{order['id']}")
+        self.assertGreaterEqual(ttl, 108000 - 2000)
+        self.assertLessEqual(ttl, 132000)
+
+    def test_a_write_in_one_process_is_seen_by_the_other_at_once(self):
+        order = self.create()
+        for client in (self.ca, self.cb, self.ca, self.cb):
+            self.get(client, order["id"])  # both cached
+        resp = self.ca.patch(f"/orders/{order['id']}", json_body={"status": "paid"})
+        self.assertEqual(resp.status, 200, resp)
+        for client in (self.cb, self.ca):
+            after, _ = self.get(client, order["id"])
+            self.assertEqual(after.json()["status"], "paid")
+            self.assertEqual(after.json()["version"], 2)
+
+    def test_delete_is_seen_by_the_other_process(self):
+        order = self.create()
+        self.get(self.cb, order["id"])
+        self.get(self.cb, order["id"])
+        self.assertEqual(self.ca.delete(f"/orders/{order['id']}").status, 204)
+        gone, cache = self.get(self.cb, order["id"])
+        self.assertEqual(gone.status, 404)
+        self.assertEqual(gone.header("Content-Type"), "application/problem+json")
+        self.assertEqual(cache, "HIT")  # the writer left a "deleted" marker
+
+    def test_negative_entry_is_cached_and_cleared_when_the_id_comes_to_exist(self):
+        latest = self.create()
+        next_id = latest["id"] + 1
+        first, c1 = self.get(self.ca, next_id)
+        second, c2 = self.get(self.cb, next_id)
+        self.assertEqual((first.status, second.status), (404, 404))
+        self.assertEqual((c1, c2), ("MISS", "HIT"))
+        ttl = self.stack.redis.command("PTTL", f"order:{next_id}")
+        self.assertTrue(0 < ttl <= 5000, ttl)
+        created = self.create(client=self.cb)
+        self.assertEqual(created["id"], next_id, "ids are not sequential; test assumption broken")
+        for client in (self.ca, self.cb):
+            now, _ = self.get(client, next_id)
+            self.assertEqual(now.status, 200, now)
+
+    def test_lists_are_cached_and_every_write_invalidates_them(self):
+        customer = new_customer_id()
+        self.create(customer_id=customer)
+        path = f"/orders?customer_id={customer}&limit=5"
+        first = self.ca.get(path)
+        second = self.cb.get(path)
+        self.assertEqual((first.header("X-Cache"), second.header("X-Cache")), ("MISS", "HIT"))
+        self.assertEqual(first.body, second.body)
+        status_path = "/orders?status=pending&limit=3"
+        self.ca.get(status_path)
+        self.assertEqual(self.cb.get(status_path).header("X-Cache"), "HIT")
+
+        newer = self.create(client=self.cb, customer_id=customer)
+        after = self.ca.get(path)
+        self.assertEqual(after.header("X-Cache"), "MISS")
+        self.assertEqual(after.json()["data"][0]["id"], newer["id"])
+        self.assertEqual(len(after.json()["data"]), 2)
+        # the status view and the global view moved too
+        self.assertEqual(self.ca.get(status_path).json()["data"][0]["id"], newer["id"])
+        self.assertEqual(self.cb.get("/orders?limit=1").json()["data"][0]["id"], newer["id"])
+
+        self.assertEqual(self.ca.patch(f"/orders/{newer['id']}", json_body={"status": "paid"}).status, 200)
+        paid = self.cb.get(f"/orders?customer_id={customer}&status=paid")
+        self.assertEqual([o["id"] for o in paid.json()["data"]], [newer["id"]])
+        pending = self.cb.get(status_path).json()["data"]
+        self.assertNotIn(newer["id"], [o["id"] for o in pending])
+
+    def test_no_generation_key_set_grows_without_bound(self):
+        # generations are counters with a TTL; nothing keeps a set of keys
+        keys = self.stack.redis.command("KEYS", "gen:*")
+        for key in keys:
+            self.assertEqual(self.stack.redis.command("TYPE", key), "string")
+            self.assertGreater(self.stack.redis.command("PTTL", key), 0)
+
+
+class Stampede(CacheTestCase):
+    def test_64_concurrent_misses_cost_one_postgres_read(self):
+        order = self.create()  # the create left a tombstone: the next read misses
+        before = metrics(self.ca)["orderd_db_order_reads_total"]
+
+        def fetch(_):
+            conn = http.client.HTTPConnection("127.0.0.1", self.stack.a.port, timeout=30)
+            try:
+                conn.request("GET", f"/orders/{order['id']}")
+                resp = conn.getresponse()
+                return resp.status, resp.getheader("X-Cache"), resp.read()
+            finally:
+                conn.close()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
+            results = list(pool.map(fetch, range(64)))
+        after = metrics(self.ca)
+        self.assertTrue(all(status == 200 for status, _, _ in results), results)
+        self.assertEqual(len({body for _, _, body in results}), 1)
+        self.assertEqual(after["orderd_db_order_reads_total"] - before, 1,
+                         f"misses {sum(1 for _, c, _ in results if c == 'MISS')}, "
+                         f"waits {after['orderd_singleflight_waits_total']}")
+
+
+if __name__ == "__main__":
+    main()
