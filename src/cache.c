@@ -146,6 +146,11 @@ fail:
     return NULL;
 }
 
+redisContext *cache_open_connection(cache *c)
+{
+    return connect_redis(c);
+}
+
 static void free_thread_conn(void *ctx)
 {
     redisFree(ctx);

@@ -67,10 +67,15 @@ void health_ready(app *application, request *req)
 void health_metrics(app *application, request *req)
 {
     const char *redis = order_store_cache_state(application->store);
-    int cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0;
+    metrics_gauges gauges = {
+        .cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0,
+        .db_healthy = db_pool_healthy_count(application->db),
+        .db_in_use = db_pool_in_use(application->db),
+        .hot_hits = application->hot ? hot_cache_hits(application->hot) : 0,
+        .hot_entries = application->hot ? hot_cache_size(application->hot) : 0,
+    };
     size_t len = 0;
-    char *body = metrics_render(cache_up, db_pool_healthy_count(application->db),
-                                db_pool_in_use(application->db), &len);
+    char *body = metrics_render(&gauges, &len);
     if (!body) {
         problem_reply(req, 500, "out of memory", NULL);
         return;

@@ -25,6 +25,7 @@
 #include "orderd/order_store.h"
 #include "orderd/probe.h"
 #include "orderd/server.h"
+#include "orderd/tracking.h"
 
 /*
  * The race test needs the classic (racy) cache to show what the default
@@ -72,6 +73,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     app application = {.cfg = cfg};
     server *srv = NULL;
     cache *redis = NULL;
+    tracking *hot_tracking = NULL;
 
     application.db = db_pool_create(&pool_opts);
     if (!application.db) {
@@ -98,9 +100,21 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
             goto out;
         }
     }
+    if (redis && cfg->hot_cache_entries > 0) {
+        application.hot = hot_cache_create((size_t)cfg->hot_cache_entries,
+                                           cfg->hot_cache_max_age_ms);
+        hot_tracking = application.hot
+                           ? tracking_start(redis, application.hot, cfg->redis_probe_interval_ms)
+                           : NULL;
+        if (!hot_tracking) {
+            LOG(LOG_ERROR, NULL, "cannot start the hot cache");
+            goto out;
+        }
+    }
     order_store_options store_opts = {
         .db = application.db,
         .cache = redis,
+        .hot = application.hot,
         .ttl_ms = (int64_t)cfg->cache_ttl_s * 1000,
         .jitter_pct = cfg->cache_ttl_jitter_pct,
         .negative_ttl_ms = (int64_t)cfg->cache_negative_ttl_s * 1000,
@@ -141,6 +155,8 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
 out:
     server_destroy(srv);
     order_store_destroy(application.store);
+    tracking_stop(hot_tracking);
+    hot_cache_destroy(application.hot);
     cache_destroy(redis);
     db_pool_destroy(application.db);
     LOG(LOG_INFO, NULL, "stopped");

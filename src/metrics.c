@@ -36,7 +36,7 @@ uint64_t metric_get(metric_id id)
     return atomic_load_explicit(&metrics_counters[id], memory_order_relaxed);
 }
 
-char *metrics_render(int cache_up, int db_healthy, int db_in_use, size_t *len)
+char *metrics_render(const metrics_gauges *g, size_t *len)
 {
     size_t cap = 4096;
     char *out = malloc(cap);
@@ -53,8 +53,14 @@ char *metrics_render(int cache_up, int db_healthy, int db_in_use, size_t *len)
                           "# TYPE orderd_db_connections_healthy gauge\n"
                           "orderd_db_connections_healthy %d\n"
                           "# TYPE orderd_db_connections_in_use gauge\n"
-                          "orderd_db_connections_in_use %d\n",
-                          cache_up, db_healthy, db_in_use);
+                          "orderd_db_connections_in_use %d\n"
+                          "# HELP orderd_hot_cache_hits_total Reads answered from process memory\n"
+                          "# TYPE orderd_hot_cache_hits_total counter\n"
+                          "orderd_hot_cache_hits_total %llu\n"
+                          "# TYPE orderd_hot_cache_entries gauge\n"
+                          "orderd_hot_cache_entries %llu\n",
+                          g->cache_up, g->db_healthy, g->db_in_use,
+                          (unsigned long long)g->hot_hits, (unsigned long long)g->hot_entries);
     *len = n < cap ? n : cap - 1;
     return out;
 }

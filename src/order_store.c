@@ -26,6 +26,7 @@
 struct order_store {
     db_pool *db;
     order_cache *cache; /* NULL: caching off */
+    hot_cache *hot;     /* NULL: no in-process cache */
     singleflight *flights;
     long test_fill_delay_ms; /* TEST ONLY: widens the read-to-fill window */
 };
@@ -44,6 +45,7 @@ order_store *order_store_create(const order_store_options *opts)
     if (!store)
         return NULL;
     store->db = opts->db;
+    store->hot = opts->cache ? opts->hot : NULL;
     store->test_fill_delay_ms = opts->test_fill_delay_ms;
     store->flights = singleflight_create();
     if (!store->flights)
@@ -174,6 +176,8 @@ orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns,
     char *json = NULL;
     size_t len = 0;
     int64_t version = 0;
+    /* before asking Redis: an invalidation after this refuses the put */
+    uint64_t ticket = store->hot ? hot_cache_ticket(store->hot, id) : 0;
     order_cache_result looked =
         store->cache ? order_cache_lookup(store->cache, id, &json, &len, &version)
                      : ORDER_CACHE_DOWN;
@@ -181,6 +185,10 @@ orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns,
     case ORDER_CACHE_HIT:
         *cache_status = CACHE_STATUS_HIT;
         metric_inc(METRIC_CACHE_HITS);
+        /* only Redis hits go in: our own fills come back as invalidations
+         * (BCAST tracking reports every change, ours too) */
+        if (store->hot)
+            hot_cache_put(store->hot, id, version, json, len, ticket);
         *out = (order_doc){.json = json, .len = len, .id = id, .version = version};
         return ORDERD_OK;
     case ORDER_CACHE_ABSENT:
@@ -239,6 +247,9 @@ static void invalidate_written(order_store *store, const order *o, bool deleted)
     /* the version a deleted row would have had next: nothing older may fill */
     int64_t version = deleted ? o->version + 1 : o->version;
     order_cache_invalidate(store->cache, o->id, version, deleted, o->customer_id, statuses, n);
+    /* our own process must not wait for Redis to tell it */
+    if (store->hot)
+        hot_cache_invalidate(store->hot, o->id);
 }
 
 /* A replayed response is the stored JSON; its id and version come from it. */

@@ -346,6 +346,27 @@ static void list_orders(app *a, request *req)
     request_reply_json(req, 200, json, len);
 }
 
+bool orders_api_try_hot(app *application, request *req)
+{
+    if (!application->hot)
+        return false;
+    hot_blob *blob = hot_cache_get(application->hot, req->path_id);
+    if (!blob)
+        return false;
+    req->reply.cache = CACHE_STATUS_HIT;
+    snprintf(req->reply.etag, sizeof req->reply.etag, "\"%" PRId64 "\"", blob->version);
+    if (req->if_none_match && if_none_match_hits(req->if_none_match, blob->version)) {
+        req->reply.status = 304;
+        hot_blob_release(blob);
+        return true;
+    }
+    req->reply.status = 200;
+    req->reply.content_type = "application/json";
+    req->reply.blob = blob;
+    req->reply.body_len = blob->len; /* for the access log's byte count */
+    return true;
+}
+
 void orders_api_handle(app *application, request *req)
 {
     if (req->route == ROUTE_ORDERS) {

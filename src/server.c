@@ -30,6 +30,7 @@
 
 #include "orderd/clock.h"
 #include "orderd/health.h"
+#include "orderd/hot_cache.h"
 #include "orderd/log.h"
 #include "orderd/orders_api.h"
 #include "orderd/problem.h"
@@ -118,6 +119,7 @@ static void request_free(request *req)
     free(req->idempotency_key);
     free(req->body);
     free(req->reply.body);
+    hot_blob_release(req->reply.blob);
     free(req);
 }
 
@@ -163,11 +165,22 @@ static void append_body(request *req, const char *data, size_t size, size_t limi
 
 /* ---- replies ---------------------------------------------------------------- */
 
+static void release_blob(void *blob)
+{
+    hot_blob_release(blob);
+}
+
 static enum MHD_Result queue_reply(server *srv, request *req)
 {
     http_reply *r = &req->reply;
     struct MHD_Response *resp;
-    if (r->body && r->body_len > 0) {
+    if (r->blob) {
+        /* shared bytes: MHD drops our reference when it has sent them */
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            r->blob->len, r->blob->data, release_blob, r->blob);
+        if (resp)
+            r->blob = NULL;
+    } else if (r->body && r->body_len > 0) {
         /* MHD takes the buffer and free()s it after sending */
         resp = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
         if (resp)
@@ -268,6 +281,9 @@ static void dispatch(server *srv, request *req)
         health_metrics(srv->app, req);
         return;
     }
+    if (route == ROUTE_ORDER && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+        orders_api_try_hot(srv->app, req))
+        return;
 
     MHD_suspend_connection(req->connection);
     req->suspended = true;
@@ -434,8 +450,7 @@ server *server_start(app *application)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        cfg->connection_memory_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+        cfg->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
         srv, MHD_OPTION_END);
     if (!srv->daemon) {
         LOG(LOG_ERROR, NULL, "cannot listen on %s:%u (in use, or not permitted)",

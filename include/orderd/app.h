@@ -11,12 +11,14 @@
 
 #include "orderd/config.h"
 #include "orderd/db_pool.h"
+#include "orderd/hot_cache.h"
 #include "orderd/order_store.h"
 
 typedef struct app {
     const orderd_config *cfg;
     db_pool *db;
     order_store *store;
+    hot_cache *hot;       /* NULL when there is no in-process cache */
     atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
 } app;
 

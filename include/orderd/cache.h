@@ -51,6 +51,14 @@ cache *cache_create(const cache_options *opts, const char **why);
 /* Stops the probe.  Threads that used the cache must have ended. NULL-safe. */
 void cache_destroy(cache *c);
 
+/*
+ * A new connection of the caller's own (authenticated, database
+ * selected, both timeouts set), outside the per-thread ones; for the
+ * invalidation listener.  NULL when Redis cannot be reached.  Caller
+ * redisFree()s it.
+ */
+redisContext *cache_open_connection(cache *c);
+
 /* Registers a Lua script before first use; returns its id (>= 0) or -1. */
 int cache_script_add(cache *c, const char *source);
 

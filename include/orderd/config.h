@@ -63,6 +63,8 @@ typedef struct orderd_config {
     int cache_negative_ttl_s;
     int cache_list_ttl_s;
     int cache_xfetch_beta_pct;
+    int hot_cache_entries;
+    int hot_cache_max_age_ms;
 
     /* logging */
     log_level log_level;

@@ -35,8 +35,17 @@ static inline void metric_inc(metric_id id)
 
 uint64_t metric_get(metric_id id);
 
-/* Renders every counter plus the given gauges as Prometheus text into a
- * malloc'd buffer (caller frees). cache_up: -1 = no cache configured. */
-char *metrics_render(int cache_up, int db_healthy, int db_in_use, size_t *len);
+/* Values owned by other modules, read when /metrics is asked. */
+typedef struct metrics_gauges {
+    int cache_up;          /* 1 up, 0 bypassed, -1 no Redis configured */
+    int db_healthy;
+    int db_in_use;
+    uint64_t hot_hits;     /* answered from the in-process cache */
+    uint64_t hot_entries;
+} metrics_gauges;
+
+/* Renders every counter plus the gauges as Prometheus text into a
+ * malloc'd buffer (caller frees). */
+char *metrics_render(const metrics_gauges *g, size_t *len);
 
 #endif

@@ -22,6 +22,7 @@
 #include "orderd/cache.h"
 #include "orderd/db_pool.h"
 #include "orderd/error.h"
+#include "orderd/hot_cache.h"
 #include "orderd/order.h"
 
 typedef struct order_doc {
@@ -39,6 +40,7 @@ typedef struct order_doc {
 typedef struct order_store_options {
     db_pool *db;               /* borrowed; must outlive the store */
     cache *cache;              /* borrowed; NULL = caching off */
+    hot_cache *hot;            /* borrowed; NULL = no in-process cache */
     int64_t ttl_ms;            /* present entries, before jitter */
     int jitter_pct;            /* +/- percent on ttl_ms */
     int64_t negative_ttl_ms;   /* "no such order" entries */

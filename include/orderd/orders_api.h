@@ -13,4 +13,11 @@
 /* GET/POST /orders and GET/PATCH/DELETE /orders/:id. Fills req->reply. */
 void orders_api_handle(app *application, request *req);
 
+/*
+ * GET/HEAD /orders/:id from the in-process hot cache, on the polling
+ * thread (no I/O).  Returns true when it answered (reply filled), false
+ * when the request must take the normal path.
+ */
+bool orders_api_try_hot(app *application, request *req);
+
 #endif

@@ -38,13 +38,16 @@ typedef struct http_reply {
     int status;               /* 0 = not decided yet */
     const char *content_type; /* static string; NULL when there is no body */
     char *body;               /* owned (malloc'd) */
-    size_t body_len;
+    size_t body_len;          /* of body, or of blob */
     char location[48];        /* "" = none */
     char etag[32];            /* "" = none; includes the quotes */
     int retry_after_s;        /* > 0 adds Retry-After */
     const char *allow;        /* static; for 405 */
     const char *cache;        /* static X-Cache value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
+    /* instead of body: a shared immutable body from the hot cache; one
+     * reference owned by the request, handed to libmicrohttpd */
+    struct hot_blob *blob;
 } http_reply;
 
 typedef struct request {
