@@ -499,14 +499,30 @@ static void lb_str(line_buf *lb, const char *s)
     lb_append(lb, s, strlen(s));
 }
 
+/* Length of s when no byte of it needs escaping, else (size_t)-1. */
+static size_t plain_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return *p == '\0' ? (size_t)(p - (const unsigned char *)s) : (size_t)-1;
+}
+
 /* Appends "name":"<escaped value>" preceded by a comma. */
 static void lb_field(line_buf *lb, const char *name, const char *value)
 {
-    size_t need = log_json_escape(NULL, 0, value);
-
     lb_str(lb, ",\"");
     lb_str(lb, name);
     lb_str(lb, "\":\"");
+    /* request ids, methods, routes and addresses never need escaping:
+     * one scan and a copy instead of the two passes below */
+    size_t plain = plain_len(value);
+    if (plain != (size_t)-1) {
+        lb_append(lb, value, plain);
+        lb_str(lb, "\"");
+        return;
+    }
+    size_t need = log_json_escape(NULL, 0, value);
     if (!lb_reserve(lb, need + 1))
         return;
     log_json_escape(lb->data + lb->len, lb->cap - lb->len, value);
@@ -514,12 +530,40 @@ static void lb_field(line_buf *lb, const char *name, const char *value)
     lb_str(lb, "\"");
 }
 
+/*
+ * RFC 3339 with milliseconds.  gmtime_r is most of the cost of a log
+ * line, so each thread keeps the text of the current second and only
+ * writes the milliseconds.
+ */
+static size_t format_ts(int64_t ts_us, char out[32])
+{
+    static _Thread_local int64_t cached_second = INT64_MIN;
+    static _Thread_local char cached[32];
+    static _Thread_local size_t cached_len; /* up to and including the '.' */
+    int64_t second = ts_us >= 0 ? ts_us / 1000000 : (ts_us - 999999) / 1000000;
+    if (second != cached_second) {
+        size_t n = clock_format_rfc3339(second * 1000000, 3, cached); /* "...SS.000Z" */
+        if (n < 5)
+            return clock_format_rfc3339(ts_us, 3, out);
+        cached_len = n - 4;
+        cached_second = second;
+    }
+    int ms = (int)((ts_us - second * 1000000) / 1000);
+    memcpy(out, cached, cached_len);
+    out[cached_len] = (char)('0' + ms / 100);
+    out[cached_len + 1] = (char)('0' + ms / 10 % 10);
+    out[cached_len + 2] = (char)('0' + ms % 10);
+    out[cached_len + 3] = 'Z';
+    out[cached_len + 4] = '\0';
+    return cached_len + 4;
+}
+
 static void lb_start(line_buf *lb, int64_t ts_us, log_level level, const char *msg)
 {
     char ts[32];
 
     lb_init(lb);
-    clock_format_rfc3339(ts_us, 3, ts);
+    format_ts(ts_us, ts);
     lb_str(lb, "{\"ts\":\"");
     lb_str(lb, ts);
     lb_str(lb, "\",\"level\":\"");
@@ -572,6 +616,34 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
         free(msg);
 }
 
+/* Decimal digits of v into out (no NUL); returns the count. */
+static size_t format_u64(uint64_t v, char out[24])
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* ms with exactly three decimals, like "%.3f" but without printf. */
+static size_t format_millis(double ms, char out[64])
+{
+    if (ms < 0)
+        return (size_t)snprintf(out, 64, "%.3f", ms); /* never from a monotonic clock */
+    uint64_t us = (uint64_t)(ms * 1000.0 + 0.5);
+    size_t n = format_u64(us / 1000, out);
+    out[n++] = '.';
+    out[n++] = (char)('0' + us / 100 % 10);
+    out[n++] = (char)('0' + us / 10 % 10);
+    out[n++] = (char)('0' + us % 10);
+    return n;
+}
+
 void log_access(const access_record *rec)
 {
     char num[64];
@@ -591,9 +663,12 @@ void log_access(const access_record *rec)
     lb_field(&lb, "method", rec->method != NULL ? rec->method : "");
     lb_field(&lb, "path", rec->path != NULL ? rec->path : "");
     lb_field(&lb, "route", rec->route != NULL ? rec->route : "");
-    snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f,\"bytes\":%" PRIu64,
-             rec->status, ms, rec->bytes);
-    lb_str(&lb, num);
+    lb_str(&lb, ",\"status\":");
+    lb_append(&lb, num, format_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
+    lb_str(&lb, ",\"duration_ms\":");
+    lb_append(&lb, num, format_millis(ms, num));
+    lb_str(&lb, ",\"bytes\":");
+    lb_append(&lb, num, format_u64(rec->bytes, num));
     lb_field(&lb, "remote", rec->remote != NULL ? rec->remote : "");
     if (rec->cache != NULL)
         lb_field(&lb, "cache", rec->cache);

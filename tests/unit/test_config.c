@@ -117,7 +117,7 @@ static void test_defaults(void **state)
     assert_int_equal(g_cfg.io_workers, 8);
     assert_int_equal(g_cfg.max_connections, 1000);
     assert_int_equal(g_cfg.idle_timeout_s, 60);
-    assert_int_equal(g_cfg.connection_memory_limit, 65536);
+    assert_int_equal(g_cfg.connection_memory_limit, 16384);
     assert_int_equal(g_cfg.body_limit, 65536);
     assert_int_equal(g_cfg.request_timeout_ms, 5000);
     assert_int_equal(g_cfg.drain_timeout_ms, 10000);

@@ -331,6 +331,49 @@ static void test_access_line(void **state)
     close(fd);
 }
 
+/* The per-thread timestamp cache must notice every new second, and the
+ * integer formatting must match "%.3f". */
+static void test_access_line_timestamps_and_numbers(void **state)
+{
+    int fd = temp_fd();
+    access_record rec = {.request_id = "r", .method = "GET", .path = "/", .route = "",
+                         .remote = ""};
+    const int64_t ts[] = {1732766879999000LL, 1732766880000999LL, 1732766880001000LL,
+                          1732766939500000LL};
+    const char *want[] = {"2024-11-28T04:07:59.999Z", "2024-11-28T04:08:00.000Z",
+                          "2024-11-28T04:08:00.001Z", "2024-11-28T04:08:59.500Z"};
+    const double ms[] = {0.0005, 12.3456, 1000.0, 0.999};
+    const char *ms_text[] = {"\"duration_ms\":0.001,", "\"duration_ms\":12.346,",
+                             "\"duration_ms\":1000.000,", "\"duration_ms\":0.999,"};
+    json_t *lines;
+    char *text;
+
+    (void)state;
+    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    for (int i = 0; i < 4; i++) {
+        rec.ts_us = ts[i];
+        rec.duration_ms = ms[i];
+        rec.status = 200 + i;
+        rec.bytes = (uint64_t)i * 1000000007ULL;
+        log_access(&rec);
+    }
+    log_shutdown();
+    text = read_all(fd);
+    for (int i = 0; i < 4; i++)
+        assert_non_null(strstr(text, ms_text[i]));
+    lines = parse_lines(text);
+    free(text);
+    assert_int_equal(json_array_size(lines), 4);
+    for (int i = 0; i < 4; i++) {
+        json_t *line = json_array_get(lines, (size_t)i);
+        assert_string_equal(str_field(line, "ts"), want[i]);
+        assert_int_equal(json_integer_value(json_object_get(line, "status")), 200 + i);
+        assert_int_equal(json_integer_value(json_object_get(line, "bytes")), i * 1000000007LL);
+    }
+    json_decref(lines);
+    close(fd);
+}
+
 static void test_extra_json_and_odd_messages(void **state)
 {
     int fd = temp_fd();
@@ -432,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_flusher_writes_without_shutdown),
         cmocka_unit_test(test_level_filtering),
         cmocka_unit_test(test_access_line),
+        cmocka_unit_test(test_access_line_timestamps_and_numbers),
         cmocka_unit_test(test_extra_json_and_odd_messages),
         cmocka_unit_test(test_reinit_switches_fd),
     };
