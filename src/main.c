@@ -19,6 +19,7 @@
 #include "orderd/clock.h"
 #include "orderd/config.h"
 #include "orderd/db_pool.h"
+#include "orderd/janitor.h"
 #include "orderd/log.h"
 #include "orderd/migrate.h"
 #include "orderd/order_db.h"
@@ -74,6 +75,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     server *srv = NULL;
     cache *redis = NULL;
     tracking *hot_tracking = NULL;
+    janitor *housekeeping = NULL;
 
     application.db = db_pool_create(&pool_opts);
     if (!application.db) {
@@ -131,6 +133,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     srv = server_start(&application);
     if (!srv)
         goto out;
+    housekeeping = janitor_start(application.db, 3600);
 
     char extra[256];
     snprintf(extra, sizeof extra,
@@ -153,6 +156,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     rc = 0;
 
 out:
+    janitor_stop(housekeeping);
     server_destroy(srv);
     order_store_destroy(application.store);
     tracking_stop(hot_tracking);
