@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct db_conn {
     db_pool *pool;
     PGconn *pg;  /* only the holder of the slot touches it */
     bool failed; /* holder only: the connection broke while in use */
+    uint64_t deadline_ns; /* holder only: statements are cancelled past it; 0 = none */
     /* pool->mutex */
     slot_state state;
     uint64_t retry_at_ns; /* EMPTY: earliest time to try connecting */
@@ -56,6 +58,7 @@ struct db_pool {
     const db_statement *statements;
     int statement_count;
     db_conn *slots;
+    atomic_bool aborting; /* db_pool_abort(): cancel everything now */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -384,7 +387,7 @@ db_conn *db_pool_acquire(db_pool *pool, uint64_t deadline_ns, orderd_err *err)
             *err = ORDERD_ERR_UNAVAILABLE;
             return NULL;
         }
-        if (now >= deadline_ns) {
+        if (now >= deadline_ns || atomic_load(&pool->aborting)) {
             pthread_mutex_unlock(&pool->mutex);
             *err = ORDERD_ERR_BUSY;
             return NULL;
@@ -399,6 +402,8 @@ void db_pool_release(db_pool *pool, db_conn *conn)
     if (pool == NULL || conn == NULL)
         return;
 
+    /* the rollback below must not be cancelled for a deadline that passed */
+    conn->deadline_ns = 0;
     /* A connection must go back outside any transaction, or the next user
      * would run inside someone else's. */
     if (!conn->failed) {
@@ -451,6 +456,10 @@ static orderd_err result_classify(db_conn *conn, const PGresult *res, const char
     const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn->pg);
     one_line(msg, buf, sizeof buf);
 
+    if (sqlstate_is(res, "57014")) { /* cancelled: statement_timeout or our deadline */
+        LOG(LOG_DEBUG, NULL, "db %s timed out: %s", what, buf);
+        return ORDERD_ERR_TIMEOUT;
+    }
     /* Class 08 is connection_exception; 57P01..57P03 are the server
      * shutting down or not yet accepting sessions. */
     if (PQstatus(conn->pg) == CONNECTION_BAD || strncmp(state, "08", 2) == 0 ||
@@ -469,6 +478,69 @@ static orderd_err result_classify(db_conn *conn, const PGresult *res, const char
     return ORDERD_ERR_INTERNAL;
 }
 
+/* The moment the current statement must end: the holder's deadline, or now when aborting. */
+static uint64_t statement_limit(const db_conn *conn)
+{
+    if (atomic_load(&conn->pool->aborting))
+        return 1;
+    return conn->deadline_ns;
+}
+
+/*
+ * Waits for the statement just sent and returns its last result.  At the
+ * limit it asks the server to cancel (the statement then fails with
+ * 57014, which classifies as a timeout) and marks the connection failed:
+ * a cancel request that arrives after the statement finished would hit
+ * whatever this backend runs next, so the connection is not reused.
+ */
+static PGresult *wait_result(db_conn *conn)
+{
+    PGconn *pg = conn->pg;
+    bool cancelled = false;
+    while (PQisBusy(pg)) {
+        uint64_t limit = statement_limit(conn);
+        uint64_t now = clock_now_ns();
+        if (limit != 0 && now >= limit && !cancelled) {
+            char errbuf[256];
+            PGcancel *cancel = PQgetCancel(pg);
+            if (cancel) {
+                PQcancel(cancel, errbuf, sizeof errbuf);
+                PQfreeCancel(cancel);
+            }
+            cancelled = true;
+            conn->failed = true;
+        }
+        /* slices of at most 100 ms so an abort is noticed promptly */
+        int wait_ms = 100;
+        if (!cancelled && limit != 0 && (limit - now) / 1000000u < 100u)
+            wait_ms = (int)((limit - now) / 1000000u) + 1;
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+            break;
+        if (!PQconsumeInput(pg))
+            break; /* the connection broke: PQgetResult reports it */
+    }
+    PGresult *last = NULL, *res;
+    while ((res = PQgetResult(pg)) != NULL) {
+        PQclear(last);
+        last = res;
+    }
+    return last;
+}
+
+void db_conn_set_deadline(db_conn *conn, uint64_t deadline_ns)
+{
+    conn->deadline_ns = deadline_ns;
+}
+
+void db_pool_abort(db_pool *pool)
+{
+    atomic_store(&pool->aborting, true);
+    pthread_mutex_lock(&pool->mutex);
+    pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->mutex);
+}
+
 PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_err *err)
 {
     orderd_err ignored;
@@ -485,18 +557,20 @@ PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_er
         return NULL;
     }
     const db_statement *st = &pool->statements[index];
-    PGresult *res = pool->prepared
-                        ? PQexecPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0)
-                        : PQexecParams(conn->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    int sent = pool->prepared
+                   ? PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0)
+                   : PQsendQueryParams(conn->pg, st->sql, st->nparams, NULL, params, NULL, NULL,
+                                       0);
+    PGresult *res = sent ? wait_result(conn) : NULL;
     *err = result_classify(conn, res, st->name);
     return res;
 }
 
 orderd_err db_exec_simple(db_conn *conn, const char *sql)
 {
-    if (conn->failed)
+    if (conn->failed) /* e.g. cancelled: its transaction dies with it */
         return ORDERD_ERR_UNAVAILABLE;
-    PGresult *res = PQexec(conn->pg, sql);
+    PGresult *res = PQsendQuery(conn->pg, sql) ? wait_result(conn) : NULL;
     orderd_err err = result_classify(conn, res, sql);
     PQclear(res);
     return err;
@@ -508,6 +582,7 @@ orderd_err db_pool_ping(db_pool *pool, uint64_t deadline_ns)
     db_conn *conn = db_pool_acquire(pool, deadline_ns, &err);
     if (conn == NULL)
         return err;
+    db_conn_set_deadline(conn, deadline_ns);
     err = db_exec_simple(conn, "SELECT 1");
     db_pool_release(pool, conn);
     return err;

@@ -115,6 +115,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     }
     order_store_options store_opts = {
         .db = application.db,
+        .db_acquire_timeout_ms = cfg->db_acquire_timeout_ms,
         .cache = redis,
         .hot = application.hot,
         .ttl_ms = (int64_t)cfg->cache_ttl_s * 1000,
@@ -151,8 +152,13 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     server_stop_accepting(srv);
     uint64_t deadline = clock_now_ns() + (uint64_t)cfg->drain_timeout_ms * UINT64_C(1000000);
     int left = server_wait_idle(srv, deadline);
-    if (left > 0)
-        LOG(LOG_WARN, NULL, "drain deadline passed with %d requests in flight", left);
+    if (left > 0) {
+        /* cancel what still runs so the remaining requests answer now
+         * (503/504) and the process exits close to its deadline */
+        LOG(LOG_WARN, NULL, "drain deadline passed with %d requests in flight; cancelling them",
+            left);
+        db_pool_abort(application.db);
+    }
     rc = 0;
 
 out:

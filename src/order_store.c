@@ -29,6 +29,7 @@ struct order_store {
     hot_cache *hot;     /* NULL: no in-process cache */
     singleflight *flights;
     long test_fill_delay_ms; /* TEST ONLY: widens the read-to-fill window */
+    uint64_t acquire_timeout_ns;
 };
 
 void order_doc_clear(order_doc *doc)
@@ -47,6 +48,7 @@ order_store *order_store_create(const order_store_options *opts)
     store->db = opts->db;
     store->hot = opts->cache ? opts->hot : NULL;
     store->test_fill_delay_ms = opts->test_fill_delay_ms;
+    store->acquire_timeout_ns = (uint64_t)opts->db_acquire_timeout_ms * 1000000u;
     store->flights = singleflight_create();
     if (!store->flights)
         goto fail;
@@ -87,6 +89,20 @@ const char *order_store_cache_state(order_store *store)
     return order_cache_is_up(store->cache) ? "up" : "down";
 }
 
+/*
+ * A connection for one request: wait for it at most db_acquire_timeout_ms
+ * (then 503), and let no statement on it outlive the request's deadline.
+ */
+static db_conn *acquire(order_store *store, uint64_t deadline_ns, orderd_err *err)
+{
+    uint64_t wait_until = clock_now_ns() + store->acquire_timeout_ns;
+    db_conn *conn =
+        db_pool_acquire(store->db, wait_until < deadline_ns ? wait_until : deadline_ns, err);
+    if (conn)
+        db_conn_set_deadline(conn, deadline_ns);
+    return conn;
+}
+
 /* Renders o into doc; takes nothing from o. */
 static orderd_err doc_from_order(const order *o, order_doc *doc)
 {
@@ -102,7 +118,7 @@ static orderd_err doc_from_order(const order *o, order_doc *doc)
 static orderd_err load_order(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
+    db_conn *conn = acquire(store, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -278,7 +294,7 @@ orderd_err order_store_create_order(order_store *store, const order_create_req *
 {
     *replayed = false;
     orderd_err err;
-    db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
+    db_conn *conn = acquire(store, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -317,7 +333,7 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
                                   int64_t expected_version, uint64_t deadline_ns, order_doc *out)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
+    db_conn *conn = acquire(store, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -335,7 +351,7 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
                               uint64_t deadline_ns)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
+    db_conn *conn = acquire(store, deadline_ns, &err);
     if (!conn)
         return err;
     order gone = {0};
@@ -408,7 +424,7 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q,
                                uint64_t deadline_ns, char **json, size_t *len)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire(store->db, deadline_ns, &err);
+    db_conn *conn = acquire(store, deadline_ns, &err);
     if (!conn)
         return err;
     metric_inc(METRIC_DB_LIST_READS);

@@ -60,6 +60,58 @@ static void reply_store_error(request *req, orderd_err err)
 
 /* ---- input helpers -------------------------------------------------------- */
 
+/*
+ * Adds an "out of range" error for every number at or beyond the int64
+ * range in doc (parsed with integers as reals), with its JSON path.
+ */
+static void find_overflowing_numbers(const json_t *v, char *path, size_t len, size_t cap,
+                                     field_errors *errs)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d >= 9223372036854775807.0 || d <= -9223372036854775808.0)
+            field_errors_add(errs, len ? path : "body", "is out of range");
+    } else if (json_is_object(v)) {
+        const char *key;
+        const json_t *member;
+        json_object_foreach((json_t *)v, key, member)
+        {
+            int n = snprintf(path + len, cap - len, len ? ".%s" : "%s", key);
+            if (n > 0 && (size_t)n < cap - len)
+                find_overflowing_numbers(member, path, len + (size_t)n, cap, errs);
+            path[len] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int n = snprintf(path + len, cap - len, "[%zu]", i);
+            if (n > 0 && (size_t)n < cap - len)
+                find_overflowing_numbers(json_array_get(v, i), path, len + (size_t)n, cap, errs);
+            path[len] = '\0';
+        }
+    }
+}
+
+/*
+ * jansson refuses integers beyond int64 while parsing, but such a body is
+ * well-formed JSON with an out-of-range value: a 422 naming the field,
+ * like any other range error.  Parse again with integers as reals only to
+ * find where they are.
+ */
+static bool reply_if_numeric_overflow(request *req)
+{
+    json_t *doc = json_loadb(req->body, req->body_len, JSON_DECODE_INT_AS_REAL, NULL);
+    if (!doc)
+        return false;
+    field_errors errs = {0};
+    char path[sizeof errs.list[0].field] = "";
+    find_overflowing_numbers(doc, path, 0, sizeof path, &errs);
+    json_decref(doc);
+    if (errs.count == 0)
+        return false;
+    problem_reply(req, 422, "a number is out of range", &errs);
+    return true;
+}
+
 /* Parses the JSON object body of POST/PATCH; on failure the reply is set. */
 static json_t *parse_json_body(request *req)
 {
@@ -76,6 +128,9 @@ static json_t *parse_json_body(request *req)
     }
     json_error_t error;
     json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &error);
+    if (!doc && json_error_code(&error) == json_error_numeric_overflow &&
+        reply_if_numeric_overflow(req))
+        return NULL;
     if (!doc) {
         char detail[320];
         snprintf(detail, sizeof detail, "malformed JSON at line %d, column %d: %s", error.line,

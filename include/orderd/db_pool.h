@@ -58,6 +58,20 @@ db_conn *db_pool_acquire(db_pool *pool, uint64_t deadline_ns, orderd_err *err);
 void db_pool_release(db_pool *pool, db_conn *conn);
 
 /*
+ * Statements on conn are cancelled at deadline_ns (clock_now_ns() base;
+ * 0 = only statement_timeout applies) and then fail with
+ * ORDERD_ERR_TIMEOUT.  Holds until release.  A request sets its own
+ * deadline so no statement outlives the request it serves.
+ */
+void db_conn_set_deadline(db_conn *conn, uint64_t deadline_ns);
+
+/*
+ * Shutdown past its drain deadline: cancels every running statement and
+ * makes acquire fail at once.  There is no way back.
+ */
+void db_pool_abort(db_pool *pool);
+
+/*
  * Runs statement number index of the table with text parameters
  * (NULL = SQL NULL).  Returns the result (caller PQclear()s) or NULL.
  * *err classifies failures: ORDERD_OK when the result status is
