@@ -580,6 +580,13 @@ static void lb_finish_and_emit(line_buf *lb)
     lb_free(lb);
 }
 
+static _Thread_local const char *tl_request_id;
+
+void log_bind_request(const char *request_id)
+{
+    tl_request_id = request_id;
+}
+
 void log_write(log_level level, const char *request_id, const char *extra_json, const char *fmt,
                ...)
 {
@@ -605,6 +612,8 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
         msg = inline_msg; /* out of memory: log the truncated message */
 
     lb_start(&lb, clock_wall_us(), level, msg);
+    if (request_id == NULL)
+        request_id = tl_request_id; /* deep modules log without knowing the request */
     if (request_id != NULL && request_id[0] != '\0')
         lb_field(&lb, "request_id", request_id);
     if (extra_json != NULL && extra_json[0] != '\0') {

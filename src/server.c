@@ -233,10 +233,13 @@ static void run_blocking(void *arg)
         problem_reply(req, 503, "the server is overloaded; the request timed out in the queue",
                       NULL);
         req->reply.retry_after_s = 1;
-    } else if (req->route == ROUTE_READYZ) {
-        health_ready(a, req);
     } else {
-        orders_api_handle(a, req);
+        log_bind_request(req->request_id);
+        if (req->route == ROUTE_READYZ)
+            health_ready(a, req);
+        else
+            orders_api_handle(a, req);
+        log_bind_request(NULL);
     }
     if (req->reply.status == 0)
         problem_reply(req, 500, "the handler produced no response", NULL);

@@ -54,6 +54,14 @@ bool log_enabled(log_level level);
 void log_write(log_level level, const char *request_id, const char *extra_json, const char *fmt,
                ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * Binds a request id to the calling thread (NULL unbinds): until then,
+ * lines logged on this thread with a NULL request id carry it, so a
+ * database or cache error deep below a handler names its request.  The
+ * string is borrowed and must outlive the binding.
+ */
+void log_bind_request(const char *request_id);
+
 /* The one access-log line per request (msg "request", level info). */
 typedef struct access_record {
     int64_t ts_us;          /* wall clock at completion, unix microseconds */

@@ -374,6 +374,31 @@ static void test_access_line_timestamps_and_numbers(void **state)
     close(fd);
 }
 
+static void test_bound_request_id_is_used_when_none_is_given(void **state)
+{
+    int fd = temp_fd();
+    json_t *lines;
+    char *text;
+
+    (void)state;
+    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    log_bind_request("req-42");
+    LOG(LOG_WARN, NULL, "deep inside");
+    LOG(LOG_WARN, "explicit", "named");
+    log_bind_request(NULL);
+    LOG(LOG_WARN, NULL, "outside");
+    log_shutdown();
+    text = read_all(fd);
+    lines = parse_lines(text);
+    free(text);
+    assert_int_equal(json_array_size(lines), 3);
+    assert_string_equal(str_field(json_array_get(lines, 0), "request_id"), "req-42");
+    assert_string_equal(str_field(json_array_get(lines, 1), "request_id"), "explicit");
+    assert_null(json_object_get(json_array_get(lines, 2), "request_id"));
+    json_decref(lines);
+    close(fd);
+}
+
 static void test_extra_json_and_odd_messages(void **state)
 {
     int fd = temp_fd();
@@ -476,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_level_filtering),
         cmocka_unit_test(test_access_line),
         cmocka_unit_test(test_access_line_timestamps_and_numbers),
+        cmocka_unit_test(test_bound_request_id_is_used_when_none_is_given),
         cmocka_unit_test(test_extra_json_and_odd_messages),
         cmocka_unit_test(test_reinit_switches_fd),
     };
