@@ -361,7 +361,7 @@ orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
      * moved on since the UPDATE; the answer then describes the newer row,
      * which is as good as any for a request that lost a race.  The version
      * is checked before the transition, as a precondition comes first. */
-    int64_t version;
+    int64_t version = 0;
     err = read_version(conn, id_text, &version);
     if (err != ORDERD_OK)
         return err;
