@@ -235,7 +235,7 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
     pthread_mutex_unlock(&s->lock);
 }
 
-void hot_cache_invalidate(hot_cache *hc, int64_t id)
+bool hot_cache_invalidate(hot_cache *hc, int64_t id)
 {
     shard *s = shard_of(hc, id);
     pthread_mutex_lock(&s->lock);
@@ -244,6 +244,7 @@ void hot_cache_invalidate(hot_cache *hc, int64_t id)
     if (e)
         remove_entry(s, e);
     pthread_mutex_unlock(&s->lock);
+    return e != NULL;
 }
 
 void hot_cache_flush(hot_cache *hc)

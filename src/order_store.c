@@ -139,7 +139,8 @@ static orderd_err load_order(order_store *store, int64_t id, uint64_t deadline_n
  * exactly the stale read the tombstones exist to prevent.
  */
 static orderd_err load_shared(order_store *store, int64_t id, int64_t min_version,
-                              bool refreshing, uint64_t deadline_ns, order_doc *out)
+                              bool refreshing, uint64_t ticket, uint64_t deadline_ns,
+                              order_doc *out)
 {
     bool leader;
     flight *f = singleflight_begin(store->flights, id, &leader);
@@ -176,9 +177,17 @@ static orderd_err load_shared(order_store *store, int64_t id, int64_t min_versio
     /* past the deadline our read may predate a tombstone that has since
      * expired (order_cache.h): then don't fill at all */
     if (finished < deadline_ns) {
-        if (err == ORDERD_OK)
-            order_cache_fill(store->cache, id, out->version, out->json, out->len,
-                             (int64_t)((finished - started) / 1000000u));
+        /* Into the hot cache first: the echo of our own fill (tracking.c)
+         * only re-reads keys the hot cache holds, so an entry put after
+         * the echo would never be refreshed.  A refused fill means Redis
+         * has something newer: then it must not stay. */
+        if (err == ORDERD_OK && store->hot)
+            hot_cache_put(store->hot, id, out->version, out->json, out->len, ticket);
+        if (err == ORDERD_OK &&
+            !order_cache_fill(store->cache, id, out->version, out->json, out->len,
+                              (int64_t)((finished - started) / 1000000u)) &&
+            store->hot)
+            hot_cache_invalidate(store->hot, id);
         else if (err == ORDERD_ERR_NOT_FOUND)
             order_cache_fill_absent(store->cache, id);
     }
@@ -218,7 +227,7 @@ orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns,
         metric_inc(METRIC_CACHE_HITS);
         metric_inc(METRIC_CACHE_EARLY_REFRESHES);
         order_doc fresh = {0};
-        if (load_shared(store, id, version, true, deadline_ns, &fresh) == ORDERD_OK) {
+        if (load_shared(store, id, version, true, ticket, deadline_ns, &fresh) == ORDERD_OK) {
             free(json);
             *out = fresh;
             return ORDERD_OK;
@@ -230,7 +239,7 @@ orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns,
     case ORDER_CACHE_MISS:
         *cache_status = CACHE_STATUS_MISS;
         metric_inc(METRIC_CACHE_MISSES);
-        return load_shared(store, id, version, false, deadline_ns, out);
+        return load_shared(store, id, version, false, ticket, deadline_ns, out);
     case ORDER_CACHE_DOWN:
         break;
     }

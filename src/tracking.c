@@ -8,18 +8,26 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "orderd/cache_entry.h"
 #include "orderd/log.h"
 
 #define INVALIDATE_CHANNEL "__redis__:invalidate"
 #define KEY_PREFIX         "order:"
 
+/* keys re-read after one batch of invalidations, at most */
+#define REFRESH_MAX 512
+
 struct tracking {
     cache *redis;
     hot_cache *hot;
+    redisContext *reader;         /* listener thread only: re-reads invalidated keys */
+    int64_t refresh[REFRESH_MAX]; /* ids dropped by the batch being applied */
+    size_t refresh_count;
     int retry_interval_ms;
     atomic_bool stopping;
     pthread_t thread;
@@ -55,11 +63,58 @@ static void apply_message(tracking *t, redisReply *r)
             continue;
         char *end;
         long long id = strtoll(k->str + sizeof KEY_PREFIX - 1, &end, 10);
-        if (*end == '\0')
-            hot_cache_invalidate(t->hot, id);
-        else
+        if (*end == '\0') {
+            /* a key we held is wanted: read its new value after the batch */
+            if (hot_cache_invalidate(t->hot, id) && t->refresh_count < REFRESH_MAX)
+                t->refresh[t->refresh_count++] = id;
+        } else
             hot_cache_flush(t->hot); /* an order key we cannot parse: play safe */
     }
+}
+
+/*
+ * Re-reads the keys this batch dropped (one MGET) and puts back those that
+ * hold a present order.  Why this is safe: the values are read after the
+ * invalidations that dropped them, so they are at least that new; a
+ * change made during the MGET sits unread on the subscriber socket, which
+ * closes the hot cache's gate until it is applied (and then drops the
+ * entry again).  Why it is worth it: our own fills come back to us as
+ * invalidations too (BCAST reports every change), so without re-reading,
+ * a key could never stay cached.
+ */
+static void refresh_dropped(tracking *t)
+{
+    if (t->refresh_count == 0 || !t->reader)
+        return;
+    static const char mget[] = "MGET";
+    const char *argv[REFRESH_MAX + 1];
+    size_t argvlen[REFRESH_MAX + 1];
+    char keys[REFRESH_MAX][32];
+    uint64_t tickets[REFRESH_MAX];
+    argv[0] = mget;
+    argvlen[0] = sizeof mget - 1;
+    for (size_t i = 0; i < t->refresh_count; i++) {
+        int n = snprintf(keys[i], sizeof keys[i], KEY_PREFIX "%" PRId64, t->refresh[i]);
+        argv[i + 1] = keys[i];
+        argvlen[i + 1] = (size_t)n;
+        tickets[i] = hot_cache_ticket(t->hot, t->refresh[i]);
+    }
+    redisReply *r = redisCommandArgv(t->reader, (int)t->refresh_count + 1, argv, argvlen);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == t->refresh_count) {
+        for (size_t i = 0; i < r->elements; i++) {
+            cache_entry e;
+            redisReply *v = r->element[i];
+            if (v->type == REDIS_REPLY_STRING && cache_entry_parse(v->str, v->len, &e) &&
+                e.kind == CACHE_ENTRY_PRESENT)
+                hot_cache_put(t->hot, t->refresh[i], e.version, e.json, e.json_len, tickets[i]);
+        }
+    } else if (!r || t->reader->err) {
+        redisFree(t->reader); /* reopened by the next session */
+        t->reader = NULL;
+    }
+    if (r)
+        freeReplyObject(r);
+    t->refresh_count = 0;
 }
 
 /*
@@ -84,6 +139,7 @@ static bool drain_subscriber(tracking *t, redisContext *s, bool read_socket)
         freeReplyObject(reply);
     }
     hot_cache_set_busy(t->hot, false);
+    refresh_dropped(t);
     return ok;
 }
 
@@ -92,6 +148,7 @@ static void run_session(tracking *t)
 {
     redisContext *s = cache_open_connection(t->redis);
     redisContext *tr = s ? cache_open_connection(t->redis) : NULL;
+    t->reader = tr ? cache_open_connection(t->redis) : NULL;
     long long client_id = -1;
     char tracking_cmd[160];
     if (!tr || !command_ok(s, "CLIENT ID", &client_id) || client_id < 0)
@@ -129,6 +186,9 @@ offline:
     if (!atomic_load(&t->stopping))
         LOG(LOG_WARN, NULL, "hot cache offline: lost the redis invalidation connections");
 out:
+    redisFree(t->reader);
+    t->reader = NULL;
+    t->refresh_count = 0;
     redisFree(tr);
     redisFree(s);
 }

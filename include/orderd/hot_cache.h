@@ -63,7 +63,8 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
 
 /* ---- for the invalidation listener (tracking.c) and local writes ---- */
 
-void hot_cache_invalidate(hot_cache *hc, int64_t id);
+/* Drops id; returns whether it was cached (worth re-reading). */
+bool hot_cache_invalidate(hot_cache *hc, int64_t id);
 void hot_cache_flush(hot_cache *hc);
 /* online with the subscriber's socket fd, or offline (fd ignored; flushes). */
 void hot_cache_set_online(hot_cache *hc, bool online, int subscriber_fd);
