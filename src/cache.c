@@ -261,13 +261,22 @@ int cache_script_add(cache *c, const char *source)
 static redisReply *eval_on(cache *c, redisContext *ctx, int script, int nkeys, int argc,
                            const char *const *argv, const size_t *argvlen)
 {
-    if (!ctx || script < 0 || script >= c->script_count)
+    if (!ctx || script < 0 || script >= c->script_count || argc < 0)
         return NULL;
-    enum { FIXED = 3, MAX_ARGS = 16 };
-    if (argc > MAX_ARGS)
-        return NULL;
-    const char *av[FIXED + MAX_ARGS];
-    size_t al[FIXED + MAX_ARGS];
+    enum { FIXED = 3, INLINE_ARGS = 16 };
+    const char *av_inline[FIXED + INLINE_ARGS];
+    size_t al_inline[FIXED + INLINE_ARGS];
+    const char **av = av_inline;
+    size_t *al = al_inline;
+    if (argc > INLINE_ARGS) { /* batch scripts: one allocation per batch */
+        av = malloc((size_t)(FIXED + argc) * sizeof *av);
+        al = malloc((size_t)(FIXED + argc) * sizeof *al);
+        if (!av || !al) {
+            free(av);
+            free(al);
+            return NULL;
+        }
+    }
     char nk[12];
     snprintf(nk, sizeof nk, "%d", nkeys);
     av[0] = "EVALSHA";
@@ -288,6 +297,10 @@ static redisReply *eval_on(cache *c, redisContext *ctx, int script, int nkeys, i
         av[1] = c->script_src[script];
         al[1] = strlen(c->script_src[script]);
         r = run_argv(ctx, FIXED + argc, av, al);
+    }
+    if (av != av_inline) {
+        free(av);
+        free(al);
     }
     return r;
 }
@@ -339,6 +352,23 @@ cache_rc cache_get(cache *c, const char *key, char **value, size_t *len)
     if (r)
         freeReplyObject(r);
     return rc;
+}
+
+cache_rc cache_command(cache *c, int argc, const char **argv, const size_t *argvlen,
+                       redisReply **reply)
+{
+    *reply = NULL;
+    if (!cache_is_up(c))
+        return CACHE_UNAVAILABLE;
+    redisReply *r = run_on_thread(c, argc, argv, argvlen);
+    record(c, reply_ok(r));
+    if (!reply_ok(r)) {
+        if (r)
+            freeReplyObject(r);
+        return CACHE_UNAVAILABLE;
+    }
+    *reply = r;
+    return CACHE_OK;
 }
 
 cache_rc cache_set(cache *c, const char *key, const char *value, size_t len, int64_t ttl_ms,

@@ -107,7 +107,7 @@ static const setting settings[] = {
      "lifetime of a cached list page"},
     {"hot_cache_entries", SET_INT, "100000", 0, 100000000, false, AT(hot_cache_entries),
      "orders kept in process memory in front of Redis; 0 = off"},
-    {"hot_cache_max_age_ms", SET_INT, "2000", 1, 600000, false, AT(hot_cache_max_age_ms),
+    {"hot_cache_max_age_ms", SET_INT, "30000", 1, 600000, false, AT(hot_cache_max_age_ms),
      "longest an in-process entry is served, as a bound on top of invalidation"},
     {"cache_xfetch_beta_pct", SET_INT, "100", 0, 1000, false, AT(cache_xfetch_beta_pct),
      "early-refresh eagerness (XFetch beta x 100); 0 = refresh only at expiry"},

@@ -163,6 +163,10 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
 
 out:
     janitor_stop(housekeeping);
+    /* reads parked in the reader resume their connections first: MHD must
+     * not stop with a connection suspended */
+    if (application.store)
+        order_store_stop_reads(application.store);
     server_destroy(srv);
     order_store_destroy(application.store);
     tracking_stop(hot_tracking);

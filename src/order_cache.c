@@ -15,21 +15,6 @@
 #include "orderd/random.h"
 
 /*
- * KEYS[1] order key.  ARGV: version, entry, ttl_ms.
- * Refuses when a newer version (or a "deleted" marker) is cached, so a
- * reader that loaded an old row can never overwrite a writer's tombstone.
- */
-static const char fill_script[] =
-    "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur then\n"
-    "  local kind, v = string.match(cur, '^(%u)(%d+):')\n"
-    "  if kind == 'D' then return 0 end\n"
-    "  if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end\n"
-    "end\n"
-    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
-    "return 1\n";
-
-/*
  * KEYS[1] order key, KEYS[2..] generation keys.
  * ARGV: new version, marker entry, marker ttl_ms, generation ttl_ms.
  * Sets the marker unless something at least as new is there (a replayed
@@ -58,6 +43,35 @@ static const char list_get_script[] =
     "local g = redis.call('GET', KEYS[1]) or '0'\n"
     "return {g, redis.call('GET', 'list:' .. KEYS[1] .. ':' .. g .. ':' .. ARGV[1])}\n";
 
+/*
+ * Fills a loader batch in one round trip.  A present order is set unless
+ * a newer version (or a "deleted" marker) is cached, so a reader that
+ * loaded an old row can never overwrite a writer's tombstone; a "no such
+ * order" entry only where nothing is (a tombstone means it exists now).  ARGV[1] = '1' for the classic (unsafe,
+ * test-only) design; then per key: version, entry, ttl_ms, nx ('1' for a
+ * "no such order" entry).  Returns 1/0 per key: accepted or refused.
+ */
+static const char fill_many_script[] =
+    "local classic = ARGV[1] == '1'\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local b = 4 * i - 2\n"
+    "  local v, entry, ttl, nx = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]\n"
+    "  local allow = true\n"
+    "  if not classic then\n"
+    "    local cur = redis.call('GET', KEYS[i])\n"
+    "    if cur then\n"
+    "      local kind, cv = string.match(cur, '^(%u)(%d+):')\n"
+    "      if nx == '1' or kind == 'D' or (cv and tonumber(cv) > tonumber(v)) then\n"
+    "        allow = false\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if allow then redis.call('SET', KEYS[i], entry, 'PX', ttl) end\n"
+    "  out[i] = allow and 1 or 0\n"
+    "end\n"
+    "return out\n";
+
 /* TEST ONLY, the classic design: KEYS[1] order key, KEYS[2..] generations. */
 static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
                                                "for i = 2, #KEYS do\n"
@@ -70,7 +84,7 @@ static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
 
 struct order_cache {
     order_cache_options opts;
-    int fill_id, invalidate_id, list_get_id, unsafe_invalidate_id;
+    int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id;
 };
 
 order_cache *order_cache_create(const order_cache_options *opts)
@@ -79,12 +93,12 @@ order_cache *order_cache_create(const order_cache_options *opts)
     if (!oc)
         return NULL;
     oc->opts = *opts;
-    oc->fill_id = cache_script_add(opts->redis, fill_script);
     oc->invalidate_id = cache_script_add(opts->redis, invalidate_script);
     oc->list_get_id = cache_script_add(opts->redis, list_get_script);
     oc->unsafe_invalidate_id = cache_script_add(opts->redis, unsafe_invalidate_script);
-    if (oc->fill_id < 0 || oc->invalidate_id < 0 || oc->list_get_id < 0 ||
-        oc->unsafe_invalidate_id < 0) {
+    oc->fill_many_id = cache_script_add(opts->redis, fill_many_script);
+    if (oc->invalidate_id < 0 || oc->list_get_id < 0 ||
+        oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0) {
         free(oc);
         return NULL;
     }
@@ -101,22 +115,16 @@ bool order_cache_is_up(order_cache *oc)
     return cache_is_up(oc->opts.redis);
 }
 
-order_cache_result order_cache_lookup(order_cache *oc, int64_t id, char **json, size_t *len,
-                                      int64_t *version)
+/* Interprets one cached value (owned text, or NULL for none). */
+static order_cache_result classify(order_cache *oc, char *text, size_t text_len, char **json,
+                                   size_t *len, int64_t *version)
 {
-    char key[48];
-    cache_key_order(id, key);
-    char *text = NULL;
-    size_t text_len = 0;
-    cache_rc rc = cache_get(oc->opts.redis, key, &text, &text_len);
-    if (rc == CACHE_UNAVAILABLE)
-        return ORDER_CACHE_DOWN;
-    if (rc == CACHE_NIL)
+    *version = 0;
+    if (!text)
         return ORDER_CACHE_MISS;
 
     cache_entry entry;
     order_cache_result result = ORDER_CACHE_MISS;
-    *version = 0;
     if (!cache_entry_parse(text, text_len, &entry)) {
         result = ORDER_CACHE_MISS; /* not ours or damaged: reload and overwrite */
     } else if (entry.kind == CACHE_ENTRY_TOMBSTONE) {
@@ -142,43 +150,109 @@ order_cache_result order_cache_lookup(order_cache *oc, int64_t id, char **json, 
     return result;
 }
 
-bool order_cache_fill(order_cache *oc, int64_t id, int64_t version, const char *json, size_t len,
-                      int64_t read_ms)
+void order_cache_lookup_many(order_cache *oc, const int64_t *ids, int n, order_cache_read *out)
 {
-    char key[48], version_text[24], ttl_text[24];
-    cache_key_order(id, key);
-    int64_t ttl = cache_ttl_jitter(oc->opts.ttl_ms, oc->opts.jitter_pct, random_unit());
-    int64_t expires_ms = clock_wall_us() / 1000 + ttl;
-    size_t entry_len;
-    char *entry = cache_entry_render_present(version, expires_ms, read_ms, json, len, &entry_len);
-    if (!entry)
-        return false;
-    bool accepted = false;
-    if (oc->opts.unsafe_classic) {
-        accepted = cache_set(oc->opts.redis, key, entry, entry_len, ttl, false) == CACHE_OK;
-    } else {
-        snprintf(version_text, sizeof version_text, "%" PRId64, version);
-        snprintf(ttl_text, sizeof ttl_text, "%" PRId64, ttl);
-        const char *argv[] = {key, version_text, entry, ttl_text};
-        size_t argvlen[] = {strlen(key), strlen(version_text), entry_len, strlen(ttl_text)};
-        redisReply *reply = NULL;
-        if (cache_eval(oc->opts.redis, oc->fill_id, 1, 4, argv, argvlen, &reply) == CACHE_OK)
-            accepted = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-        if (reply)
-            freeReplyObject(reply);
+    const char **argv = malloc(((size_t)n + 1) * sizeof *argv);
+    char(*keys)[48] = malloc((size_t)n * sizeof *keys);
+    redisReply *reply = NULL;
+    bool ok = argv && keys;
+    if (ok) {
+        argv[0] = "MGET";
+        for (int i = 0; i < n; i++) {
+            cache_key_order(ids[i], keys[i]);
+            argv[i + 1] = keys[i];
+        }
+        ok = cache_command(oc->opts.redis, n + 1, argv, NULL, &reply) == CACHE_OK &&
+             reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n;
     }
-    free(entry);
-    metric_inc(accepted ? METRIC_CACHE_FILLS : METRIC_CACHE_FILLS_REFUSED);
-    return accepted;
+    for (int i = 0; i < n; i++) {
+        order_cache_read *r = &out[i];
+        memset(r, 0, sizeof *r);
+        r->result = ORDER_CACHE_DOWN;
+        if (!ok)
+            continue;
+        redisReply *v = reply->element[i];
+        char *text = NULL;
+        if (v->type == REDIS_REPLY_STRING && (text = malloc(v->len + 1)) != NULL) {
+            memcpy(text, v->str, v->len);
+            text[v->len] = '\0';
+        }
+        r->result = classify(oc, text, text ? v->len : 0, &r->json, &r->len, &r->version);
+    }
+    if (reply)
+        freeReplyObject(reply);
+    free(argv);
+    free(keys);
 }
 
-void order_cache_fill_absent(order_cache *oc, int64_t id)
+void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n, int64_t read_ms)
 {
-    char key[48], marker[32];
-    cache_key_order(id, key);
-    size_t n = cache_entry_render_marker(CACHE_ENTRY_NEGATIVE, 0, marker);
-    /* NX: a tombstone means the order exists now; never cover it */
-    cache_set(oc->opts.redis, key, marker, n, oc->opts.negative_ttl_ms, !oc->opts.unsafe_classic);
+    /* KEYS, then the classic flag, then four values per key */
+    int argc = n + 1 + 4 * n;
+    const char **argv = calloc((size_t)argc, sizeof *argv);
+    size_t *argvlen = calloc((size_t)argc, sizeof *argvlen);
+    char(*keys)[48] = malloc((size_t)n * sizeof *keys);
+    char(*nums)[2][24] = malloc((size_t)n * sizeof *nums);
+    char **entries = calloc((size_t)n, sizeof *entries);
+    char marker[32];
+    size_t marker_len = cache_entry_render_marker(CACHE_ENTRY_NEGATIVE, 0, marker);
+    redisReply *reply = NULL;
+    for (int i = 0; i < n; i++)
+        items[i].accepted = false;
+    if (!argv || !argvlen || !keys || !nums || !entries)
+        goto out;
+    int64_t now_ms = clock_wall_us() / 1000;
+    int a = n;
+    argv[a] = oc->opts.unsafe_classic ? "1" : "0";
+    argvlen[a++] = 1;
+    for (int i = 0; i < n; i++) {
+        order_cache_fill_item *it = &items[i];
+        cache_key_order(it->id, keys[i]);
+        argv[i] = keys[i];
+        argvlen[i] = strlen(keys[i]);
+        int64_t ttl = it->absent ? oc->opts.negative_ttl_ms
+                                 : cache_ttl_jitter(oc->opts.ttl_ms, oc->opts.jitter_pct,
+                                                    random_unit());
+        snprintf(nums[i][0], sizeof nums[i][0], "%" PRId64, it->absent ? 0 : it->version);
+        snprintf(nums[i][1], sizeof nums[i][1], "%" PRId64, ttl);
+        size_t entry_len = marker_len;
+        const char *entry = marker;
+        if (!it->absent) {
+            entries[i] = cache_entry_render_present(it->version, now_ms + ttl, read_ms, it->json,
+                                                    it->len, &entry_len);
+            if (!entries[i])
+                goto out;
+            entry = entries[i];
+        }
+        argv[a] = nums[i][0];
+        argvlen[a++] = strlen(nums[i][0]);
+        argv[a] = entry;
+        argvlen[a++] = entry_len;
+        argv[a] = nums[i][1];
+        argvlen[a++] = strlen(nums[i][1]);
+        argv[a] = it->absent && !oc->opts.unsafe_classic ? "1" : "0";
+        argvlen[a++] = 1;
+    }
+    if (cache_eval(oc->opts.redis, oc->fill_many_id, n, argc, argv, argvlen, &reply) ==
+            CACHE_OK &&
+        reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n) {
+        for (int i = 0; i < n; i++) {
+            items[i].accepted = reply->element[i]->type == REDIS_REPLY_INTEGER &&
+                                reply->element[i]->integer == 1;
+            if (!items[i].absent)
+                metric_inc(items[i].accepted ? METRIC_CACHE_FILLS : METRIC_CACHE_FILLS_REFUSED);
+        }
+    }
+out:
+    if (reply)
+        freeReplyObject(reply);
+    for (int i = 0; entries && i < n; i++)
+        free(entries[i]);
+    free(entries);
+    free(nums);
+    free(keys);
+    free(argvlen);
+    free(argv);
 }
 
 void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,

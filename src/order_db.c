@@ -20,6 +20,7 @@
 enum {
     ST_INSERT,
     ST_GET,
+    ST_GET_MANY,
     ST_LIST,
     ST_LIST_CUSTOMER,
     ST_LIST_STATUS,
@@ -61,6 +62,8 @@ const db_statement order_db_statements[] = {
                    "RETURNING " ORDER_COLUMNS,
                    4},
     [ST_GET] = {"order_get", "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1::bigint", 1},
+    [ST_GET_MANY] = {"order_get_many",
+                     "SELECT " ORDER_COLUMNS " FROM orders WHERE id = ANY($1::bigint[])", 1},
     [ST_LIST] = {"order_list", LIST_SQL("", "1", "2", "3"), 3},
     [ST_LIST_CUSTOMER] = {"order_list_customer",
                           LIST_SQL("customer_id = $1::bigint AND ", "2", "3", "4"), 4},
@@ -225,6 +228,48 @@ orderd_err order_db_get(db_conn *conn, int64_t id, order *out)
     snprintf(id_text, sizeof id_text, "%lld", (long long)id);
     const char *params[] = {id_text};
     return exec_one_order(conn, ST_GET, params, out);
+}
+
+orderd_err order_db_get_many(db_conn *conn, const int64_t *ids, int n, order **rows, int *count)
+{
+    *rows = NULL;
+    *count = 0;
+    if (n <= 0)
+        return ORDERD_OK;
+    /* a PostgreSQL array literal: "{1,2,3}" */
+    size_t cap = (size_t)n * 21 + 3, len = 0;
+    char *array = malloc(cap);
+    if (array == NULL)
+        return ORDERD_ERR_INTERNAL;
+    array[len++] = '{';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(array + len, cap - len, i ? ",%lld" : "%lld", (long long)ids[i]);
+    array[len++] = '}';
+    array[len] = '\0';
+    const char *params[] = {array};
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_GET_MANY, params, &err);
+    free(array);
+    int found = err == ORDERD_OK ? PQntuples(res) : 0;
+    if (found > 0) {
+        *rows = calloc((size_t)found, sizeof **rows);
+        if (*rows == NULL)
+            err = ORDERD_ERR_INTERNAL;
+    }
+    for (int i = 0; err == ORDERD_OK && i < found; i++) {
+        err = row_to_order(res, i, &(*rows)[i]);
+        if (err == ORDERD_OK)
+            (*count)++;
+    }
+    if (err != ORDERD_OK) {
+        for (int i = 0; i < *count; i++)
+            order_clear(&(*rows)[i]);
+        free(*rows);
+        *rows = NULL;
+        *count = 0;
+    }
+    PQclear(res);
+    return err;
 }
 
 orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows, int *count,

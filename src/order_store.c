@@ -1,11 +1,11 @@
 /*
  * order_store.c - the read and write paths for orders.
  *
- * Read one order:  Redis (order_cache) -> on a miss, one PostgreSQL read
- * per key per process (singleflight) -> versioned fill.  A hit whose
- * entry is close to expiry may be refreshed early by this one reader
- * (XFetch), so a hot key does not send every process to PostgreSQL when
- * it expires.  Redis down: straight to PostgreSQL, marked BYPASS.
+ * Read one order:  the hot cache (on the polling thread, orders_api.c),
+ * else order_reader.c in batches: Redis, then PostgreSQL for the misses,
+ * then a versioned fill.  A hit close to expiry is renewed early by one
+ * reader (XFetch), so a hot key does not send every process to
+ * PostgreSQL when it expires.  Redis down: PostgreSQL only, "BYPASS".
  * Write:  PostgreSQL commits -> order_cache_invalidate (tombstone +
  * list generations) -> only then does the caller answer, which is what
  * makes "no stale read after a write's response" hold (order_cache.h).
@@ -21,14 +21,13 @@
 #include "orderd/metrics.h"
 #include "orderd/order_cache.h"
 #include "orderd/order_db.h"
-#include "orderd/singleflight.h"
+#include "orderd/order_reader.h"
 
 struct order_store {
     db_pool *db;
     order_cache *cache; /* NULL: caching off */
     hot_cache *hot;     /* NULL: no in-process cache */
-    singleflight *flights;
-    long test_fill_delay_ms; /* TEST ONLY: widens the read-to-fill window */
+    order_reader *reader; /* GET /orders/:id, batched */
     uint64_t acquire_timeout_ns;
 };
 
@@ -47,11 +46,7 @@ order_store *order_store_create(const order_store_options *opts)
         return NULL;
     store->db = opts->db;
     store->hot = opts->cache ? opts->hot : NULL;
-    store->test_fill_delay_ms = opts->test_fill_delay_ms;
     store->acquire_timeout_ns = (uint64_t)opts->db_acquire_timeout_ms * 1000000u;
-    store->flights = singleflight_create();
-    if (!store->flights)
-        goto fail;
     if (opts->cache) {
         order_cache_options co = {
             .redis = opts->cache,
@@ -67,6 +62,17 @@ order_store *order_store_create(const order_store_options *opts)
         if (!store->cache)
             goto fail;
     }
+    order_reader_options ro = {
+        .db = opts->db,
+        .cache = store->cache,
+        .hot = store->hot,
+        .acquire_timeout_ns = store->acquire_timeout_ns,
+        .batch_max = 256,
+        .test_fill_delay_ms = opts->test_fill_delay_ms,
+    };
+    store->reader = order_reader_start(&ro);
+    if (!store->reader)
+        goto fail;
     return store;
 fail:
     order_store_destroy(store);
@@ -77,8 +83,8 @@ void order_store_destroy(order_store *store)
 {
     if (!store)
         return;
+    order_reader_stop(store->reader);
     order_cache_destroy(store->cache);
-    singleflight_destroy(store->flights);
     free(store);
 }
 
@@ -114,140 +120,15 @@ static orderd_err doc_from_order(const order *o, order_doc *doc)
     return ORDERD_OK;
 }
 
-/* One PostgreSQL read of one order, rendered. */
-static orderd_err load_order(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out)
+void order_store_stop_reads(order_store *store)
 {
-    orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
-    if (!conn)
-        return err;
-    order o = {0};
-    metric_inc(METRIC_DB_ORDER_READS);
-    err = order_db_get(conn, id, &o);
-    db_pool_release(store->db, conn);
-    if (err == ORDERD_OK)
-        err = doc_from_order(&o, out);
-    order_clear(&o);
-    return err;
+    order_reader_shutdown(store->reader);
 }
 
-/*
- * The miss path: one loader per id in this process; the others wait for
- * its result.  A waiter may only take a result at least as new as the
- * tombstone it saw (min_version): the flight may have started before the
- * write that left that tombstone, and handing out its older row would be
- * exactly the stale read the tombstones exist to prevent.
- */
-static orderd_err load_shared(order_store *store, int64_t id, int64_t min_version,
-                              bool refreshing, uint64_t ticket, uint64_t deadline_ns,
-                              order_doc *out)
+int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
+                          order_read_done done, void *arg)
 {
-    bool leader;
-    flight *f = singleflight_begin(store->flights, id, &leader);
-    if (!leader) {
-        metric_inc(METRIC_SINGLEFLIGHT_WAITS);
-        orderd_err err = singleflight_wait(store->flights, f, deadline_ns, &out->json, &out->len,
-                                           &out->version);
-        out->id = id;
-        if (err != ORDERD_ERR_NOT_FOUND && (err != ORDERD_OK || out->version >= min_version))
-            return err;
-        /* too old (or gone while a newer version was promised): read it ourselves */
-        order_doc_clear(out);
-        return load_order(store, id, deadline_ns, out);
-    }
-    /* A flight that ended between our lookup and our begin has just
-     * filled Redis: look once more before going to PostgreSQL (not when
-     * refreshing early: the entry is there, and renewing it is the point). */
-    int64_t cached_version = 0;
-    if (!refreshing &&
-        order_cache_lookup(store->cache, id, &out->json, &out->len, &cached_version) ==
-            ORDER_CACHE_HIT &&
-        cached_version >= min_version) {
-        out->id = id;
-        out->version = cached_version;
-        singleflight_finish(store->flights, f, ORDERD_OK, out->json, out->len, out->version);
-        return ORDERD_OK;
-    }
-    order_doc_clear(out);
-    uint64_t started = clock_now_ns();
-    orderd_err err = load_order(store, id, deadline_ns, out);
-    if (store->test_fill_delay_ms > 0)
-        nanosleep(&(struct timespec){.tv_nsec = store->test_fill_delay_ms * 1000000L}, NULL);
-    uint64_t finished = clock_now_ns();
-    /* past the deadline our read may predate a tombstone that has since
-     * expired (order_cache.h): then don't fill at all */
-    if (finished < deadline_ns) {
-        /* Into the hot cache first: the echo of our own fill (tracking.c)
-         * only re-reads keys the hot cache holds, so an entry put after
-         * the echo would never be refreshed.  A refused fill means Redis
-         * has something newer: then it must not stay. */
-        if (err == ORDERD_OK && store->hot)
-            hot_cache_put(store->hot, id, out->version, out->json, out->len, ticket);
-        if (err == ORDERD_OK &&
-            !order_cache_fill(store->cache, id, out->version, out->json, out->len,
-                              (int64_t)((finished - started) / 1000000u)) &&
-            store->hot)
-            hot_cache_invalidate(store->hot, id);
-        else if (err == ORDERD_ERR_NOT_FOUND)
-            order_cache_fill_absent(store->cache, id);
-    }
-    singleflight_finish(store->flights, f, err, out->json, out->len, out->version);
-    return err;
-}
-
-orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out,
-                           const char **cache_status)
-{
-    char *json = NULL;
-    size_t len = 0;
-    int64_t version = 0;
-    /* before asking Redis: an invalidation after this refuses the put */
-    uint64_t ticket = store->hot ? hot_cache_ticket(store->hot, id) : 0;
-    order_cache_result looked =
-        store->cache ? order_cache_lookup(store->cache, id, &json, &len, &version)
-                     : ORDER_CACHE_DOWN;
-    switch (looked) {
-    case ORDER_CACHE_HIT:
-        *cache_status = CACHE_STATUS_HIT;
-        metric_inc(METRIC_CACHE_HITS);
-        /* only Redis hits go in: our own fills come back as invalidations
-         * (BCAST tracking reports every change, ours too) */
-        if (store->hot)
-            hot_cache_put(store->hot, id, version, json, len, ticket);
-        *out = (order_doc){.json = json, .len = len, .id = id, .version = version};
-        return ORDERD_OK;
-    case ORDER_CACHE_ABSENT:
-        *cache_status = CACHE_STATUS_HIT;
-        metric_inc(METRIC_CACHE_HITS);
-        return ORDERD_ERR_NOT_FOUND;
-    case ORDER_CACHE_REFRESH: {
-        /* serve what we have even if the refresh fails; the refresh goes
-         * through the flight table like a miss so it stays one read */
-        *cache_status = CACHE_STATUS_HIT;
-        metric_inc(METRIC_CACHE_HITS);
-        metric_inc(METRIC_CACHE_EARLY_REFRESHES);
-        order_doc fresh = {0};
-        if (load_shared(store, id, version, true, ticket, deadline_ns, &fresh) == ORDERD_OK) {
-            free(json);
-            *out = fresh;
-            return ORDERD_OK;
-        }
-        order_doc_clear(&fresh);
-        *out = (order_doc){.json = json, .len = len, .id = id, .version = version};
-        return ORDERD_OK;
-    }
-    case ORDER_CACHE_MISS:
-        *cache_status = CACHE_STATUS_MISS;
-        metric_inc(METRIC_CACHE_MISSES);
-        return load_shared(store, id, version, false, ticket, deadline_ns, out);
-    case ORDER_CACHE_DOWN:
-        break;
-    }
-    /* Redis off or down: nothing tells us which flights are recent
-     * enough to share, so every request reads PostgreSQL itself */
-    *cache_status = CACHE_STATUS_BYPASS;
-    metric_inc(METRIC_CACHE_BYPASSES);
-    return load_order(store, id, deadline_ns, out);
+    return order_reader_submit(store->reader, id, deadline_ns, done, arg);
 }
 
 /*

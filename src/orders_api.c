@@ -263,22 +263,29 @@ static void create_order(app *a, request *req)
     reply_order(req, 201, &doc);
 }
 
-static void get_order(app *a, request *req)
+/* Runs on a reader thread when the batched read of GET /orders/:id ends. */
+static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cache_status)
 {
-    order_doc doc = {0};
-    orderd_err err =
-        order_store_get(a->store, req->path_id, req->deadline_ns, &doc, &req->reply.cache);
+    request *req = arg;
+    req->reply.cache = cache_status;
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
-        return;
-    }
-    if (req->if_none_match && if_none_match_hits(req->if_none_match, doc.version)) {
-        snprintf(req->reply.etag, sizeof req->reply.etag, "\"%" PRId64 "\"", doc.version);
+    } else if (req->if_none_match && if_none_match_hits(req->if_none_match, doc->version)) {
+        snprintf(req->reply.etag, sizeof req->reply.etag, "\"%" PRId64 "\"", doc->version);
         req->reply.status = 304;
-        order_doc_clear(&doc);
-        return;
+        order_doc_clear(doc);
+    } else {
+        reply_order(req, 200, doc);
     }
-    reply_order(req, 200, &doc);
+    void (*resume)(request *) = req->read_resume;
+    resume(req); /* req belongs to the polling thread again after this */
+}
+
+int orders_api_read(app *application, request *req, void (*resume)(request *req))
+{
+    req->read_resume = resume;
+    return order_store_get_async(application->store, req->path_id, req->deadline_ns, read_done,
+                                 req);
 }
 
 static void patch_order(app *a, request *req)
@@ -431,15 +438,10 @@ void orders_api_handle(app *application, request *req)
             list_orders(application, req);
         return;
     }
-    switch (req->method) {
-    case HTTP_PATCH:
+    /* GET/HEAD /orders/:id never come here: orders_api_try_hot or
+     * orders_api_read answer them without a worker */
+    if (req->method == HTTP_PATCH)
         patch_order(application, req);
-        break;
-    case HTTP_DELETE:
+    else
         delete_order(application, req);
-        break;
-    default:
-        get_order(application, req);
-        break;
-    }
 }

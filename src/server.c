@@ -224,6 +224,16 @@ static enum MHD_Result queue_reply(server *srv, request *req)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+/* The reply is ready (filled on another thread): hand req back to MHD. */
+static void resume_request(request *req)
+{
+    if (req->reply.status == 0)
+        problem_reply(req, 500, "the handler produced no response", NULL);
+    req->suspended = false;
+    /* after this line the polling thread owns req again: do not touch it */
+    MHD_resume_connection(req->connection);
+}
+
 static void run_blocking(void *arg)
 {
     request *req = arg;
@@ -241,11 +251,7 @@ static void run_blocking(void *arg)
             orders_api_handle(a, req);
         log_bind_request(NULL);
     }
-    if (req->reply.status == 0)
-        problem_reply(req, 500, "the handler produced no response", NULL);
-    req->suspended = false;
-    /* after this line the polling thread owns req again: do not touch it */
-    MHD_resume_connection(req->connection);
+    resume_request(req);
 }
 
 static void dispatch(server *srv, request *req)
@@ -284,13 +290,15 @@ static void dispatch(server *srv, request *req)
         health_metrics(srv->app, req);
         return;
     }
-    if (route == ROUTE_ORDER && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
-        orders_api_try_hot(srv->app, req))
+    bool read_one = route == ROUTE_ORDER && (req->method == HTTP_GET || req->method == HTTP_HEAD);
+    if (read_one && orders_api_try_hot(srv->app, req))
         return;
 
     MHD_suspend_connection(req->connection);
     req->suspended = true;
-    if (worker_pool_submit(srv->workers, run_blocking, req) != 0) {
+    int queued = read_one ? orders_api_read(srv->app, req, resume_request)
+                          : worker_pool_submit(srv->workers, run_blocking, req);
+    if (queued != 0) {
         problem_reply(req, 503, "the server is overloaded", NULL);
         req->reply.retry_after_s = 1;
         req->suspended = false;

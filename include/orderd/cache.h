@@ -70,6 +70,13 @@ uint64_t cache_times_opened(cache *c);
 /* GET: on CACHE_OK *value is malloc'd (caller frees), *len its length. */
 cache_rc cache_get(cache *c, const char *key, char **value, size_t *len);
 
+/*
+ * Any command, on this thread's connection and under the breaker.  On
+ * CACHE_OK *reply is Redis's answer (caller freeReplyObject()s).
+ */
+cache_rc cache_command(cache *c, int argc, const char **argv, const size_t *argvlen,
+                       redisReply **reply);
+
 /* SET key value PX ttl_ms [NX]. */
 cache_rc cache_set(cache *c, const char *key, const char *value, size_t len, int64_t ttl_ms,
                    bool only_if_absent);

@@ -20,7 +20,7 @@ typedef enum metric_id {
     METRIC_CACHE_FILLS,         /* fills Redis accepted */
     METRIC_CACHE_FILLS_REFUSED, /* fills refused: a newer version or tombstone was there */
     METRIC_CACHE_EARLY_REFRESHES,
-    METRIC_SINGLEFLIGHT_WAITS, /* misses that waited for another thread's read */
+    METRIC_SHARED_READS, /* misses answered by a read another request of the batch caused */
     METRIC_LIST_CACHE_HITS,
     METRIC_LIST_CACHE_MISSES,
     METRIC_COUNT

@@ -53,20 +53,33 @@ typedef enum order_cache_result {
 } order_cache_result;
 
 /*
- * On HIT/REFRESH *json is malloc'd (caller frees): the API body, as
- * cached, and *version its version.  On MISS *version is the version of
- * the tombstone found (0 when there was none): any row loaded to answer
- * this read must be at least that new.
+ * One order's answer in a batch lookup.  HIT/REFRESH: json is malloc'd
+ * (caller frees) and is the API body as cached, version its version.
+ * MISS: version is the tombstone's (0 when there was none): any row
+ * loaded to answer this read must be at least that new.
  */
-order_cache_result order_cache_lookup(order_cache *oc, int64_t id, char **json, size_t *len,
-                                      int64_t *version);
+typedef struct order_cache_read {
+    order_cache_result result;
+    char *json;
+    size_t len;
+    int64_t version;
+} order_cache_read;
 
-/* Fills a present order read at version, which took read_ms to load.
- * Returns true when Redis accepted it. */
-bool order_cache_fill(order_cache *oc, int64_t id, int64_t version, const char *json, size_t len,
-                      int64_t read_ms);
-/* Caches "no such order" unless anything (e.g. a tombstone) is there. */
-void order_cache_fill_absent(order_cache *oc, int64_t id);
+/* One MGET for n ids: out[i] answers ids[i] (all DOWN when Redis is). */
+void order_cache_lookup_many(order_cache *oc, const int64_t *ids, int n, order_cache_read *out);
+
+typedef struct order_cache_fill_item {
+    int64_t id;
+    bool absent;         /* cache "no such order" (never over anything) */
+    int64_t version;     /* present: the version read, and its JSON */
+    const char *json;
+    size_t len;
+    bool accepted;       /* out: Redis took it */
+} order_cache_fill_item;
+
+/* Fills what a batch read from PostgreSQL: one script call.  read_ms is
+ * how long the read took (XFetch uses it). */
+void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n, int64_t read_ms);
 
 /*
  * After a committed write: tombstone (or, deleted, a "deleted" marker)

@@ -38,6 +38,14 @@ orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req
 orderd_err order_db_get(db_conn *conn, int64_t id, order *out);
 
 /*
+ * Reads every existing order among ids (n of them, duplicates allowed)
+ * in one statement.  *rows is a malloc'd array of *count orders in no
+ * particular order (caller order_clear()s each and frees it); ids with
+ * no order are simply absent.
+ */
+orderd_err order_db_get_many(db_conn *conn, const int64_t *ids, int n, order **rows, int *count);
+
+/*
  * Newest first, keyset pagination on (created_at, id).  Fills up to
  * q->limit rows into *rows (malloc'd array, caller frees each with
  * order_clear and the array with free) and says whether more exist.

@@ -64,9 +64,21 @@ typedef struct order_store order_store;
 order_store *order_store_create(const order_store_options *opts);
 void order_store_destroy(order_store *store);
 
-/* *cache_status says where the answer came from (also for NOT_FOUND). */
-orderd_err order_store_get(order_store *store, int64_t id, uint64_t deadline_ns, order_doc *out,
-                           const char **cache_status);
+/*
+ * The answer to one read: err ORDERD_OK with doc (the callee owns
+ * doc->json), ORDERD_ERR_NOT_FOUND, or an error; cache_status says where
+ * it came from.  Runs on a reader thread and must not block.
+ */
+typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
+                                const char *cache_status);
+
+/*
+ * Reads one order in the next batch (order_reader.h); done is called
+ * exactly once, on another thread.  Unlike the other calls this one does
+ * not block.  -1 (done not called) when the store is stopping.
+ */
+int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
+                          order_read_done done, void *arg);
 
 /*
  * Creates an order.  With idempotency_key (may be NULL) a replay returns
@@ -86,6 +98,12 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
 /* Renders {"data":[...],"next_cursor":...} into a malloc'd *json. */
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             char **json, size_t *len, const char **cache_status);
+
+/*
+ * Answers every queued read and refuses new ones (503): at shutdown, so
+ * no connection is left suspended when the HTTP server stops.
+ */
+void order_store_stop_reads(order_store *store);
 
 /* "up", "down" or "off", for /readyz. */
 const char *order_store_cache_state(order_store *store);

@@ -10,8 +10,16 @@
 #include "orderd/app.h"
 #include "orderd/request.h"
 
-/* GET/POST /orders and GET/PATCH/DELETE /orders/:id. Fills req->reply. */
+/* GET/POST /orders and PATCH/DELETE /orders/:id, on an I/O worker.
+ * Fills req->reply. */
 void orders_api_handle(app *application, request *req);
+
+/*
+ * GET/HEAD /orders/:id through the batched reader (order_reader.h); does
+ * not block.  When the reply is ready, resume(req) is called on a reader
+ * thread.  -1 (resume not called) when the reader is stopping.
+ */
+int orders_api_read(app *application, request *req, void (*resume)(request *req));
 
 /*
  * GET/HEAD /orders/:id from the in-process hot cache, on the polling

@@ -84,6 +84,7 @@ typedef struct request {
     struct server *server;
     bool suspended;
     bool dispatched;
+    void (*read_resume)(struct request *req); /* orders_api_read's callback */
     bool reply_queued;
 } request;
 

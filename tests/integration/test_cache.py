@@ -122,7 +122,7 @@ class Stampede(CacheTestCase):
         self.assertEqual(len({body for _, _, body in results}), 1)
         self.assertEqual(after["orderd_db_order_reads_total"] - before, 1,
                          f"misses {sum(1 for _, c, _ in results if c == 'MISS')}, "
-                         f"waits {after['orderd_singleflight_waits_total']}")
+                         f"shared {after['orderd_shared_reads_total']}")
 
 
 if __name__ == "__main__":
