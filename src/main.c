@@ -166,7 +166,7 @@ out:
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
     if (application.store)
-        order_store_stop_reads(application.store);
+        order_store_stop_async(application.store);
     server_destroy(srv);
     order_store_destroy(application.store);
     tracking_stop(hot_tracking);

@@ -72,6 +72,29 @@ static const char fill_many_script[] =
     "end\n"
     "return out\n";
 
+/*
+ * After a batch insert: KEYS are n order keys, then generation keys.
+ * ARGV: n, version, marker, marker ttl_ms, generation ttl_ms.  Each new
+ * id gets its tombstone (clearing a cached "no such order") unless
+ * something at least as new is there, as invalidate_script does.
+ */
+static const char invalidate_created_script[] =
+    "local n = tonumber(ARGV[1])\n"
+    "for i = 1, n do\n"
+    "  local cur = redis.call('GET', KEYS[i])\n"
+    "  local set = true\n"
+    "  if cur then\n"
+    "    local kind, v = string.match(cur, '^(%u)(%d+):')\n"
+    "    if kind == 'D' or (v and tonumber(v) >= tonumber(ARGV[2])) then set = false end\n"
+    "  end\n"
+    "  if set then redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4]) end\n"
+    "end\n"
+    "for i = n + 1, #KEYS do\n"
+    "  redis.call('INCR', KEYS[i])\n"
+    "  redis.call('PEXPIRE', KEYS[i], ARGV[5])\n"
+    "end\n"
+    "return 1\n";
+
 /* TEST ONLY, the classic design: KEYS[1] order key, KEYS[2..] generations. */
 static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
                                                "for i = 2, #KEYS do\n"
@@ -84,7 +107,7 @@ static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
 
 struct order_cache {
     order_cache_options opts;
-    int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id;
+    int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id, invalidate_created_id;
 };
 
 order_cache *order_cache_create(const order_cache_options *opts)
@@ -97,8 +120,9 @@ order_cache *order_cache_create(const order_cache_options *opts)
     oc->list_get_id = cache_script_add(opts->redis, list_get_script);
     oc->unsafe_invalidate_id = cache_script_add(opts->redis, unsafe_invalidate_script);
     oc->fill_many_id = cache_script_add(opts->redis, fill_many_script);
+    oc->invalidate_created_id = cache_script_add(opts->redis, invalidate_created_script);
     if (oc->invalidate_id < 0 || oc->list_get_id < 0 ||
-        oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0) {
+        oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0 || oc->invalidate_created_id < 0) {
         free(oc);
         return NULL;
     }
@@ -288,6 +312,53 @@ void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
     argv[argc++] = ttl_text;
     argv[argc++] = GENERATION_TTL_MS;
     cache_eval_durable(oc->opts.redis, oc->invalidate_id, nkeys, argc, argv, NULL);
+}
+
+void order_cache_invalidate_created(order_cache *oc, const order *created, int n)
+{
+    if (oc->opts.unsafe_classic) { /* the test-only design has no batch form */
+        order_status pending = ORDER_PENDING;
+        for (int i = 0; i < n; i++)
+            order_cache_invalidate(oc, created[i].id, created[i].version, false,
+                                   created[i].customer_id, &pending, 1);
+        return;
+    }
+    /* n order keys, then gen:all, gen:status:pending and each customer's */
+    int cap = 2 * n + 2;
+    char(*keys)[48] = malloc((size_t)cap * sizeof *keys);
+    const char **argv = malloc(((size_t)cap + 5) * sizeof *argv);
+    if (!keys || !argv) {
+        free(keys);
+        free(argv);
+        return;
+    }
+    int nkeys = 0;
+    for (int i = 0; i < n; i++)
+        cache_key_order(created[i].id, keys[nkeys++]);
+    cache_key_gen_all(keys[nkeys++]);
+    cache_key_gen_status(ORDER_PENDING, keys[nkeys++]);
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int k = 0; k < i && !seen; k++)
+            seen = created[k].customer_id == created[i].customer_id;
+        if (!seen)
+            cache_key_gen_customer(created[i].customer_id, keys[nkeys++]);
+    }
+    for (int k = 0; k < nkeys; k++)
+        argv[k] = keys[k];
+    char count[16], marker[32], ttl[24];
+    snprintf(count, sizeof count, "%d", n);
+    cache_entry_render_marker(CACHE_ENTRY_TOMBSTONE, 1, marker);
+    snprintf(ttl, sizeof ttl, "%" PRId64, oc->opts.tombstone_ttl_ms);
+    int argc = nkeys;
+    argv[argc++] = count;
+    argv[argc++] = "1"; /* a new order's version */
+    argv[argc++] = marker;
+    argv[argc++] = ttl;
+    argv[argc++] = GENERATION_TTL_MS;
+    cache_eval_durable(oc->opts.redis, oc->invalidate_created_id, nkeys, argc, argv, NULL);
+    free(argv);
+    free(keys);
 }
 
 order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q,

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "orderd/batch_queue.h"
 #include "orderd/clock.h"
 #include "orderd/metrics.h"
 #include "orderd/order_db.h"
 
 typedef struct read_job {
+    batch_item link; /* first: the queues hold read_jobs as batch_items */
     int64_t id;
     uint64_t deadline_ns;
     uint64_t ticket;      /* hot cache ticket, taken before the first lookup */
@@ -22,81 +24,14 @@ typedef struct read_job {
     const char *cache_status;
     order_read_done done; /* NULL: an early refresh nobody waits for */
     void *arg;
-    struct read_job *next;
 } read_job;
-
-typedef struct job_queue {
-    pthread_mutex_t lock;
-    pthread_cond_t ready;
-    read_job *head, *tail;
-    bool stopping;
-} job_queue;
 
 struct order_reader {
     order_reader_options opts;
-    job_queue lookups, loads;
+    batch_queue lookups, loads;
     pthread_t lookup_thread, load_thread;
     bool shut_down; /* owner's thread only */
 };
-
-/* ---- queues ------------------------------------------------------------------ */
-
-static void queue_init(job_queue *q)
-{
-    pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->ready, NULL);
-}
-
-static void queue_destroy(job_queue *q)
-{
-    pthread_cond_destroy(&q->ready);
-    pthread_mutex_destroy(&q->lock);
-}
-
-static bool queue_push(job_queue *q, read_job *job)
-{
-    pthread_mutex_lock(&q->lock);
-    bool ok = !q->stopping;
-    if (ok) {
-        job->next = NULL;
-        if (q->tail)
-            q->tail->next = job;
-        else
-            q->head = job;
-        q->tail = job;
-        pthread_cond_signal(&q->ready);
-    }
-    pthread_mutex_unlock(&q->lock);
-    return ok;
-}
-
-/*
- * Waits for work and takes up to max jobs into batch.  Returns 0 only
- * when the queue is stopping and empty: everything queued is answered.
- */
-static int queue_take(job_queue *q, read_job **batch, int max)
-{
-    pthread_mutex_lock(&q->lock);
-    while (!q->head && !q->stopping)
-        pthread_cond_wait(&q->ready, &q->lock);
-    int n = 0;
-    while (q->head && n < max) {
-        batch[n++] = q->head;
-        q->head = q->head->next;
-    }
-    if (!q->head)
-        q->tail = NULL;
-    pthread_mutex_unlock(&q->lock);
-    return n;
-}
-
-static void queue_stop(job_queue *q)
-{
-    pthread_mutex_lock(&q->lock);
-    q->stopping = true;
-    pthread_cond_broadcast(&q->ready);
-    pthread_mutex_unlock(&q->lock);
-}
 
 /* ---- answers ----------------------------------------------------------------- */
 
@@ -150,7 +85,7 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
                     *refresh = (read_job){.id = job->id, .deadline_ns = job->deadline_ns,
                                           .ticket = job->ticket, .min_version = f->version};
                     metric_inc(METRIC_CACHE_EARLY_REFRESHES);
-                    if (!queue_push(&r->loads, refresh))
+                    if (!batch_queue_push(&r->loads, &refresh->link))
                         free(refresh);
                 }
             }
@@ -165,14 +100,14 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
             metric_inc(METRIC_CACHE_MISSES);
             job->cache_status = CACHE_STATUS_MISS;
             job->min_version = f->version;
-            if (!queue_push(&r->loads, job))
+            if (!batch_queue_push(&r->loads, &job->link))
                 answer(job, ORDERD_ERR_UNAVAILABLE, NULL, 0, 0);
             break;
         case ORDER_CACHE_DOWN:
             metric_inc(METRIC_CACHE_BYPASSES);
             job->cache_status = CACHE_STATUS_BYPASS;
             job->bypass = true;
-            if (!queue_push(&r->loads, job))
+            if (!batch_queue_push(&r->loads, &job->link))
                 answer(job, ORDERD_ERR_UNAVAILABLE, NULL, 0, 0);
             break;
         }
@@ -183,10 +118,10 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
 static void *lookup_main(void *arg)
 {
     order_reader *r = arg;
-    read_job *batch[r->opts.batch_max];
+    batch_item *batch[r->opts.batch_max];
     int n;
-    while ((n = queue_take(&r->lookups, batch, r->opts.batch_max)) > 0)
-        lookup_batch(r, batch, n);
+    while ((n = batch_queue_take(&r->lookups, batch, r->opts.batch_max)) > 0)
+        lookup_batch(r, (read_job **)batch, n);
     return NULL;
 }
 
@@ -349,10 +284,10 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
 static void *load_main(void *arg)
 {
     order_reader *r = arg;
-    read_job *batch[r->opts.batch_max];
+    batch_item *batch[r->opts.batch_max];
     int n;
-    while ((n = queue_take(&r->loads, batch, r->opts.batch_max)) > 0)
-        load_batch(r, batch, n);
+    while ((n = batch_queue_take(&r->loads, batch, r->opts.batch_max)) > 0)
+        load_batch(r, (read_job **)batch, n);
     return NULL;
 }
 
@@ -366,19 +301,19 @@ order_reader *order_reader_start(const order_reader_options *opts)
     r->opts = *opts;
     if (r->opts.batch_max < 1)
         r->opts.batch_max = 1;
-    queue_init(&r->lookups);
-    queue_init(&r->loads);
+    batch_queue_init(&r->lookups);
+    batch_queue_init(&r->loads);
     if (pthread_create(&r->load_thread, NULL, load_main, r) != 0)
         goto fail;
     if (pthread_create(&r->lookup_thread, NULL, lookup_main, r) != 0) {
-        queue_stop(&r->loads);
+        batch_queue_stop(&r->loads);
         pthread_join(r->load_thread, NULL);
         goto fail;
     }
     return r;
 fail:
-    queue_destroy(&r->lookups);
-    queue_destroy(&r->loads);
+    batch_queue_destroy(&r->lookups);
+    batch_queue_destroy(&r->loads);
     free(r);
     return NULL;
 }
@@ -389,9 +324,9 @@ void order_reader_shutdown(order_reader *r)
         return;
     r->shut_down = true;
     /* lookups first: what they pass on must still find the loader */
-    queue_stop(&r->lookups);
+    batch_queue_stop(&r->lookups);
     pthread_join(r->lookup_thread, NULL);
-    queue_stop(&r->loads);
+    batch_queue_stop(&r->loads);
     pthread_join(r->load_thread, NULL);
 }
 
@@ -400,8 +335,8 @@ void order_reader_stop(order_reader *r)
     if (!r)
         return;
     order_reader_shutdown(r);
-    queue_destroy(&r->lookups);
-    queue_destroy(&r->loads);
+    batch_queue_destroy(&r->lookups);
+    batch_queue_destroy(&r->loads);
     free(r);
 }
 
@@ -418,7 +353,7 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order
         job->bypass = true;
         job->cache_status = CACHE_STATUS_BYPASS;
     }
-    if (!queue_push(r->opts.cache ? &r->lookups : &r->loads, job)) {
+    if (!batch_queue_push(r->opts.cache ? &r->lookups : &r->loads, &job->link)) {
         free(job);
         return -1;
     }

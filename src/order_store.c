@@ -22,12 +22,14 @@
 #include "orderd/order_cache.h"
 #include "orderd/order_db.h"
 #include "orderd/order_reader.h"
+#include "orderd/order_writer.h"
 
 struct order_store {
     db_pool *db;
     order_cache *cache; /* NULL: caching off */
     hot_cache *hot;     /* NULL: no in-process cache */
     order_reader *reader; /* GET /orders/:id, batched */
+    order_writer *writer; /* POST /orders without a key: group commit */
     uint64_t acquire_timeout_ns;
 };
 
@@ -73,6 +75,17 @@ order_store *order_store_create(const order_store_options *opts)
     store->reader = order_reader_start(&ro);
     if (!store->reader)
         goto fail;
+    order_writer_options wo = {
+        .db = opts->db,
+        .cache = store->cache,
+        .acquire_timeout_ns = store->acquire_timeout_ns,
+        /* two, so one batch fills while the other waits for its commit */
+        .threads = 2,
+        .batch_max = 256,
+    };
+    store->writer = order_writer_start(&wo);
+    if (!store->writer)
+        goto fail;
     return store;
 fail:
     order_store_destroy(store);
@@ -83,6 +96,7 @@ void order_store_destroy(order_store *store)
 {
     if (!store)
         return;
+    order_writer_stop(store->writer);
     order_reader_stop(store->reader);
     order_cache_destroy(store->cache);
     free(store);
@@ -120,9 +134,16 @@ static orderd_err doc_from_order(const order *o, order_doc *doc)
     return ORDERD_OK;
 }
 
-void order_store_stop_reads(order_store *store)
+void order_store_stop_async(order_store *store)
 {
     order_reader_shutdown(store->reader);
+    order_writer_shutdown(store->writer);
+}
+
+int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
+                             order_create_done done, void *arg)
+{
+    return order_writer_submit(store->writer, req, deadline_ns, done, arg);
 }
 
 int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,

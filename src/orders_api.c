@@ -230,37 +230,68 @@ static void reply_order(request *req, int status, order_doc *doc)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-static void create_order(app *a, request *req)
+bool orders_api_check_create(request *req, order_create_req *out)
 {
     const char *key = req->idempotency_key;
     if (key && !idempotency_key_is_valid(key)) {
         problem_reply(req, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters",
                       NULL);
-        return;
+        return false;
     }
     json_t *body = parse_json_body(req);
     if (!body)
-        return;
-    order_create_req create;
+        return false;
     field_errors errs = {0};
-    bool valid = order_create_parse(body, &create, &errs);
+    bool valid = order_create_parse(body, out, &errs);
     json_decref(body);
-    if (!valid) {
+    if (!valid)
         problem_reply(req, 422, "the order is not valid", &errs);
+    return valid;
+}
+
+static void reply_created(request *req, order_doc *doc, bool replayed)
+{
+    snprintf(req->reply.location, sizeof req->reply.location, "/orders/%" PRId64, doc->id);
+    req->reply.idempotent_replay = replayed;
+    reply_order(req, 201, doc);
+}
+
+/* POST /orders with an Idempotency-Key: its own transaction, on a worker. */
+static void create_order_idempotent(app *a, request *req)
+{
+    order_create_req create;
+    if (!orders_api_check_create(req, &create))
         return;
-    }
     order_doc doc = {0};
     bool replayed = false;
-    orderd_err err =
-        order_store_create_order(a->store, &create, key, req->deadline_ns, &doc, &replayed);
+    orderd_err err = order_store_create_order(a->store, &create, req->idempotency_key,
+                                              req->deadline_ns, &doc, &replayed);
     order_create_req_clear(&create);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
         return;
     }
-    snprintf(req->reply.location, sizeof req->reply.location, "/orders/%" PRId64, doc.id);
-    req->reply.idempotent_replay = replayed;
-    reply_order(req, 201, &doc);
+    reply_created(req, &doc, replayed);
+}
+
+/* Runs on a writer thread when the group commit holding this create ends. */
+static void create_done(void *arg, orderd_err err, order_doc *doc)
+{
+    request *req = arg;
+    if (err != ORDERD_OK)
+        reply_store_error(req, err);
+    else
+        reply_created(req, doc, false);
+    void (*resume)(request *) = req->async_resume;
+    resume(req); /* req belongs to the polling thread again after this */
+}
+
+int orders_api_create(app *application, request *req, order_create_req *create,
+                      void (*resume)(request *req))
+{
+    req->async_resume = resume;
+    return order_store_create_async(application->store, create, req->deadline_ns, create_done,
+                                    req);
 }
 
 /* Runs on a reader thread when the batched read of GET /orders/:id ends. */
@@ -277,13 +308,13 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
     } else {
         reply_order(req, 200, doc);
     }
-    void (*resume)(request *) = req->read_resume;
+    void (*resume)(request *) = req->async_resume;
     resume(req); /* req belongs to the polling thread again after this */
 }
 
 int orders_api_read(app *application, request *req, void (*resume)(request *req))
 {
-    req->read_resume = resume;
+    req->async_resume = resume;
     return order_store_get_async(application->store, req->path_id, req->deadline_ns, read_done,
                                  req);
 }
@@ -432,8 +463,9 @@ bool orders_api_try_hot(app *application, request *req)
 void orders_api_handle(app *application, request *req)
 {
     if (req->route == ROUTE_ORDERS) {
+        /* a POST without a key went to the group commit (orders_api_create) */
         if (req->method == HTTP_POST)
-            create_order(application, req);
+            create_order_idempotent(application, req);
         else
             list_orders(application, req);
         return;

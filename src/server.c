@@ -290,14 +290,22 @@ static void dispatch(server *srv, request *req)
         health_metrics(srv->app, req);
         return;
     }
+    /* single reads and creates without a key are batched (order_reader.h,
+     * order_writer.h); everything else blocks an I/O worker */
     bool read_one = route == ROUTE_ORDER && (req->method == HTTP_GET || req->method == HTTP_HEAD);
+    bool create = route == ROUTE_ORDERS && req->method == HTTP_POST && !req->idempotency_key;
     if (read_one && orders_api_try_hot(srv->app, req))
         return;
+    order_create_req checked = {0};
+    if (create && !orders_api_check_create(req, &checked))
+        return; /* bad input: answered without any I/O */
 
     MHD_suspend_connection(req->connection);
     req->suspended = true;
     int queued = read_one ? orders_api_read(srv->app, req, resume_request)
+                 : create ? orders_api_create(srv->app, req, &checked, resume_request)
                           : worker_pool_submit(srv->workers, run_blocking, req);
+    order_create_req_clear(&checked); /* emptied when it was queued */
     if (queued != 0) {
         problem_reply(req, 503, "the server is overloaded", NULL);
         req->reply.retry_after_s = 1;

@@ -90,6 +90,10 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
 void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,
                             int64_t customer_id, const order_status *statuses, int nstatuses);
 
+/* order_cache_invalidate for a batch of new orders (version 1, pending):
+ * one script call.  Durable like it. */
+void order_cache_invalidate_created(order_cache *oc, const order *created, int n);
+
 /*
  * Lists: a HIT fills *json (malloc'd); a MISS fills *generation, to pass
  * to order_cache_list_fill after reading PostgreSQL.

@@ -35,6 +35,13 @@ orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req
                                       const char *key, const char *fingerprint,
                                       char **response_json, order *out, bool *replayed);
 
+/*
+ * Inserts n orders with one statement (one commit): out[i] gets the row
+ * of reqs[i] (caller order_clear()s each).  All or nothing.
+ */
+orderd_err order_db_insert_many(db_conn *conn, const order_create_req *const *reqs, int n,
+                                order *out);
+
 orderd_err order_db_get(db_conn *conn, int64_t id, order *out);
 
 /*

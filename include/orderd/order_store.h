@@ -88,6 +88,17 @@ orderd_err order_store_create_order(order_store *store, const order_create_req *
                                     const char *idempotency_key, uint64_t deadline_ns,
                                     order_doc *out, bool *replayed);
 
+/* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
+typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
+
+/*
+ * Creates an order without an idempotency key in the next group commit
+ * (order_writer.h); takes req's contents.  Does not block; done is called
+ * exactly once on another thread.  -1 (done not called) when stopping.
+ */
+int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
+                             order_create_done done, void *arg);
+
 /* expected_version < 0: no precondition. */
 orderd_err order_store_set_status(order_store *store, int64_t id, order_status to,
                                   int64_t expected_version, uint64_t deadline_ns, order_doc *out);
@@ -100,10 +111,11 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
                             char **json, size_t *len, const char **cache_status);
 
 /*
- * Answers every queued read and refuses new ones (503): at shutdown, so
- * no connection is left suspended when the HTTP server stops.
+ * Answers every queued batched read and create and refuses new ones
+ * (503): at shutdown, so no connection is left suspended when the HTTP
+ * server stops.
  */
-void order_store_stop_reads(order_store *store);
+void order_store_stop_async(order_store *store);
 
 /* "up", "down" or "off", for /readyz. */
 const char *order_store_cache_state(order_store *store);

@@ -84,7 +84,7 @@ typedef struct request {
     struct server *server;
     bool suspended;
     bool dispatched;
-    void (*read_resume)(struct request *req); /* orders_api_read's callback */
+    void (*async_resume)(struct request *req); /* orders_api_read/create's callback */
     bool reply_queued;
 } request;
 
