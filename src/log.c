@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "orderd/clock.h"
+#include "orderd/fmt.h"
 
 #define LOG_BUFFER_SIZE   (64 * 1024)
 #define FLUSH_INTERVAL_MS 20
@@ -625,34 +626,6 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
         free(msg);
 }
 
-/* Decimal digits of v into out (no NUL); returns the count. */
-static size_t format_u64(uint64_t v, char out[24])
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
-/* ms with exactly three decimals, like "%.3f" but without printf. */
-static size_t format_millis(double ms, char out[64])
-{
-    if (ms < 0)
-        return (size_t)snprintf(out, 64, "%.3f", ms); /* never from a monotonic clock */
-    uint64_t us = (uint64_t)(ms * 1000.0 + 0.5);
-    size_t n = format_u64(us / 1000, out);
-    out[n++] = '.';
-    out[n++] = (char)('0' + us / 100 % 10);
-    out[n++] = (char)('0' + us / 10 % 10);
-    out[n++] = (char)('0' + us % 10);
-    return n;
-}
-
 void log_access(const access_record *rec)
 {
     char num[64];
@@ -673,11 +646,11 @@ void log_access(const access_record *rec)
     lb_field(&lb, "path", rec->path != NULL ? rec->path : "");
     lb_field(&lb, "route", rec->route != NULL ? rec->route : "");
     lb_str(&lb, ",\"status\":");
-    lb_append(&lb, num, format_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
+    lb_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
     lb_str(&lb, ",\"duration_ms\":");
-    lb_append(&lb, num, format_millis(ms, num));
+    lb_append(&lb, num, fmt_millis(ms, num));
     lb_str(&lb, ",\"bytes\":");
-    lb_append(&lb, num, format_u64(rec->bytes, num));
+    lb_append(&lb, num, fmt_u64(rec->bytes, num));
     lb_field(&lb, "remote", rec->remote != NULL ? rec->remote : "");
     if (rec->cache != NULL)
         lb_field(&lb, "cache", rec->cache);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/fmt.h"
 #include "orderd/order_store.h"
 #include "orderd/problem.h"
 #include "orderd/router.h"
@@ -221,9 +222,20 @@ static bool idempotency_key_is_valid(const char *key)
     return n > 0;
 }
 
+/* ETag "\"<version>\"" (our versions are positive) */
+static void set_etag(request *req, int64_t version)
+{
+    char *e = req->reply.etag;
+    size_t n = 0;
+    e[n++] = '"';
+    n += fmt_u64((uint64_t)version, e + n);
+    e[n++] = '"';
+    e[n] = '\0';
+}
+
 static void reply_order(request *req, int status, order_doc *doc)
 {
-    snprintf(req->reply.etag, sizeof req->reply.etag, "\"%" PRId64 "\"", doc->version);
+    set_etag(req, doc->version);
     request_reply_json(req, status, doc->json, doc->len);
     doc->json = NULL; /* the reply owns it now */
 }
@@ -302,7 +314,7 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
     } else if (req->if_none_match && if_none_match_hits(req->if_none_match, doc->version)) {
-        snprintf(req->reply.etag, sizeof req->reply.etag, "\"%" PRId64 "\"", doc->version);
+        set_etag(req, doc->version);
         req->reply.status = 304;
         order_doc_clear(doc);
     } else {
@@ -447,7 +459,7 @@ bool orders_api_try_hot(app *application, request *req)
     if (!blob)
         return false;
     req->reply.cache = CACHE_STATUS_HIT;
-    snprintf(req->reply.etag, sizeof req->reply.etag, "\"%" PRId64 "\"", blob->version);
+    set_etag(req, blob->version);
     if (req->if_none_match && if_none_match_hits(req->if_none_match, blob->version)) {
         req->reply.status = 304;
         hot_blob_release(blob);

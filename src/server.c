@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "orderd/clock.h"
+#include "orderd/fmt.h"
 #include "orderd/health.h"
 #include "orderd/hot_cache.h"
 #include "orderd/log.h"
@@ -191,9 +192,10 @@ static enum MHD_Result queue_reply(server *srv, request *req)
     if (!resp)
         return MHD_NO;
 
-    char timing[48];
-    double dur_ms = (double)(clock_now_ns() - req->start_ns) / 1e6;
-    snprintf(timing, sizeof timing, "app;dur=%.3f", dur_ms);
+    char timing[48] = "app;dur=";
+    size_t n = sizeof "app;dur=" - 1;
+    n += fmt_millis((double)(clock_now_ns() - req->start_ns) / 1e6, timing + n);
+    timing[n] = '\0';
     MHD_add_response_header(resp, "X-Request-ID", req->request_id);
     MHD_add_response_header(resp, "Server-Timing", timing);
     if (r->content_type)
@@ -359,27 +361,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return queue_reply(srv, req);
 }
 
-static void format_remote(struct MHD_Connection *conn, char *out, size_t outlen)
+static void format_remote(struct MHD_Connection *conn, char *out)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
-    if (!info || !info->client_addr)
-        return;
-    const struct sockaddr *sa = info->client_addr;
-    char host[INET6_ADDRSTRLEN] = "";
-    unsigned port = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-        snprintf(out, outlen, "%s:%u", host, port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
-        snprintf(out, outlen, "[%s]:%u", host, port);
-    }
+    size_t n = info && info->client_addr ? fmt_sockaddr(info->client_addr, out) : 0;
+    out[n] = '\0';
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -393,7 +380,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
     if (srv->app->cfg->access_log && log_enabled(LOG_INFO)) {
         char remote[INET6_ADDRSTRLEN + 16];
-        format_remote(conn, remote, sizeof remote);
+        format_remote(conn, remote);
         access_record rec = {
             .ts_us = clock_wall_us(),
             .request_id = req->request_id,
