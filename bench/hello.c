@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELLO_DEFAULT_PORT 8081
+#define HELLO_DEFAULT_PORT    8081
 #define HELLO_DEFAULT_THREADS 2
 
 static const char hello_body[] = "{\"message\":\"hello\"}";
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
      * baseline that silently shared its port with another process would
      * measure both. */
     struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, 1000u,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
         MHD_OPTION_END);

@@ -36,8 +36,8 @@ typedef enum slot_state { SLOT_EMPTY = 0, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING 
 
 struct db_conn {
     db_pool *pool;
-    PGconn *pg;  /* only the holder of the slot touches it */
-    bool failed; /* holder only: the connection broke while in use */
+    PGconn *pg;           /* only the holder of the slot touches it */
+    bool failed;          /* holder only: the connection broke while in use */
     uint64_t deadline_ns; /* holder only: statements are cancelled past it; 0 = none */
     /* pool->mutex */
     slot_state state;
@@ -559,8 +559,7 @@ PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_er
     const db_statement *st = &pool->statements[index];
     int sent = pool->prepared
                    ? PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0)
-                   : PQsendQueryParams(conn->pg, st->sql, st->nparams, NULL, params, NULL, NULL,
-                                       0);
+                   : PQsendQueryParams(conn->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
     PGresult *res = sent ? wait_result(conn) : NULL;
     *err = result_classify(conn, res, st->name);
     return res;

@@ -58,9 +58,8 @@ void health_ready(app *application, request *req)
     json_object_set_new(extra, "postgres", json_string(pg == ORDERD_OK ? "up" : "down"));
     json_object_set_new(extra, "redis", json_string(redis));
     json_object_set_new(extra, "draining", json_boolean(draining));
-    problem_reply_ext(req, 503,
-                      draining ? "the server is shutting down" : "PostgreSQL is not reachable",
-                      extra);
+    problem_reply_ext(
+        req, 503, draining ? "the server is shutting down" : "PostgreSQL is not reachable", extra);
     json_decref(extra);
 }
 

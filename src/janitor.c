@@ -12,7 +12,7 @@
 #include "orderd/log.h"
 #include "orderd/order_db.h"
 
-#define FIRST_RUN_DELAY_S 5
+#define FIRST_RUN_DELAY_S   5
 #define ACQUIRE_BUDGET_NS   (UINT64_C(2) * 1000 * 1000 * 1000)
 #define STATEMENT_BUDGET_NS (UINT64_C(60) * 1000 * 1000 * 1000)
 

@@ -103,8 +103,8 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
         }
     }
     if (redis && cfg->hot_cache_entries > 0) {
-        application.hot = hot_cache_create((size_t)cfg->hot_cache_entries,
-                                           cfg->hot_cache_max_age_ms);
+        application.hot =
+            hot_cache_create((size_t)cfg->hot_cache_entries, cfg->hot_cache_max_age_ms);
         hot_tracking = application.hot
                            ? tracking_start(redis, application.hot, cfg->redis_probe_interval_ms)
                            : NULL;

@@ -59,8 +59,8 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
                           "orderd_hot_cache_hits_total %llu\n"
                           "# TYPE orderd_hot_cache_entries gauge\n"
                           "orderd_hot_cache_entries %llu\n",
-                          g->cache_up, g->db_healthy, g->db_in_use,
-                          (unsigned long long)g->hot_hits, (unsigned long long)g->hot_entries);
+                          g->cache_up, g->db_healthy, g->db_in_use, (unsigned long long)g->hot_hits,
+                          (unsigned long long)g->hot_entries);
     *len = n < cap ? n : cap - 1;
     return out;
 }

@@ -47,9 +47,9 @@ static const char list_get_script[] =
  * Fills a loader batch in one round trip.  A present order is set unless
  * a newer version (or a "deleted" marker) is cached, so a reader that
  * loaded an old row can never overwrite a writer's tombstone; a "no such
- * order" entry only where nothing is (a tombstone means it exists now).  ARGV[1] = '1' for the classic (unsafe,
- * test-only) design; then per key: version, entry, ttl_ms, nx ('1' for a
- * "no such order" entry).  Returns 1/0 per key: accepted or refused.
+ * order" entry only where nothing is (a tombstone means it exists now).  ARGV[1] = '1' for the
+ * classic (unsafe, test-only) design; then per key: version, entry, ttl_ms, nx ('1' for a "no such
+ * order" entry).  Returns 1/0 per key: accepted or refused.
  */
 static const char fill_many_script[] =
     "local classic = ARGV[1] == '1'\n"
@@ -121,8 +121,8 @@ order_cache *order_cache_create(const order_cache_options *opts)
     oc->unsafe_invalidate_id = cache_script_add(opts->redis, unsafe_invalidate_script);
     oc->fill_many_id = cache_script_add(opts->redis, fill_many_script);
     oc->invalidate_created_id = cache_script_add(opts->redis, invalidate_created_script);
-    if (oc->invalidate_id < 0 || oc->list_get_id < 0 ||
-        oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0 || oc->invalidate_created_id < 0) {
+    if (oc->invalidate_id < 0 || oc->list_get_id < 0 || oc->unsafe_invalidate_id < 0 ||
+        oc->fill_many_id < 0 || oc->invalidate_created_id < 0) {
         free(oc);
         return NULL;
     }
@@ -234,9 +234,9 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
         cache_key_order(it->id, keys[i]);
         argv[i] = keys[i];
         argvlen[i] = strlen(keys[i]);
-        int64_t ttl = it->absent ? oc->opts.negative_ttl_ms
-                                 : cache_ttl_jitter(oc->opts.ttl_ms, oc->opts.jitter_pct,
-                                                    random_unit());
+        int64_t ttl = it->absent
+                          ? oc->opts.negative_ttl_ms
+                          : cache_ttl_jitter(oc->opts.ttl_ms, oc->opts.jitter_pct, random_unit());
         snprintf(nums[i][0], sizeof nums[i][0], "%" PRId64, it->absent ? 0 : it->version);
         snprintf(nums[i][1], sizeof nums[i][1], "%" PRId64, ttl);
         size_t entry_len = marker_len;
@@ -257,12 +257,11 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
         argv[a] = it->absent && !oc->opts.unsafe_classic ? "1" : "0";
         argvlen[a++] = 1;
     }
-    if (cache_eval(oc->opts.redis, oc->fill_many_id, n, argc, argv, argvlen, &reply) ==
-            CACHE_OK &&
+    if (cache_eval(oc->opts.redis, oc->fill_many_id, n, argc, argv, argvlen, &reply) == CACHE_OK &&
         reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n) {
         for (int i = 0; i < n; i++) {
-            items[i].accepted = reply->element[i]->type == REDIS_REPLY_INTEGER &&
-                                reply->element[i]->integer == 1;
+            items[i].accepted =
+                reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1;
             if (!items[i].absent)
                 metric_inc(items[i].accepted ? METRIC_CACHE_FILLS : METRIC_CACHE_FILLS_REFUSED);
         }
@@ -361,8 +360,8 @@ void order_cache_invalidate_created(order_cache *oc, const order *created, int n
     free(keys);
 }
 
-order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q,
-                                           char **json, size_t *len, char generation[24])
+order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q, char **json,
+                                           size_t *len, char generation[24])
 {
     char gen_key[48], suffix[160];
     cache_list_gen_key(q, gen_key);

@@ -250,9 +250,10 @@ orderd_err order_db_insert_many(db_conn *conn, const order_create_req *const *re
     for (int i = 0; i < n; i++) {
         char total[32];
         money_format(reqs[i]->total_cents, total);
-        len += (size_t)snprintf(doc + len, cap - len, "%s{\"c\":%lld,\"cur\":\"%s\",\"t\":\"%s\",\"i\":%s}",
-                                i ? "," : "", (long long)reqs[i]->customer_id, reqs[i]->currency,
-                                total, reqs[i]->items_json ? reqs[i]->items_json : "[]");
+        len += (size_t)snprintf(doc + len, cap - len,
+                                "%s{\"c\":%lld,\"cur\":\"%s\",\"t\":\"%s\",\"i\":%s}", i ? "," : "",
+                                (long long)reqs[i]->customer_id, reqs[i]->currency, total,
+                                reqs[i]->items_json ? reqs[i]->items_json : "[]");
     }
     doc[len++] = ']';
     doc[len] = '\0';

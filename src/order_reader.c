@@ -18,9 +18,9 @@ typedef struct read_job {
     batch_item link; /* first: the queues hold read_jobs as batch_items */
     int64_t id;
     uint64_t deadline_ns;
-    uint64_t ticket;      /* hot cache ticket, taken before the first lookup */
-    int64_t min_version;  /* the tombstone the lookup saw: older rows are stale */
-    bool bypass;          /* Redis was down: read PostgreSQL, fill nothing */
+    uint64_t ticket;     /* hot cache ticket, taken before the first lookup */
+    int64_t min_version; /* the tombstone the lookup saw: older rows are stale */
+    bool bypass;         /* Redis was down: read PostgreSQL, fill nothing */
     const char *cache_status;
     order_read_done done; /* NULL: an early refresh nobody waits for */
     void *arg;
@@ -82,8 +82,10 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
                  * background; its own answer does not wait for that */
                 read_job *refresh = calloc(1, sizeof *refresh);
                 if (refresh) {
-                    *refresh = (read_job){.id = job->id, .deadline_ns = job->deadline_ns,
-                                          .ticket = job->ticket, .min_version = f->version};
+                    *refresh = (read_job){.id = job->id,
+                                          .deadline_ns = job->deadline_ns,
+                                          .ticket = job->ticket,
+                                          .min_version = f->version};
                     metric_inc(METRIC_CACHE_EARLY_REFRESHES);
                     if (!batch_queue_push(&r->loads, &refresh->link))
                         free(refresh);
@@ -165,8 +167,7 @@ static loaded *find_loaded(loaded *rows, int count, int64_t id)
 }
 
 /* Fills Redis (and the hot cache) with what this batch read. */
-static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int count,
-                 int64_t read_ms)
+static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int count, int64_t read_ms)
 {
     order_cache_fill_item items[n];
     int m = 0;
@@ -235,7 +236,8 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
     }
     orderd_err err;
     uint64_t wait_until = now + r->opts.acquire_timeout_ns;
-    db_conn *conn = db_pool_acquire(r->opts.db, wait_until < deadline ? wait_until : deadline, &err);
+    db_conn *conn =
+        db_pool_acquire(r->opts.db, wait_until < deadline ? wait_until : deadline, &err);
     order *rows = NULL;
     int count = 0;
     uint64_t started = clock_now_ns();

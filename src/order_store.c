@@ -26,8 +26,8 @@
 
 struct order_store {
     db_pool *db;
-    order_cache *cache; /* NULL: caching off */
-    hot_cache *hot;     /* NULL: no in-process cache */
+    order_cache *cache;   /* NULL: caching off */
+    hot_cache *hot;       /* NULL: no in-process cache */
     order_reader *reader; /* GET /orders/:id, batched */
     order_writer *writer; /* POST /orders without a key: group commit */
     uint64_t acquire_timeout_ns;
@@ -308,16 +308,16 @@ static void buf_puts(text_buf *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
-static orderd_err list_from_db(order_store *store, const order_list_query *q,
-                               uint64_t deadline_ns, char **json, size_t *len);
+static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                               char **json, size_t *len);
 
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             char **json, size_t *len, const char **cache_status)
 {
     char generation[24];
-    order_cache_result looked = store->cache
-                                    ? order_cache_list_lookup(store->cache, q, json, len, generation)
-                                    : ORDER_CACHE_DOWN;
+    order_cache_result looked =
+        store->cache ? order_cache_list_lookup(store->cache, q, json, len, generation)
+                     : ORDER_CACHE_DOWN;
     if (looked == ORDER_CACHE_HIT) {
         *cache_status = CACHE_STATUS_HIT;
         return ORDERD_OK;
@@ -331,8 +331,8 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
     return err;
 }
 
-static orderd_err list_from_db(order_store *store, const order_list_query *q,
-                               uint64_t deadline_ns, char **json, size_t *len)
+static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                               char **json, size_t *len)
 {
     orderd_err err;
     db_conn *conn = acquire(store, deadline_ns, &err);

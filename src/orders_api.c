@@ -38,8 +38,7 @@ static void reply_store_error(request *req, orderd_err err)
         return;
     case ORDERD_ERR_IDEMPOTENCY:
         problem_reply(req, 422,
-                      "this Idempotency-Key was already used with a different request body",
-                      NULL);
+                      "this Idempotency-Key was already used with a different request body", NULL);
         return;
     case ORDERD_ERR_BUSY:
         problem_reply(req, 503, "no database connection became free in time", NULL);
@@ -246,8 +245,7 @@ bool orders_api_check_create(request *req, order_create_req *out)
 {
     const char *key = req->idempotency_key;
     if (key && !idempotency_key_is_valid(key)) {
-        problem_reply(req, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                      NULL);
+        problem_reply(req, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters", NULL);
         return false;
     }
     json_t *body = parse_json_body(req);
@@ -302,8 +300,7 @@ int orders_api_create(app *application, request *req, order_create_req *create,
                       void (*resume)(request *req))
 {
     req->async_resume = resume;
-    return order_store_create_async(application->store, create, req->deadline_ns, create_done,
-                                    req);
+    return order_store_create_async(application->store, create, req->deadline_ns, create_done, req);
 }
 
 /* Runs on a reader thread when the batched read of GET /orders/:id ends. */
@@ -352,8 +349,7 @@ static void patch_order(app *a, request *req)
         order_store_set_status(a->store, req->path_id, to, expected, req->deadline_ns, &doc);
     if (err == ORDERD_ERR_CONFLICT) {
         char detail[128];
-        snprintf(detail, sizeof detail,
-                 "the order cannot move to \"%s\" from its current status",
+        snprintf(detail, sizeof detail, "the order cannot move to \"%s\" from its current status",
                  order_status_name(to));
         problem_reply(req, 409, detail, NULL);
         return;
@@ -422,8 +418,7 @@ static bool parse_list_query(request *req, order_list_query *q)
             else
                 q->limit = (int)limit;
         } else {
-            q->has_cursor =
-                order_cursor_decode(value, &q->cursor_created_at_us, &q->cursor_id);
+            q->has_cursor = order_cursor_decode(value, &q->cursor_created_at_us, &q->cursor_id);
             if (!q->has_cursor)
                 field_errors_add(&errs, name, "is not a cursor returned by this service");
         }

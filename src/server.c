@@ -44,7 +44,7 @@ struct server {
     struct MHD_Daemon *daemon;
     worker_pool *workers;
     atomic_int in_flight;
-    atomic_bool closing; /* draining: every response says Connection: close */
+    atomic_bool closing;    /* draining: every response says Connection: close */
     MHD_socket quiesced_fd; /* the listening socket after quiesce; ours to close */
 };
 
@@ -177,8 +177,8 @@ static enum MHD_Result queue_reply(server *srv, request *req)
     struct MHD_Response *resp;
     if (r->blob) {
         /* shared bytes: MHD drops our reference when it has sent them */
-        resp = MHD_create_response_from_buffer_with_free_callback_cls(
-            r->blob->len, r->blob->data, release_blob, r->blob);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(r->blob->len, r->blob->data,
+                                                                      release_blob, r->blob);
         if (resp)
             r->blob = NULL;
     } else if (r->body && r->body_len > 0) {
@@ -336,8 +336,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             /* answer before reading a byte of it; the connection closes */
             req->body_too_large = true;
             req->dispatched = true;
-            problem_reply(req, 413, "the request body is larger than the configured limit",
-                          NULL);
+            problem_reply(req, 413, "the request body is larger than the configured limit", NULL);
             return queue_reply(srv, req);
         }
         if (announced > 0 && (size_t)announced < limit) {
@@ -460,8 +459,8 @@ server *server_start(app *application)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
-        LOG(LOG_ERROR, NULL, "cannot listen on %s:%u (in use, or not permitted)",
-            cfg->listen_host, (unsigned)cfg->listen_port);
+        LOG(LOG_ERROR, NULL, "cannot listen on %s:%u (in use, or not permitted)", cfg->listen_host,
+            (unsigned)cfg->listen_port);
         worker_pool_destroy(srv->workers);
         free(srv);
         return NULL;

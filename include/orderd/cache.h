@@ -28,13 +28,13 @@
 #include <stdint.h>
 
 typedef struct cache_options {
-    const char *url;        /* redis://[:password@]host[:port][/db]; copied */
+    const char *url; /* redis://[:password@]host[:port][/db]; copied */
     int connect_timeout_ms;
     int command_timeout_ms;
-    int failure_threshold;  /* consecutive failures that open the breaker */
+    int failure_threshold; /* consecutive failures that open the breaker */
     int probe_interval_ms;
-    int recovery_grace_ms;  /* Redis must answer this long before it is used again */
-    size_t journal_max;     /* journaled writes before falling back to a flush */
+    int recovery_grace_ms; /* Redis must answer this long before it is used again */
+    size_t journal_max;    /* journaled writes before falling back to a flush */
 } cache_options;
 
 typedef enum cache_rc {

@@ -36,9 +36,9 @@ typedef enum cache_entry_kind {
 typedef struct cache_entry {
     cache_entry_kind kind;
     int64_t version;
-    int64_t expires_ms;  /* PRESENT only */
-    int64_t delta_ms;    /* PRESENT only */
-    const char *json;    /* PRESENT only: points into the parsed text */
+    int64_t expires_ms; /* PRESENT only */
+    int64_t delta_ms;   /* PRESENT only */
+    const char *json;   /* PRESENT only: points into the parsed text */
     size_t json_len;
 } cache_entry;
 
@@ -85,7 +85,7 @@ int64_t cache_ttl_jitter(int64_t base_ttl_ms, int jitter_pct, double r);
  * XFetch: true when a reader should refresh now, before expiry:
  * now - delta * beta * ln(r) >= expires, r uniform in (0, 1].
  */
-bool cache_should_refresh_early(int64_t now_ms, int64_t expires_ms, int64_t delta_ms,
-                                double beta, double r);
+bool cache_should_refresh_early(int64_t now_ms, int64_t expires_ms, int64_t delta_ms, double beta,
+                                double r);
 
 #endif

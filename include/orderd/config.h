@@ -32,10 +32,10 @@ typedef struct orderd_config {
     char config_path[256]; /* the file that was read, "" when none */
 
     /* server */
-    char listen_host[64];  /* from ORDERD_LISTEN host:port */
+    char listen_host[64]; /* from ORDERD_LISTEN host:port */
     uint16_t listen_port;
-    int threads;           /* MHD polling threads; 0 in the table = CPU count */
-    int io_workers;        /* blocking-I/O worker threads; 0 = db_pool_size */
+    int threads;    /* MHD polling threads; 0 in the table = CPU count */
+    int io_workers; /* blocking-I/O worker threads; 0 = db_pool_size */
     int max_connections;
     int idle_timeout_s;
     size_t connection_memory_limit;
@@ -44,16 +44,16 @@ typedef struct orderd_config {
     int drain_timeout_ms;
 
     /* PostgreSQL */
-    char db_url[1024];     /* libpq URI or conninfo; "" = not configured */
+    char db_url[1024]; /* libpq URI or conninfo; "" = not configured */
     int db_pool_size;
     int db_acquire_timeout_ms;
     int db_statement_timeout_ms;
     int db_connect_timeout_ms;
-    bool db_prepared;      /* false: unnamed statements (pgbouncer txn mode) */
-    char sql_dir[512];     /* migrations folder for "orderd migrate" */
+    bool db_prepared;  /* false: unnamed statements (pgbouncer txn mode) */
+    char sql_dir[512]; /* migrations folder for "orderd migrate" */
 
     /* Redis (the cache issue) */
-    char redis_url[1024];  /* redis://host:port[/db]; "" = caching off */
+    char redis_url[1024]; /* redis://host:port[/db]; "" = caching off */
     int redis_connect_timeout_ms;
     int redis_command_timeout_ms;
     int redis_failure_threshold;

@@ -27,11 +27,11 @@ typedef struct db_statement {
 } db_statement;
 
 typedef struct db_pool_options {
-    const char *url;          /* libpq URI / conninfo; copied */
-    int size;                 /* connections, >= 1 */
-    int statement_timeout_ms; /* SET statement_timeout on each connection; 0 = none */
-    int connect_timeout_ms;   /* per connection attempt */
-    bool prepared;            /* named prepared statements (default) or unnamed */
+    const char *url;                /* libpq URI / conninfo; copied */
+    int size;                       /* connections, >= 1 */
+    int statement_timeout_ms;       /* SET statement_timeout on each connection; 0 = none */
+    int connect_timeout_ms;         /* per connection attempt */
+    bool prepared;                  /* named prepared statements (default) or unnamed */
     const db_statement *statements; /* borrowed; must outlive the pool */
     int statement_count;
 } db_pool_options;

@@ -9,14 +9,14 @@
 
 typedef enum orderd_err {
     ORDERD_OK = 0,
-    ORDERD_ERR_NOT_FOUND,       /* the row does not exist                       -> 404 */
-    ORDERD_ERR_CONFLICT,        /* state transition not allowed                 -> 409 */
-    ORDERD_ERR_PRECONDITION,    /* If-Match / expected version mismatch         -> 412 */
-    ORDERD_ERR_IDEMPOTENCY,     /* Idempotency-Key reused with another body     -> 422 */
-    ORDERD_ERR_BUSY,            /* no pool connection before the deadline       -> 503 */
-    ORDERD_ERR_UNAVAILABLE,     /* PostgreSQL unreachable / connection broken   -> 503 */
-    ORDERD_ERR_TIMEOUT,         /* statement or request deadline passed         -> 504 */
-    ORDERD_ERR_INTERNAL,        /* a bug or an unexpected database answer       -> 500 */
+    ORDERD_ERR_NOT_FOUND,    /* the row does not exist                       -> 404 */
+    ORDERD_ERR_CONFLICT,     /* state transition not allowed                 -> 409 */
+    ORDERD_ERR_PRECONDITION, /* If-Match / expected version mismatch         -> 412 */
+    ORDERD_ERR_IDEMPOTENCY,  /* Idempotency-Key reused with another body     -> 422 */
+    ORDERD_ERR_BUSY,         /* no pool connection before the deadline       -> 503 */
+    ORDERD_ERR_UNAVAILABLE,  /* PostgreSQL unreachable / connection broken   -> 503 */
+    ORDERD_ERR_TIMEOUT,      /* statement or request deadline passed         -> 504 */
+    ORDERD_ERR_INTERNAL,     /* a bug or an unexpected database answer       -> 500 */
 } orderd_err;
 
 /* A short stable name for logs ("not_found", "busy", ...). Never NULL. */

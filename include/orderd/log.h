@@ -64,16 +64,16 @@ void log_bind_request(const char *request_id);
 
 /* The one access-log line per request (msg "request", level info). */
 typedef struct access_record {
-    int64_t ts_us;          /* wall clock at completion, unix microseconds */
+    int64_t ts_us; /* wall clock at completion, unix microseconds */
     const char *request_id;
     const char *method;
     const char *path;
-    const char *route;      /* pattern such as "/orders/:id"; "" when unrouted */
+    const char *route; /* pattern such as "/orders/:id"; "" when unrouted */
     int status;
     double duration_ms;
-    uint64_t bytes;         /* response body bytes */
-    const char *remote;     /* "127.0.0.1:53412" */
-    const char *cache;      /* X-Cache value or NULL */
+    uint64_t bytes;     /* response body bytes */
+    const char *remote; /* "127.0.0.1:53412" */
+    const char *cache;  /* X-Cache value or NULL */
 } access_record;
 
 void log_access(const access_record *rec);

@@ -37,10 +37,10 @@ uint64_t metric_get(metric_id id);
 
 /* Values owned by other modules, read when /metrics is asked. */
 typedef struct metrics_gauges {
-    int cache_up;          /* 1 up, 0 bypassed, -1 no Redis configured */
+    int cache_up; /* 1 up, 0 bypassed, -1 no Redis configured */
     int db_healthy;
     int db_in_use;
-    uint64_t hot_hits;     /* answered from the in-process cache */
+    uint64_t hot_hits; /* answered from the in-process cache */
     uint64_t hot_entries;
 } metrics_gauges;
 

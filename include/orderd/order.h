@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 /* numeric(12,2): at most 9,999,999,999.99 */
-#define ORDER_MONEY_MAX_CENTS INT64_C(999999999999)
-#define ORDER_MAX_ITEMS       100
-#define ORDER_SKU_MAX         64
-#define ORDER_QUANTITY_MAX    1000000
+#define ORDER_MONEY_MAX_CENTS  INT64_C(999999999999)
+#define ORDER_MAX_ITEMS        100
+#define ORDER_SKU_MAX          64
+#define ORDER_QUANTITY_MAX     1000000
 #define ORDER_CURRENCY_DEFAULT "USD"
 
 typedef enum order_status {
@@ -61,7 +61,7 @@ bool money_parse_json(const json_t *value, int64_t *cents, const char **why);
 
 #define FIELD_ERRORS_MAX 16
 typedef struct field_error {
-    char field[64];    /* JSON path such as "items[2].quantity" */
+    char field[64]; /* JSON path such as "items[2].quantity" */
     char message[128];
 } field_error;
 

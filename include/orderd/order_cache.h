@@ -31,25 +31,25 @@
 typedef struct order_cache order_cache;
 
 typedef struct order_cache_options {
-    cache *redis;             /* borrowed */
+    cache *redis; /* borrowed */
     int64_t ttl_ms;
     int jitter_pct;
     int64_t negative_ttl_ms;
     int64_t list_ttl_ms;
     int64_t tombstone_ttl_ms;
     double xfetch_beta;
-    bool unsafe_classic;      /* TEST ONLY: plain SET fills, DEL invalidation */
+    bool unsafe_classic; /* TEST ONLY: plain SET fills, DEL invalidation */
 } order_cache_options;
 
 order_cache *order_cache_create(const order_cache_options *opts);
 void order_cache_destroy(order_cache *oc);
 
 typedef enum order_cache_result {
-    ORDER_CACHE_HIT = 0,   /* *json / *version filled */
-    ORDER_CACHE_ABSENT,    /* cached "no such order" */
-    ORDER_CACHE_MISS,      /* read PostgreSQL, then fill */
-    ORDER_CACHE_REFRESH,   /* a hit, but this reader should refresh it early (XFetch) */
-    ORDER_CACHE_DOWN,      /* Redis unusable: read PostgreSQL, don't fill */
+    ORDER_CACHE_HIT = 0, /* *json / *version filled */
+    ORDER_CACHE_ABSENT,  /* cached "no such order" */
+    ORDER_CACHE_MISS,    /* read PostgreSQL, then fill */
+    ORDER_CACHE_REFRESH, /* a hit, but this reader should refresh it early (XFetch) */
+    ORDER_CACHE_DOWN,    /* Redis unusable: read PostgreSQL, don't fill */
 } order_cache_result;
 
 /*
@@ -70,11 +70,11 @@ void order_cache_lookup_many(order_cache *oc, const int64_t *ids, int n, order_c
 
 typedef struct order_cache_fill_item {
     int64_t id;
-    bool absent;         /* cache "no such order" (never over anything) */
-    int64_t version;     /* present: the version read, and its JSON */
+    bool absent;     /* cache "no such order" (never over anything) */
+    int64_t version; /* present: the version read, and its JSON */
     const char *json;
     size_t len;
-    bool accepted;       /* out: Redis took it */
+    bool accepted; /* out: Redis took it */
 } order_cache_fill_item;
 
 /* Fills what a batch read from PostgreSQL: one script call.  read_ms is
@@ -98,8 +98,8 @@ void order_cache_invalidate_created(order_cache *oc, const order *created, int n
  * Lists: a HIT fills *json (malloc'd); a MISS fills *generation, to pass
  * to order_cache_list_fill after reading PostgreSQL.
  */
-order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q,
-                                           char **json, size_t *len, char generation[24]);
+order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q, char **json,
+                                           size_t *len, char generation[24]);
 void order_cache_list_fill(order_cache *oc, const order_list_query *q, const char *generation,
                            const char *json, size_t len);
 

@@ -31,9 +31,9 @@ orderd_err order_db_insert(db_conn *conn, const order_create_req *req, order *ou
  * On a replay only out->id is set (the order may have changed or been
  * deleted since); *response_json is then the authority.
  */
-orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req,
-                                      const char *key, const char *fingerprint,
-                                      char **response_json, order *out, bool *replayed);
+orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req, const char *key,
+                                      const char *fingerprint, char **response_json, order *out,
+                                      bool *replayed);
 
 /*
  * Inserts n orders with one statement (one commit): out[i] gets the row

@@ -33,9 +33,9 @@
 typedef struct order_reader order_reader;
 
 typedef struct order_reader_options {
-    db_pool *db;             /* borrowed */
-    order_cache *cache;      /* borrowed; NULL = no Redis */
-    hot_cache *hot;          /* borrowed; NULL = no hot cache */
+    db_pool *db;        /* borrowed */
+    order_cache *cache; /* borrowed; NULL = no Redis */
+    hot_cache *hot;     /* borrowed; NULL = no hot cache */
     uint64_t acquire_timeout_ns;
     int batch_max;           /* requests per batch */
     long test_fill_delay_ms; /* TEST ONLY: sleep between PostgreSQL read and fill */

@@ -26,7 +26,7 @@
 #include "orderd/order.h"
 
 typedef struct order_doc {
-    char *json;   /* owned, NUL-terminated; freed by order_doc_clear */
+    char *json; /* owned, NUL-terminated; freed by order_doc_clear */
     size_t len;
     int64_t id;
     int64_t version;
@@ -46,8 +46,8 @@ typedef struct order_store_options {
     int jitter_pct;            /* +/- percent on ttl_ms */
     int64_t negative_ttl_ms;   /* "no such order" entries */
     int64_t list_ttl_ms;
-    int64_t tombstone_ttl_ms;  /* must exceed the longest read (request timeout) */
-    double xfetch_beta;        /* early-refresh eagerness; 0 disables */
+    int64_t tombstone_ttl_ms; /* must exceed the longest read (request timeout) */
+    double xfetch_beta;       /* early-refresh eagerness; 0 disables */
     /* TEST ONLY: fill with plain SET and invalidate with DEL, the classic
      * racy design, so a test can show the race the default closes */
     bool unsafe_classic_cache;

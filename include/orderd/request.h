@@ -56,23 +56,23 @@ typedef struct request {
     http_method method;
     const char *method_name;
     const char *path;
-    int route;                /* router.h route_id */
-    int64_t path_id;          /* /orders/:id when route needs it */
+    int route;       /* router.h route_id */
+    int64_t path_id; /* /orders/:id when route needs it */
     char request_id[REQUEST_ID_MAX + 1];
-    uint64_t start_ns;        /* clock_now_ns() at the first call */
-    uint64_t deadline_ns;     /* start + request_timeout_ms */
+    uint64_t start_ns;    /* clock_now_ns() at the first call */
+    uint64_t deadline_ns; /* start + request_timeout_ms */
 
     /* inputs copied out of libmicrohttpd in the polling thread */
     query_param query[REQUEST_QUERY_MAX];
     int query_count;
-    bool query_overflow;      /* more than REQUEST_QUERY_MAX parameters */
-    char *if_none_match;      /* owned or NULL */
+    bool query_overflow; /* more than REQUEST_QUERY_MAX parameters */
+    char *if_none_match; /* owned or NULL */
     char *if_match;
     char *idempotency_key;
-    bool content_type_json;   /* Content-Type is application/json (any params) */
+    bool content_type_json; /* Content-Type is application/json (any params) */
     bool has_content_type;
 
-    char *body;               /* owned, NUL-terminated, body_len bytes */
+    char *body; /* owned, NUL-terminated, body_len bytes */
     size_t body_len;
     size_t body_cap;
     bool body_too_large;

@@ -9,9 +9,9 @@
 #include "orderd/request.h"
 
 typedef enum route_id {
-    ROUTE_NONE = 0,    /* no such path: 404 */
-    ROUTE_ORDERS,      /* /orders */
-    ROUTE_ORDER,       /* /orders/:id */
+    ROUTE_NONE = 0, /* no such path: 404 */
+    ROUTE_ORDERS,   /* /orders */
+    ROUTE_ORDER,    /* /orders/:id */
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,

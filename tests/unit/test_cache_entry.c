@@ -92,8 +92,10 @@ static void markers_round_trip(void **state)
 static void garbage_is_rejected(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "P", "P1", "P1:", "P1:2:", "P1:2:3:", "X1:", "T1:junk", "T:",
-                         "Tx:", "N0", "P99999999999999999999:1:1:{}", "{\"id\":1}"};
+    const char *bad[] = {"",          "P",       "P1",  "P1:",
+                         "P1:2:",     "P1:2:3:", "X1:", "T1:junk",
+                         "T:",        "Tx:",     "N0",  "P99999999999999999999:1:1:{}",
+                         "{\"id\":1}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cache_entry e;
         assert_false(cache_entry_parse(bad[i], strlen(bad[i]), &e));

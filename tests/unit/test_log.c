@@ -336,8 +336,8 @@ static void test_access_line(void **state)
 static void test_access_line_timestamps_and_numbers(void **state)
 {
     int fd = temp_fd();
-    access_record rec = {.request_id = "r", .method = "GET", .path = "/", .route = "",
-                         .remote = ""};
+    access_record rec = {
+        .request_id = "r", .method = "GET", .path = "/", .route = "", .remote = ""};
     const int64_t ts[] = {1732766879999000LL, 1732766880000999LL, 1732766880001000LL,
                           1732766939500000LL};
     const char *want[] = {"2024-11-28T04:07:59.999Z", "2024-11-28T04:08:00.000Z",

@@ -8,8 +8,7 @@
 
 #include "orderd/problem.h"
 
-static json_t *render(int status, const char *detail, const field_errors *errs,
-                      const json_t *extra)
+static json_t *render(int status, const char *detail, const field_errors *errs, const json_t *extra)
 {
     size_t len = 0;
     char *text = problem_render(status, detail, "rid-1", errs, extra, &len);
@@ -48,8 +47,7 @@ static void field_errors_listed_in_order(void **state)
     assert_string_equal(json_string_value(json_object_get(second, "field")), "items[1].sku");
     assert_string_equal(json_string_value(json_object_get(second, "message")),
                         "must be 64 characters or fewer");
-    assert_string_equal(json_string_value(json_object_get(doc, "title")),
-                        "Unprocessable Content");
+    assert_string_equal(json_string_value(json_object_get(doc, "title")), "Unprocessable Content");
     json_decref(doc);
 }
 

@@ -53,9 +53,9 @@ static void generated_ids_are_uuid_v4_and_differ(void **state)
         else
             assert_non_null(strchr("0123456789abcdef", a[i]));
     }
-    assert_int_equal(a[14], '4');                 /* version */
-    assert_non_null(strchr("89ab", a[19]));       /* variant */
-    assert_true(request_id_is_valid(a));          /* our own ids pass our own check */
+    assert_int_equal(a[14], '4');           /* version */
+    assert_non_null(strchr("89ab", a[19])); /* variant */
+    assert_true(request_id_is_valid(a));    /* our own ids pass our own check */
 }
 
 int main(void)

@@ -39,8 +39,9 @@ static void order_item_routes_and_ids(void **state)
 static void bad_ids_are_400_not_404(void **state)
 {
     (void)state;
-    const char *bad[] = {"/orders/0", "/orders/-1", "/orders/abc", "/orders/",
-                         "/orders/9223372036854775808", "/orders/1.5", "/orders/+1"};
+    const char *bad[] = {
+        "/orders/0",   "/orders/-1", "/orders/abc", "/orders/", "/orders/9223372036854775808",
+        "/orders/1.5", "/orders/+1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         route_id r;
         int64_t id;
@@ -87,9 +88,12 @@ static void method_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(orders_collection_routes), cmocka_unit_test(order_item_routes_and_ids),
-        cmocka_unit_test(bad_ids_are_400_not_404),  cmocka_unit_test(unknown_paths_are_404),
-        cmocka_unit_test(health_routes),            cmocka_unit_test(method_names),
+        cmocka_unit_test(orders_collection_routes),
+        cmocka_unit_test(order_item_routes_and_ids),
+        cmocka_unit_test(bad_ids_are_400_not_404),
+        cmocka_unit_test(unknown_paths_are_404),
+        cmocka_unit_test(health_routes),
+        cmocka_unit_test(method_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
