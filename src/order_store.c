@@ -199,9 +199,9 @@ static orderd_err doc_from_stored_json(char *json, order_doc *doc)
     return err;
 }
 
-orderd_err order_store_create_order(order_store *store, const order_create_req *req,
-                                    const char *idempotency_key, uint64_t deadline_ns,
-                                    order_doc *out, bool *replayed)
+orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
+                                         const char *idempotency_key, uint64_t deadline_ns,
+                                         order_doc *out, bool *replayed)
 {
     *replayed = false;
     orderd_err err;
@@ -209,17 +209,6 @@ orderd_err order_store_create_order(order_store *store, const order_create_req *
     if (!conn)
         return err;
     order o = {0};
-    if (!idempotency_key) {
-        err = order_db_insert(conn, req, &o);
-        db_pool_release(store->db, conn);
-        if (err == ORDERD_OK) {
-            invalidate_written(store, &o, false);
-            err = doc_from_order(&o, out);
-        }
-        order_clear(&o);
-        return err;
-    }
-
     char *fingerprint = order_create_fingerprint(req);
     char *response = NULL;
     err = fingerprint ? order_db_insert_idempotent(conn, req, idempotency_key, fingerprint,

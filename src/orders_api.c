@@ -274,8 +274,8 @@ static void create_order_idempotent(app *a, request *req)
         return;
     order_doc doc = {0};
     bool replayed = false;
-    orderd_err err = order_store_create_order(a->store, &create, req->idempotency_key,
-                                              req->deadline_ns, &doc, &replayed);
+    orderd_err err = order_store_create_idempotent(a->store, &create, req->idempotency_key,
+                                                   req->deadline_ns, &doc, &replayed);
     order_create_req_clear(&create);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);

@@ -81,12 +81,13 @@ int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
                           order_read_done done, void *arg);
 
 /*
- * Creates an order.  With idempotency_key (may be NULL) a replay returns
- * the first response's JSON and sets *replayed.
+ * Creates an order under an Idempotency-Key (not NULL), in its own
+ * transaction: a replay returns the first response's JSON and sets
+ * *replayed.  Creates without a key go to order_store_create_async.
  */
-orderd_err order_store_create_order(order_store *store, const order_create_req *req,
-                                    const char *idempotency_key, uint64_t deadline_ns,
-                                    order_doc *out, bool *replayed);
+orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
+                                         const char *idempotency_key, uint64_t deadline_ns,
+                                         order_doc *out, bool *replayed);
 
 /* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
 typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
