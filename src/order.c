@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "orderd/clock.h"
+#include "orderd/fmt.h"
 
 /* ---- status ------------------------------------------------------------ */
 
@@ -66,9 +67,15 @@ size_t money_format(int64_t cents, char out[32])
 {
     /* Through uint64_t so that INT64_MIN has a magnitude too. */
     uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    int n = snprintf(out, 32, "%s%llu.%02u", cents < 0 ? "-" : "", (unsigned long long)(mag / 100),
-                     (unsigned)(mag % 100));
-    return (size_t)n;
+    size_t n = 0;
+    if (cents < 0)
+        out[n++] = '-';
+    n += fmt_u64(mag / 100, out + n);
+    out[n++] = '.';
+    out[n++] = (char)('0' + mag % 100 / 10);
+    out[n++] = (char)('0' + mag % 10);
+    out[n] = '\0';
+    return n;
 }
 
 static bool is_digit(char c)
@@ -547,35 +554,66 @@ void order_clear(order *o)
     memset(o, 0, sizeof *o);
 }
 
+/* Appends s (len bytes) at *p. */
+static void put(char **p, const char *s, size_t len)
+{
+    memcpy(*p, s, len);
+    *p += len;
+}
+
+#define PUT_LITERAL(p, s) put(p, s, sizeof s - 1)
+
+/* Signed decimal, without printf. */
+static void put_i64(char **p, int64_t v)
+{
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *(*p)++ = '-';
+    *p += fmt_u64(mag, *p);
+}
+
+/* Built with memcpy and integer formatting, not snprintf: this runs for
+ * every order of every list page, cold read and create. */
 char *order_to_json(const order *o, size_t *len)
 {
     const char *status = order_status_name(o->status);
     const char *items = o->items_json != NULL ? o->items_json : "[]";
     size_t items_len = strlen(items);
+    if (status == NULL)
+        status = "unknown";
     char total[32], created[32], updated[32];
-    money_format(o->total_cents, total);
-    clock_format_rfc3339(o->created_at_us, 6, created);
-    clock_format_rfc3339(o->updated_at_us, 6, updated);
+    size_t total_len = money_format(o->total_cents, total);
+    size_t created_len = clock_format_rfc3339(o->created_at_us, 6, created);
+    size_t updated_len = clock_format_rfc3339(o->updated_at_us, 6, updated);
 
     /* Everything but items is bounded: three int64s, the timestamps,
      * money, currency, status and the key names fit well within 384. */
-    size_t cap = items_len + 384;
-    char *out = malloc(cap);
+    char *out = malloc(items_len + 384);
     if (out == NULL)
         return NULL;
-    int head = snprintf(out, cap,
-                        "{\"id\":%lld,\"customer_id\":%lld,\"status\":\"%s\",\"currency\":\"%.3s\","
-                        "\"total\":\"%s\",\"items\":",
-                        (long long)o->id, (long long)o->customer_id,
-                        status != NULL ? status : "unknown", o->currency, total);
-    size_t n = (size_t)head;
-    memcpy(out + n, items, items_len);
-    n += items_len;
-    n += (size_t)snprintf(out + n, cap - n,
-                          ",\"version\":%lld,\"created_at\":\"%s\",\"updated_at\":\"%s\"}",
-                          (long long)o->version, created, updated);
+    char *p = out;
+    PUT_LITERAL(&p, "{\"id\":");
+    put_i64(&p, o->id);
+    PUT_LITERAL(&p, ",\"customer_id\":");
+    put_i64(&p, o->customer_id);
+    PUT_LITERAL(&p, ",\"status\":\"");
+    put(&p, status, strlen(status));
+    PUT_LITERAL(&p, "\",\"currency\":\"");
+    put(&p, o->currency, strnlen(o->currency, 3));
+    PUT_LITERAL(&p, "\",\"total\":\"");
+    put(&p, total, total_len);
+    PUT_LITERAL(&p, "\",\"items\":");
+    put(&p, items, items_len);
+    PUT_LITERAL(&p, ",\"version\":");
+    put_i64(&p, o->version);
+    PUT_LITERAL(&p, ",\"created_at\":\"");
+    put(&p, created, created_len);
+    PUT_LITERAL(&p, "\",\"updated_at\":\"");
+    put(&p, updated, updated_len);
+    PUT_LITERAL(&p, "\"}");
+    *p = '\0';
     if (len != NULL)
-        *len = n;
+        *len = (size_t)(p - out);
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <stdio.h>
 
 #include "orderd/clock.h"
 
@@ -64,6 +65,61 @@ static void test_other_digit_counts(void **state)
     check_format(1732766879123456LL, 99, "2024-11-28T04:07:59.123456Z");
 }
 
+/* The formatter does its own calendar arithmetic; gmtime_r and snprintf
+ * are the reference, over the whole range and on every day boundary kind
+ * (leap days, century years, year ends, before 1970). */
+static void reference(int64_t us, int digits, char out[64])
+{
+    static const int64_t divisor[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (digits == 0)
+        snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    else
+        snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%0*lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, digits,
+                 (long long)(frac / divisor[digits]));
+}
+
+static void test_matches_gmtime_everywhere(void **state)
+{
+    (void)state;
+    const int64_t min_s = -62135596800LL, max_s = 253402300799LL; /* 0001 .. 9999 */
+    const int64_t fixed[] = {0,
+                             -1,
+                             951782400LL * 1000000,           /* 2000-02-29 */
+                             4107542399LL * 1000000 + 999999, /* 2100-02-28T23:59:59 */
+                             -2203891200LL * 1000000,         /* 1900-03-01 */
+                             min_s * 1000000,
+                             max_s * 1000000 + 999999};
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        int64_t us;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            us = fixed[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            us = (min_s + (int64_t)(x % (uint64_t)(max_s - min_s))) * 1000000 +
+                 (int64_t)(x >> 40) % 1000000;
+        }
+        int digits = i % 7;
+        char want[64], got[32];
+        reference(us, digits, want);
+        size_t n = clock_format_rfc3339(us, digits, got);
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(got, want);
+    }
+}
+
 static void test_clocks_advance(void **state)
 {
     struct timespec ts = {0, 2000000};
@@ -92,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_out_of_range_is_clamped),
         cmocka_unit_test(test_other_digit_counts),
         cmocka_unit_test(test_clocks_advance),
+        cmocka_unit_test(test_matches_gmtime_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
