@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/fmt.h"
 #include "orderd/log.h"
 
 enum {
@@ -248,12 +249,26 @@ orderd_err order_db_insert_many(db_conn *conn, const order_create_req *const *re
         return ORDERD_ERR_INTERNAL;
     doc[len++] = '[';
     for (int i = 0; i < n; i++) {
-        char total[32];
-        money_format(reqs[i]->total_cents, total);
-        len += (size_t)snprintf(doc + len, cap - len,
-                                "%s{\"c\":%lld,\"cur\":\"%s\",\"t\":\"%s\",\"i\":%s}", i ? "," : "",
-                                (long long)reqs[i]->customer_id, reqs[i]->currency, total,
-                                reqs[i]->items_json ? reqs[i]->items_json : "[]");
+        const order_create_req *r = reqs[i];
+        const char *items = r->items_json ? r->items_json : "[]";
+        size_t items_len = strlen(items);
+        if (i)
+            doc[len++] = ',';
+        memcpy(doc + len, "{\"c\":", 5);
+        len += 5;
+        len += fmt_u64((uint64_t)r->customer_id, doc + len); /* validated > 0 */
+        memcpy(doc + len, ",\"cur\":\"", 8);
+        len += 8;
+        memcpy(doc + len, r->currency, 3);
+        len += 3;
+        memcpy(doc + len, "\",\"t\":\"", 7);
+        len += 7;
+        len += money_format(r->total_cents, doc + len);
+        memcpy(doc + len, "\",\"i\":", 6);
+        len += 6;
+        memcpy(doc + len, items, items_len);
+        len += items_len;
+        doc[len++] = '}';
     }
     doc[len++] = ']';
     doc[len] = '\0';
