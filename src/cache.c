@@ -330,30 +330,6 @@ static redisReply *eval_on_thread(cache *c, int script, int nkeys, int argc,
     return r;
 }
 
-cache_rc cache_get(cache *c, const char *key, char **value, size_t *len)
-{
-    if (!cache_is_up(c))
-        return CACHE_UNAVAILABLE;
-    const char *argv[] = {"GET", key};
-    redisReply *r = run_on_thread(c, 2, argv, NULL);
-    record(c, reply_ok(r));
-    cache_rc rc = CACHE_UNAVAILABLE;
-    if (r && r->type == REDIS_REPLY_NIL) {
-        rc = CACHE_NIL;
-    } else if (r && r->type == REDIS_REPLY_STRING) {
-        *value = malloc(r->len + 1);
-        if (*value) {
-            memcpy(*value, r->str, r->len);
-            (*value)[r->len] = '\0';
-            *len = r->len;
-            rc = CACHE_OK;
-        }
-    }
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
 cache_rc cache_command(cache *c, int argc, const char **argv, const size_t *argvlen,
                        redisReply **reply)
 {

@@ -39,12 +39,6 @@ static const status_info *find_status(int status)
     return NULL;
 }
 
-const char *http_status_title(int status)
-{
-    const status_info *info = find_status(status);
-    return info ? info->title : "Error";
-}
-
 char *problem_render(int status, const char *detail, const char *request_id,
                      const field_errors *errs, const json_t *extra, size_t *len)
 {

@@ -6,14 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *request_query(const request *req, const char *name)
-{
-    for (int i = 0; i < req->query_count; i++)
-        if (strcmp(req->query[i].name, name) == 0)
-            return req->query[i].value;
-    return NULL;
-}
-
 void request_reply_json(request *req, int status, char *body, size_t len)
 {
     free(req->reply.body);

@@ -67,9 +67,6 @@ bool cache_is_up(cache *c);
 /* Times the breaker opened since start (tests, metrics). */
 uint64_t cache_times_opened(cache *c);
 
-/* GET: on CACHE_OK *value is malloc'd (caller frees), *len its length. */
-cache_rc cache_get(cache *c, const char *key, char **value, size_t *len);
-
 /*
  * Any command, on this thread's connection and under the breaker.  On
  * CACHE_OK *reply is Redis's answer (caller freeReplyObject()s).

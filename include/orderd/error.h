@@ -19,7 +19,4 @@ typedef enum orderd_err {
     ORDERD_ERR_INTERNAL,     /* a bug or an unexpected database answer       -> 500 */
 } orderd_err;
 
-/* A short stable name for logs ("not_found", "busy", ...). Never NULL. */
-const char *orderd_err_name(orderd_err err);
-
 #endif

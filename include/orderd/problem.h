@@ -29,7 +29,4 @@ void problem_reply(request *req, int status, const char *detail, const field_err
 /* As problem_reply, with extension members from extra (borrowed). */
 void problem_reply_ext(request *req, int status, const char *detail, const json_t *extra);
 
-/* The reason phrase for a status ("Not Found"); "Error" when unknown. */
-const char *http_status_title(int status);
-
 #endif

@@ -88,9 +88,6 @@ typedef struct request {
     bool reply_queued;
 } request;
 
-/* The value of query parameter name, or NULL. */
-const char *request_query(const request *req, const char *name);
-
 /* Sets reply.status / content type / body (takes ownership of body). */
 void request_reply_json(request *req, int status, char *body, size_t len);
 

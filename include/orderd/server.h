@@ -3,10 +3,14 @@
  * per-request state, and suspend/resume around blocking handlers.
  *
  * Request path: server.c (access handler) -> router.c (which route) ->
- * request_id.c (X-Request-ID) -> a handler: health.c inline on the
- * polling thread, orders_api.c on an I/O worker (worker_pool.c) while the
- * connection is suspended -> server.c queues the reply -> completion
- * callback writes the access log line (log.c) and frees the request.
+ * request_id.c (X-Request-ID) -> one of:
+ *   - answered on the polling thread, no I/O: health.c (/healthz,
+ *     /metrics), hot-cache hits (orders_api_try_hot), bad input;
+ *   - batched, connection suspended: GET /orders/:id (order_reader.c) and
+ *     POST /orders without an Idempotency-Key (order_writer.c);
+ *   - the rest on an I/O worker (worker_pool.c), connection suspended.
+ * server.c then queues the reply; the completion callback writes the
+ * access log line (log.c) and frees the request.
  */
 #ifndef ORDERD_SERVER_H
 #define ORDERD_SERVER_H
