@@ -14,19 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orderd/app.h"
-#include "orderd/cache.h"
-#include "orderd/clock.h"
-#include "orderd/config.h"
-#include "orderd/db_pool.h"
-#include "orderd/janitor.h"
-#include "orderd/log.h"
-#include "orderd/migrate.h"
-#include "orderd/order_db.h"
-#include "orderd/order_store.h"
-#include "orderd/probe.h"
-#include "orderd/server.h"
-#include "orderd/tracking.h"
+#include "orderd/api/app.h"
+#include "orderd/cache/redis.h"
+#include "orderd/base/clock.h"
+#include "orderd/base/config.h"
+#include "orderd/db/db_pool.h"
+#include "orderd/db/janitor.h"
+#include "orderd/base/log.h"
+#include "orderd/db/migrate.h"
+#include "orderd/db/order_db.h"
+#include "orderd/store/order_store.h"
+#include "orderd/http/probe.h"
+#include "orderd/http/server.h"
+#include "orderd/cache/tracking.h"
 
 /*
  * The race test needs the classic (racy) cache to show what the default
@@ -73,7 +73,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     };
     app application = {.cfg = cfg};
     server *srv = NULL;
-    cache *redis = NULL;
+    redis_client *redis = NULL;
     tracking *hot_tracking = NULL;
     janitor *housekeeping = NULL;
 
@@ -83,7 +83,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
         goto out;
     }
     if (cfg->redis_url[0]) {
-        cache_options cache_opts = {
+        redis_client_options cache_opts = {
             .url = cfg->redis_url,
             .connect_timeout_ms = cfg->redis_connect_timeout_ms,
             .command_timeout_ms = cfg->redis_command_timeout_ms,
@@ -95,7 +95,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
             .journal_max = 100000,
         };
         const char *why = NULL;
-        redis = cache_create(&cache_opts, &why);
+        redis = redis_client_create(&cache_opts, &why);
         if (!redis) {
             LOG(LOG_ERROR, NULL, "redis_url: %s", why);
             rc = 2;
@@ -171,7 +171,7 @@ out:
     order_store_destroy(application.store);
     tracking_stop(hot_tracking);
     hot_cache_destroy(application.hot);
-    cache_destroy(redis);
+    redis_client_destroy(redis);
     db_pool_destroy(application.db);
     LOG(LOG_INFO, NULL, "stopped");
     return rc;

@@ -24,8 +24,8 @@
 
 #include <cmocka.h>
 
-#include "orderd/migrate.h"
-#include "orderd/order_db.h"
+#include "orderd/db/migrate.h"
+#include "orderd/db/order_db.h"
 
 #include "test_db_util.h"
 

@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "orderd/clock.h"
-#include "orderd/db_pool.h"
-#include "orderd/migrate.h"
-#include "orderd/order_db.h"
+#include "orderd/base/clock.h"
+#include "orderd/db/db_pool.h"
+#include "orderd/db/migrate.h"
+#include "orderd/db/order_db.h"
 
 #include "test_db_util.h"
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "orderd/breaker.h"
+#include "orderd/cache/breaker.h"
 
 static void opens_after_threshold_consecutive_failures(void **state)
 {

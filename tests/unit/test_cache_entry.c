@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orderd/cache_entry.h"
+#include "orderd/cache/cache_entry.h"
 
 static void keys(void **state)
 {

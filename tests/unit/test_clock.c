@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 
-#include "orderd/clock.h"
+#include "orderd/base/clock.h"
 
 static void check_format(int64_t us, int digits, const char *want)
 {

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "orderd/config.h"
+#include "orderd/base/config.h"
 
 extern char **environ;
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "orderd/fmt.h"
+#include "orderd/base/fmt.h"
 
 static void check_u64(uint64_t v)
 {

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "orderd/hot_cache.h"
+#include "orderd/cache/hot_cache.h"
 
 typedef struct fixture {
     hot_cache *hc;

@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
-#include "orderd/log.h"
+#include "orderd/base/log.h"
 
 #define THREADS          8
 #define LINES_PER_THREAD 3000

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "orderd/order.h"
+#include "orderd/domain/order.h"
 
 #define UNUSED __attribute__((unused))
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orderd/problem.h"
+#include "orderd/http/problem.h"
 
 static json_t *render(int status, const char *detail, const field_errors *errs, const json_t *extra)
 {

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "orderd/request_id.h"
+#include "orderd/http/request_id.h"
 
 static void valid_client_ids_are_kept(void **state)
 {

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "orderd/router.h"
+#include "orderd/http/router.h"
 
 static void orders_collection_routes(void **state)
 {

@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "orderd/worker_pool.h"
+#include "orderd/base/worker_pool.h"
 
 static atomic_int ran;
 

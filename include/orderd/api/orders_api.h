@@ -1,0 +1,48 @@
+/*
+ * orders_api.h - the /orders handlers: parse and validate the request,
+ * call the order store, map orderd_err to HTTP.
+ *
+ * They block (PostgreSQL), so server.c runs them on an I/O worker.
+ */
+#ifndef ORDERD_ORDERS_API_H
+#define ORDERD_ORDERS_API_H
+
+#include "orderd/api/app.h"
+#include "orderd/domain/order.h"
+#include "orderd/http/request.h"
+
+/* GET/POST /orders and PATCH/DELETE /orders/:id, on an I/O worker.
+ * Fills req->reply. */
+void orders_api_handle(app *application, request *req);
+
+/*
+ * POST /orders, first half, on the polling thread (no I/O): checks the
+ * Idempotency-Key's form, the media type and the body.  true with *out
+ * filled (caller passes it on or clears it); false with the reply set.
+ */
+bool orders_api_check_create(request *req, order_create_req *out);
+
+/*
+ * POST /orders without an Idempotency-Key, second half: queues the create
+ * for the next group commit (order_writer.h), taking *create's contents.
+ * resume(req) is called on a writer thread when the reply is ready.  -1
+ * (resume not called, *create untouched) when the writer is stopping.
+ */
+int orders_api_create(app *application, request *req, order_create_req *create,
+                      void (*resume)(request *req));
+
+/*
+ * GET/HEAD /orders/:id through the batched reader (order_reader.h); does
+ * not block.  When the reply is ready, resume(req) is called on a reader
+ * thread.  -1 (resume not called) when the reader is stopping.
+ */
+int orders_api_read(app *application, request *req, void (*resume)(request *req));
+
+/*
+ * GET/HEAD /orders/:id from the in-process hot cache, on the polling
+ * thread (no I/O).  Returns true when it answered (reply filled), false
+ * when the request must take the normal path.
+ */
+bool orders_api_try_hot(app *application, request *req);
+
+#endif

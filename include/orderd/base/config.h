@@ -1,0 +1,95 @@
+/*
+ * config.h - every setting of orderd in one typed table.
+ *
+ * Precedence: built-in default < config file < environment < flags.
+ * The file is config/orderd.conf (relative to the working directory) or
+ * the one named by --config / ORDERD_CONFIG; lines are "key = value",
+ * '#' starts a comment.  For a key such as db_pool_size the environment
+ * variable is ORDERD_DB_POOL_SIZE and the flag --db-pool-size.
+ * Everything is checked once at start-up; the struct is read-only after.
+ */
+#ifndef ORDERD_CONFIG_H
+#define ORDERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "orderd/base/log.h"
+
+typedef enum orderd_command {
+    ORDERD_CMD_SERVE = 0,    /* default: run the daemon */
+    ORDERD_CMD_MIGRATE,      /* "orderd migrate": apply sql/ and exit */
+    ORDERD_CMD_HELP,         /* --help */
+    ORDERD_CMD_VERSION,      /* --version */
+    ORDERD_CMD_PRINT_CONFIG, /* --print-config */
+    ORDERD_CMD_PROBE,        /* --probe: is the daemon on `listen` ready? */
+} orderd_command;
+
+typedef struct orderd_config {
+    orderd_command command;
+    char config_path[256]; /* the file that was read, "" when none */
+
+    /* server */
+    char listen_host[64]; /* from ORDERD_LISTEN host:port */
+    uint16_t listen_port;
+    int threads;    /* MHD polling threads; 0 in the table = CPU count */
+    int io_workers; /* blocking-I/O worker threads; 0 = db_pool_size */
+    int max_connections;
+    int idle_timeout_s;
+    size_t connection_memory_limit;
+    size_t body_limit;
+    int request_timeout_ms;
+    int drain_timeout_ms;
+
+    /* PostgreSQL */
+    char db_url[1024]; /* libpq URI or conninfo; "" = not configured */
+    int db_pool_size;
+    int db_acquire_timeout_ms;
+    int db_statement_timeout_ms;
+    int db_connect_timeout_ms;
+    bool db_prepared;  /* false: unnamed statements (pgbouncer txn mode) */
+    char sql_dir[512]; /* migrations folder for "orderd migrate" */
+
+    /* Redis (the cache issue) */
+    char redis_url[1024]; /* redis://host:port[/db]; "" = caching off */
+    int redis_connect_timeout_ms;
+    int redis_command_timeout_ms;
+    int redis_failure_threshold;
+    int redis_probe_interval_ms;
+    int cache_ttl_s;
+    int cache_ttl_jitter_pct;
+    int cache_negative_ttl_s;
+    int cache_list_ttl_s;
+    int cache_xfetch_beta_pct;
+    int hot_cache_entries;
+    int hot_cache_max_age_ms;
+
+    /* logging */
+    log_level log_level;
+    bool access_log;
+} orderd_config;
+
+/*
+ * Fills cfg from defaults, file, environment (envp-style lookups through
+ * getenv) and argv.  On success returns 0.  On a bad value, unknown flag
+ * or unreadable explicit file, returns -1 with a one-line message in err
+ * that names the setting (e.g. "db_pool_size: must be an integer from 1
+ * to 1024, got \"abc\" (from ORDERD_DB_POOL_SIZE)").
+ */
+int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Prints the usage text (commands, every setting with env and flag). */
+void config_print_usage(FILE *out);
+
+/* Prints "key = value" for every setting, passwords in URLs masked as ****. */
+void config_print(const orderd_config *cfg, FILE *out);
+
+/*
+ * Copies url into out with the password part (user:PASSWORD@, or a
+ * password=... conninfo pair) replaced by "****". Always NUL-terminates.
+ */
+void config_mask_url(const char *url, char *out, size_t outlen);
+
+#endif

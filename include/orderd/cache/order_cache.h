@@ -1,0 +1,109 @@
+/*
+ * order_cache.h - the versioned entry protocol for orders in Redis, on
+ * top of cache.h.  order_store.c decides when; this module knows how.
+ *
+ * Why versions: the classic read-through cache (GET; on miss read the
+ * database and SET; on write DEL) has a race.  Reader R misses and reads
+ * version 1; writer W commits version 2 and DELs; R then SETs version 1,
+ * and every later reader sees version 1 until the TTL ends.  Here:
+ *  - W, after commit, writes a tombstone "T2" (not a DEL) in a Lua script
+ *    that never replaces a newer entry;
+ *  - R fills through a Lua script that refuses when the cached version is
+ *    newer than what R read, so R's "P1" loses to W's "T2";
+ *  - a negative entry ("no such order") is only ever set with NX, so it
+ *    cannot overwrite a tombstone either.
+ * The tombstone must outlive any read still in flight: readers drop their
+ * fill once past their request deadline, and tombstone_ttl_ms exceeds it.
+ * Lists: list keys embed a generation counter that every write bumps in
+ * the same script; a reader reads the generation before PostgreSQL, so a
+ * late fill lands under a generation no later reader asks for.
+ */
+#ifndef ORDERD_ORDER_CACHE_H
+#define ORDERD_ORDER_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orderd/cache/redis.h"
+#include "orderd/domain/order.h"
+
+typedef struct order_cache order_cache;
+
+typedef struct order_cache_options {
+    redis_client *redis; /* borrowed */
+    int64_t ttl_ms;
+    int jitter_pct;
+    int64_t negative_ttl_ms;
+    int64_t list_ttl_ms;
+    int64_t tombstone_ttl_ms;
+    double xfetch_beta;
+    bool unsafe_classic; /* TEST ONLY: plain SET fills, DEL invalidation */
+} order_cache_options;
+
+order_cache *order_cache_create(const order_cache_options *opts);
+void order_cache_destroy(order_cache *oc);
+
+typedef enum order_cache_result {
+    ORDER_CACHE_HIT = 0, /* *json / *version filled */
+    ORDER_CACHE_ABSENT,  /* cached "no such order" */
+    ORDER_CACHE_MISS,    /* read PostgreSQL, then fill */
+    ORDER_CACHE_REFRESH, /* a hit, but this reader should refresh it early (XFetch) */
+    ORDER_CACHE_DOWN,    /* Redis unusable: read PostgreSQL, don't fill */
+} order_cache_result;
+
+/*
+ * One order's answer in a batch lookup.  HIT/REFRESH: json is malloc'd
+ * (caller frees) and is the API body as cached, version its version.
+ * MISS: version is the tombstone's (0 when there was none): any row
+ * loaded to answer this read must be at least that new.
+ */
+typedef struct order_cache_read {
+    order_cache_result result;
+    char *json;
+    size_t len;
+    int64_t version;
+} order_cache_read;
+
+/* One MGET for n ids: out[i] answers ids[i] (all DOWN when Redis is). */
+void order_cache_lookup_many(order_cache *oc, const int64_t *ids, int n, order_cache_read *out);
+
+typedef struct order_cache_fill_item {
+    int64_t id;
+    bool absent;     /* cache "no such order" (never over anything) */
+    int64_t version; /* present: the version read, and its JSON */
+    const char *json;
+    size_t len;
+    bool accepted; /* out: Redis took it */
+} order_cache_fill_item;
+
+/* Fills what a batch read from PostgreSQL: one script call.  read_ms is
+ * how long the read took (XFetch uses it). */
+void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n, int64_t read_ms);
+
+/*
+ * After a committed write: tombstone (or, deleted, a "deleted" marker)
+ * at new_version, and bump the generation of every list the order could
+ * be in: global, its customer's, and each status in statuses.  Durable:
+ * journaled when Redis is down (cache.h).
+ */
+void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,
+                            int64_t customer_id, const order_status *statuses, int nstatuses);
+
+/* order_cache_invalidate for a batch of new orders (version 1, pending):
+ * one script call.  Durable like it. */
+void order_cache_invalidate_created(order_cache *oc, const order *created, int n);
+
+/*
+ * Lists: a HIT fills *json (malloc'd); a MISS fills *generation, to pass
+ * to order_cache_list_fill after reading PostgreSQL.
+ */
+order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q, char **json,
+                                           size_t *len, char generation[24]);
+void order_cache_list_fill(order_cache *oc, const order_list_query *q, const char *generation,
+                           const char *json, size_t len);
+
+/* Is Redis usable right now? */
+bool order_cache_is_up(order_cache *oc);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * tracking.h - keeps the hot cache coherent with Redis client-side
+ * caching, RESP2 two-connection mode (hiredis 0.14 has no RESP3):
+ *
+ *   subscriber S:  CLIENT ID -> n;  SUBSCRIBE __redis__:invalidate
+ *   tracker    T:  CLIENT TRACKING on REDIRECT n BCAST PREFIX order:
+ *
+ * Redis then sends S the name of every "order:" key that any client
+ * changes (or that expires or is evicted), and S's thread drops that id
+ * from the hot cache.  T only has to stay connected: tracking lives and
+ * dies with it.  If either connection drops, the hot cache goes offline
+ * (and is flushed) until both are back.
+ */
+#ifndef ORDERD_TRACKING_H
+#define ORDERD_TRACKING_H
+
+#include "orderd/cache/redis.h"
+#include "orderd/cache/hot_cache.h"
+
+typedef struct tracking tracking;
+
+/* Starts the listener thread; redis and hot are borrowed. NULL on failure. */
+tracking *tracking_start(redis_client *redis, hot_cache *hot, int retry_interval_ms);
+/* Stops the thread and takes the hot cache offline. NULL-safe. */
+void tracking_stop(tracking *t);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * db_pool.h - a fixed-size pool of libpq connections.
+ *
+ * Each connection prepares the statement table once after it connects
+ * (or, with prepared = false, every call sends the SQL text as an unnamed
+ * statement, which is what pgbouncer's transaction pooling needs).
+ * Acquire waits at most until a deadline.  A connection found broken is
+ * re-established on a later acquire with exponential backoff (100 ms
+ * doubling to 2 s), so PostgreSQL restarts heal without restarting orderd.
+ *
+ * Blocking: every call here may block on the network; call it from I/O
+ * worker threads, never from an HTTP polling thread.
+ */
+#ifndef ORDERD_DB_POOL_H
+#define ORDERD_DB_POOL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orderd/base/error.h"
+
+typedef struct db_statement {
+    const char *name; /* prepared statement name */
+    const char *sql;
+    int nparams;
+} db_statement;
+
+typedef struct db_pool_options {
+    const char *url;                /* libpq URI / conninfo; copied */
+    int size;                       /* connections, >= 1 */
+    int statement_timeout_ms;       /* SET statement_timeout on each connection; 0 = none */
+    int connect_timeout_ms;         /* per connection attempt */
+    bool prepared;                  /* named prepared statements (default) or unnamed */
+    const db_statement *statements; /* borrowed; must outlive the pool */
+    int statement_count;
+} db_pool_options;
+
+typedef struct db_pool db_pool;
+typedef struct db_conn db_conn;
+
+/*
+ * Creates the pool and tries to open every connection once.  Succeeds
+ * even when PostgreSQL is down (connections are then opened lazily);
+ * returns NULL only on allocation failure or a bad option.
+ */
+db_pool *db_pool_create(const db_pool_options *opts);
+/* Closes every connection. Callers must have released all. NULL-safe. */
+void db_pool_destroy(db_pool *pool);
+
+/*
+ * Takes a healthy connection, waiting until deadline_ns (clock_now_ns()
+ * base).  Returns NULL with *err = ORDERD_ERR_BUSY when none came free in
+ * time, ORDERD_ERR_UNAVAILABLE when PostgreSQL cannot be reached.
+ */
+db_conn *db_pool_acquire(db_pool *pool, uint64_t deadline_ns, orderd_err *err);
+/* Gives the connection back; a broken one is closed and reopened later. */
+void db_pool_release(db_pool *pool, db_conn *conn);
+
+/*
+ * Statements on conn are cancelled at deadline_ns (clock_now_ns() base;
+ * 0 = only statement_timeout applies) and then fail with
+ * ORDERD_ERR_TIMEOUT.  Holds until release.  A request sets its own
+ * deadline so no statement outlives the request it serves.
+ */
+void db_conn_set_deadline(db_conn *conn, uint64_t deadline_ns);
+
+/*
+ * Shutdown past its drain deadline: cancels every running statement and
+ * makes acquire fail at once.  There is no way back.
+ */
+void db_pool_abort(db_pool *pool);
+
+/*
+ * Runs statement number index of the table with text parameters
+ * (NULL = SQL NULL).  Returns the result (caller PQclear()s) or NULL.
+ * *err classifies failures: ORDERD_OK when the result status is
+ * PGRES_TUPLES_OK or PGRES_COMMAND_OK; ORDERD_ERR_TIMEOUT for
+ * query_canceled / lock_not_available (57014, 55P03);
+ * ORDERD_ERR_UNAVAILABLE when the connection broke (then marked broken);
+ * ORDERD_ERR_INTERNAL otherwise.  On an error the result (if any) is
+ * still returned so callers can read the SQLSTATE.
+ */
+PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_err *err);
+/* Runs a fixed SQL command without parameters (BEGIN, COMMIT, ROLLBACK). */
+orderd_err db_exec_simple(db_conn *conn, const char *sql);
+
+/* The SQLSTATE of a failed result ("23505"), or "" */
+const char *db_sqlstate(const PGresult *res);
+
+/* One cheap round trip ("SELECT 1") on some pool connection, for /readyz. */
+orderd_err db_pool_ping(db_pool *pool, uint64_t deadline_ns);
+
+/* Connections currently open and healthy / in use (for /readyz, metrics). */
+int db_pool_healthy_count(db_pool *pool);
+int db_pool_in_use(db_pool *pool);
+
+#endif

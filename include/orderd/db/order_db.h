@@ -1,0 +1,84 @@
+/*
+ * order_db.h - the SQL of orders, through prepared statements.
+ *
+ * Explicit column lists; money as decimal text; timestamps read as unix
+ * microseconds.  Each function takes a connection the caller acquired
+ * and releases.  Blocking (see db_pool.h).
+ */
+#ifndef ORDERD_ORDER_DB_H
+#define ORDERD_ORDER_DB_H
+
+#include <stdbool.h>
+
+#include "orderd/db/db_pool.h"
+#include "orderd/domain/order.h"
+
+/* The statement table the pool prepares on every connection. */
+extern const db_statement order_db_statements[];
+extern const int order_db_statement_count;
+
+/* Inserts an order; *out gets the stored row (caller order_clear()s). */
+orderd_err order_db_insert(db_conn *conn, const order_create_req *req, order *out);
+
+/*
+ * Idempotent insert: in one transaction, claims key (or finds it), and
+ * either inserts the order and stores its JSON as the key's response, or
+ * returns the stored response.  *response_json is malloc'd (caller frees).
+ * *replayed tells which.  ORDERD_ERR_IDEMPOTENCY when the key exists
+ * with another fingerprint.  Keys older than 24 hours count as absent.
+ * Concurrent calls with one key create exactly one order: the second
+ * waits on the first's row lock, then sees its result.
+ * On a replay only out->id is set (the order may have changed or been
+ * deleted since); *response_json is then the authority.
+ */
+orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req, const char *key,
+                                      const char *fingerprint, char **response_json, order *out,
+                                      bool *replayed);
+
+/*
+ * Inserts n orders with one statement (one commit): out[i] gets the row
+ * of reqs[i] (caller order_clear()s each).  All or nothing.
+ */
+orderd_err order_db_insert_many(db_conn *conn, const order_create_req *const *reqs, int n,
+                                order *out);
+
+orderd_err order_db_get(db_conn *conn, int64_t id, order *out);
+
+/*
+ * Reads every existing order among ids (n of them, duplicates allowed)
+ * in one statement.  *rows is a malloc'd array of *count orders in no
+ * particular order (caller order_clear()s each and frees it); ids with
+ * no order are simply absent.
+ */
+orderd_err order_db_get_many(db_conn *conn, const int64_t *ids, int n, order **rows, int *count);
+
+/*
+ * Newest first, keyset pagination on (created_at, id).  Fills up to
+ * q->limit rows into *rows (malloc'd array, caller frees each with
+ * order_clear and the array with free) and says whether more exist.
+ */
+orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows, int *count,
+                         bool *has_more);
+
+/*
+ * Moves the order to status `to` when the transition is allowed and,
+ * when expected_version >= 0, the version matches; bumps version.
+ * ORDERD_ERR_NOT_FOUND, ORDERD_ERR_PRECONDITION (version mismatch) or
+ * ORDERD_ERR_CONFLICT (transition not allowed from the current status).
+ */
+orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
+                                  int64_t expected_version, order *out);
+
+/*
+ * Deletes the order when, with expected_version >= 0, its version matches.
+ * ORDERD_ERR_NOT_FOUND when there was no such order, ORDERD_ERR_PRECONDITION
+ * on a version mismatch.  On success *out (when not NULL) gets the row as
+ * it was just before the delete (caller order_clear()s), e.g. to
+ * invalidate caches keyed by its customer and status.
+ */
+orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, order *out);
+
+/* Deletes idempotency keys older than 24 hours; returns the count or -1. */
+long order_db_expire_idempotency_keys(db_conn *conn);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * order_reader.h - GET /orders/:id in batches.
+ *
+ * One request at a time, a cache miss costs a worker wake-up, a Redis
+ * round trip, a PostgreSQL round trip and another Redis round trip.  Under
+ * load the reader shares them: every request waiting at a given moment
+ * goes into one batch.
+ *
+ *   lookup thread:  one MGET for the batch.  Hits (and cached "no such
+ *                   order") are answered at once; misses move on.
+ *   loader thread:  MGET again (a previous batch may just have filled
+ *                   them), then one "WHERE id = ANY($1)" for what is
+ *                   still missing, one script call to fill Redis, and
+ *                   the answers.  Batches run one after the other, so one
+ *                   process never reads one order twice at the same time:
+ *                   this is the in-process stampede control.
+ *
+ * The version rules of order_cache.h apply unchanged: a miss that saw a
+ * tombstone only accepts a row at least that new, and every PostgreSQL
+ * read starts after the lookup that missed.
+ */
+#ifndef ORDERD_ORDER_READER_H
+#define ORDERD_ORDER_READER_H
+
+#include <stdint.h>
+
+#include "orderd/db/db_pool.h"
+#include "orderd/base/error.h"
+#include "orderd/cache/hot_cache.h"
+#include "orderd/cache/order_cache.h"
+#include "orderd/store/order_store.h"
+
+typedef struct order_reader order_reader;
+
+typedef struct order_reader_options {
+    db_pool *db;        /* borrowed */
+    order_cache *cache; /* borrowed; NULL = no Redis */
+    hot_cache *hot;     /* borrowed; NULL = no hot cache */
+    uint64_t acquire_timeout_ns;
+    int batch_max;           /* requests per batch */
+    long test_fill_delay_ms; /* TEST ONLY: sleep between PostgreSQL read and fill */
+} order_reader_options;
+
+order_reader *order_reader_start(const order_reader_options *opts);
+/* Answers everything still queued and stops the threads; later submits
+ * fail.  The reader stays valid until order_reader_stop. Idempotent. */
+void order_reader_shutdown(order_reader *r);
+/* Shuts down (if not yet) and frees. NULL-safe. */
+void order_reader_stop(order_reader *r);
+
+/* Queues a read; done is called exactly once.  -1 when stopping or out
+ * of memory (done is then not called). */
+int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order_read_done done,
+                        void *arg);
+
+#endif

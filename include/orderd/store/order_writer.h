@@ -1,0 +1,50 @@
+/*
+ * order_writer.h - POST /orders in batches: group commit.
+ *
+ * A plain INSERT per request costs a commit, and a commit waits for the
+ * WAL to reach disk; with synchronous_commit on, that flush is what
+ * limits POST throughput.  The writer threads take every create waiting
+ * at a given moment, insert them with one statement (one commit, one
+ * flush), invalidate the cache for all of them with one script call, and
+ * only then answer each: an order is acknowledged only once it is
+ * durable, exactly as before.
+ *
+ * Creates with an Idempotency-Key do not come here: they need their own
+ * transaction around the key (order_db_insert_idempotent).
+ */
+#ifndef ORDERD_ORDER_WRITER_H
+#define ORDERD_ORDER_WRITER_H
+
+#include <stdint.h>
+
+#include "orderd/db/db_pool.h"
+#include "orderd/cache/hot_cache.h"
+#include "orderd/domain/order.h"
+#include "orderd/cache/order_cache.h"
+#include "orderd/store/order_store.h"
+
+typedef struct order_writer order_writer;
+
+typedef struct order_writer_options {
+    db_pool *db;        /* borrowed */
+    order_cache *cache; /* borrowed; NULL = no Redis */
+    uint64_t acquire_timeout_ns;
+    int threads; /* batches in flight at once */
+    int batch_max;
+} order_writer_options;
+
+order_writer *order_writer_start(const order_writer_options *opts);
+/* Answers everything queued, stops the threads; later submits fail. Idempotent. */
+void order_writer_shutdown(order_writer *w);
+/* Shuts down (if not yet) and frees. NULL-safe. */
+void order_writer_stop(order_writer *w);
+
+/*
+ * Queues one create; takes req's contents (the caller's *req is left
+ * empty).  done is called exactly once, on a writer thread.  -1 when
+ * stopping or out of memory (done not called, *req untouched).
+ */
+int order_writer_submit(order_writer *w, order_create_req *req, uint64_t deadline_ns,
+                        order_create_done done, void *arg);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * health.c - liveness and readiness.
+ *
+ * /healthz proves the process answers HTTP and does no I/O, so it stays
+ * fast even when PostgreSQL is stuck.  /readyz asks PostgreSQL (one short
+ * round trip) and turns 503 while draining, so a load balancer stops
+ * sending new work before the process goes away.
+ */
+#include "orderd/api/health.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orderd/base/clock.h"
+#include "orderd/base/metrics.h"
+#include "orderd/http/problem.h"
+
+/* /readyz must answer well inside a load balancer's probe timeout */
+#define READY_PING_BUDGET_NS (UINT64_C(1000) * 1000 * 1000)
+
+static void reply_static_json(request *req, int status, const char *text)
+{
+    size_t len = strlen(text);
+    char *body = malloc(len + 1);
+    if (!body) {
+        problem_reply(req, 500, "out of memory", NULL);
+        return;
+    }
+    memcpy(body, text, len + 1);
+    request_reply_json(req, status, body, len);
+}
+
+void health_live(app *application, request *req)
+{
+    (void)application;
+    reply_static_json(req, 200, "{\"status\":\"ok\"}");
+}
+
+void health_ready(app *application, request *req)
+{
+    bool draining = atomic_load(&application->draining);
+    uint64_t deadline = clock_now_ns() + READY_PING_BUDGET_NS;
+    if (deadline > req->deadline_ns)
+        deadline = req->deadline_ns;
+    orderd_err pg = draining ? ORDERD_OK : db_pool_ping(application->db, deadline);
+    /* Redis being down never makes us unready: reads fall back to PostgreSQL */
+    const char *redis = order_store_cache_state(application->store);
+    if (!draining && pg == ORDERD_OK) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\"}",
+                 redis);
+        reply_static_json(req, 200, body);
+        return;
+    }
+    json_t *extra = json_object();
+    json_object_set_new(extra, "postgres", json_string(pg == ORDERD_OK ? "up" : "down"));
+    json_object_set_new(extra, "redis", json_string(redis));
+    json_object_set_new(extra, "draining", json_boolean(draining));
+    problem_reply_ext(
+        req, 503, draining ? "the server is shutting down" : "PostgreSQL is not reachable", extra);
+    json_decref(extra);
+}
+
+void health_metrics(app *application, request *req)
+{
+    const char *redis = order_store_cache_state(application->store);
+    metrics_gauges gauges = {
+        .cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0,
+        .db_healthy = db_pool_healthy_count(application->db),
+        .db_in_use = db_pool_in_use(application->db),
+        .hot_hits = application->hot ? hot_cache_hits(application->hot) : 0,
+        .hot_entries = application->hot ? hot_cache_size(application->hot) : 0,
+    };
+    size_t len = 0;
+    char *body = metrics_render(&gauges, &len);
+    if (!body) {
+        problem_reply(req, 500, "out of memory", NULL);
+        return;
+    }
+    request_reply_json(req, 200, body, len);
+    req->reply.content_type = "text/plain; version=0.0.4";
+}

@@ -1,0 +1,486 @@
+/*
+ * orders_api.c - the /orders handlers.
+ *
+ * Each handler: check the HTTP-level input (media type, JSON syntax,
+ * query string, preconditions), let order.c validate the domain, call the
+ * order store, and translate its orderd_err into a status code.  This is
+ * the only place that knows both the store's errors and HTTP.
+ */
+#include "orderd/api/orders_api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orderd/base/fmt.h"
+#include "orderd/store/order_store.h"
+#include "orderd/http/problem.h"
+#include "orderd/http/router.h"
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+/* ---- error mapping ------------------------------------------------------- */
+
+static void reply_store_error(request *req, orderd_err err)
+{
+    char detail[160];
+    switch (err) {
+    case ORDERD_ERR_NOT_FOUND:
+        snprintf(detail, sizeof detail, "order %" PRId64 " does not exist", req->path_id);
+        problem_reply(req, 404, detail, NULL);
+        return;
+    case ORDERD_ERR_CONFLICT:
+        problem_reply(req, 409, "the order's current status does not allow this change", NULL);
+        return;
+    case ORDERD_ERR_PRECONDITION:
+        problem_reply(req, 412, "If-Match does not match the order's current version", NULL);
+        return;
+    case ORDERD_ERR_IDEMPOTENCY:
+        problem_reply(req, 422,
+                      "this Idempotency-Key was already used with a different request body", NULL);
+        return;
+    case ORDERD_ERR_BUSY:
+        problem_reply(req, 503, "no database connection became free in time", NULL);
+        req->reply.retry_after_s = 1;
+        return;
+    case ORDERD_ERR_UNAVAILABLE:
+        problem_reply(req, 503, "the database is not reachable", NULL);
+        req->reply.retry_after_s = 1;
+        return;
+    case ORDERD_ERR_TIMEOUT:
+        problem_reply(req, 504, "the database did not answer before the deadline", NULL);
+        return;
+    case ORDERD_OK:
+    case ORDERD_ERR_INTERNAL:
+        break;
+    }
+    problem_reply(req, 500, "internal error", NULL);
+}
+
+/* ---- input helpers -------------------------------------------------------- */
+
+/*
+ * Adds an "out of range" error for every number at or beyond the int64
+ * range in doc (parsed with integers as reals), with its JSON path.
+ */
+static void find_overflowing_numbers(const json_t *v, char *path, size_t len, size_t cap,
+                                     field_errors *errs)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d >= 9223372036854775807.0 || d <= -9223372036854775808.0)
+            field_errors_add(errs, len ? path : "body", "is out of range");
+    } else if (json_is_object(v)) {
+        const char *key;
+        const json_t *member;
+        json_object_foreach((json_t *)v, key, member)
+        {
+            int n = snprintf(path + len, cap - len, len ? ".%s" : "%s", key);
+            if (n > 0 && (size_t)n < cap - len)
+                find_overflowing_numbers(member, path, len + (size_t)n, cap, errs);
+            path[len] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int n = snprintf(path + len, cap - len, "[%zu]", i);
+            if (n > 0 && (size_t)n < cap - len)
+                find_overflowing_numbers(json_array_get(v, i), path, len + (size_t)n, cap, errs);
+            path[len] = '\0';
+        }
+    }
+}
+
+/*
+ * jansson refuses integers beyond int64 while parsing, but such a body is
+ * well-formed JSON with an out-of-range value: a 422 naming the field,
+ * like any other range error.  Parse again with integers as reals only to
+ * find where they are.
+ */
+static bool reply_if_numeric_overflow(request *req)
+{
+    json_t *doc = json_loadb(req->body, req->body_len, JSON_DECODE_INT_AS_REAL, NULL);
+    if (!doc)
+        return false;
+    field_errors errs = {0};
+    char path[sizeof errs.list[0].field] = "";
+    find_overflowing_numbers(doc, path, 0, sizeof path, &errs);
+    json_decref(doc);
+    if (errs.count == 0)
+        return false;
+    problem_reply(req, 422, "a number is out of range", &errs);
+    return true;
+}
+
+/* Parses the JSON object body of POST/PATCH; on failure the reply is set. */
+static json_t *parse_json_body(request *req)
+{
+    if (!req->content_type_json) {
+        problem_reply(req, 415,
+                      req->has_content_type ? "the body must be application/json"
+                                            : "Content-Type: application/json is required",
+                      NULL);
+        return NULL;
+    }
+    if (req->body_len == 0) {
+        problem_reply(req, 400, "the request body is empty", NULL);
+        return NULL;
+    }
+    json_error_t error;
+    json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &error);
+    if (!doc && json_error_code(&error) == json_error_numeric_overflow &&
+        reply_if_numeric_overflow(req))
+        return NULL;
+    if (!doc) {
+        char detail[320];
+        snprintf(detail, sizeof detail, "malformed JSON at line %d, column %d: %s", error.line,
+                 error.column, error.text);
+        problem_reply(req, 400, detail, NULL);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        problem_reply(req, 400, "the request body must be a JSON object", NULL);
+        return NULL;
+    }
+    return doc;
+}
+
+/*
+ * Reads an entity tag of ours ("\"<version>\"", weak W/ accepted) into
+ * *version.  false when the text is no tag this service issued.
+ */
+static bool parse_version_etag(const char *text, int64_t *version)
+{
+    while (*text == ' ')
+        text++;
+    if (strncmp(text, "W/", 2) == 0)
+        text += 2;
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == ' ')
+        n--;
+    if (n < 3 || text[0] != '"' || text[n - 1] != '"' || n - 2 >= 24)
+        return false;
+    char digits[24];
+    memcpy(digits, text + 1, n - 2);
+    digits[n - 2] = '\0';
+    return parse_positive_i64(digits, version);
+}
+
+/* If-None-Match: "*" or a comma-separated list of tags. */
+static bool if_none_match_hits(const char *header, int64_t version)
+{
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char tag[64];
+        if (n > 0 && n < sizeof tag) {
+            memcpy(tag, p, n);
+            tag[n] = '\0';
+            int64_t v;
+            if (parse_version_etag(tag, &v) && v == version)
+                return true;
+        }
+        p += n;
+    }
+    return false;
+}
+
+/*
+ * If-Match -> expected version: -1 when absent or "*".  false (with a 412
+ * reply) for a tag that can never match one of ours.
+ */
+static bool expected_version_from(request *req, int64_t *expected)
+{
+    *expected = -1;
+    if (!req->if_match)
+        return true;
+    const char *p = req->if_match;
+    while (*p == ' ')
+        p++;
+    if (strcmp(p, "*") == 0)
+        return true;
+    if (!parse_version_etag(p, expected)) {
+        problem_reply(req, 412, "If-Match does not match the order's current version", NULL);
+        return false;
+    }
+    return true;
+}
+
+static bool idempotency_key_is_valid(const char *key)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++, n++)
+        if (*p < 0x21 || *p > 0x7e || n >= IDEMPOTENCY_KEY_MAX)
+            return false;
+    return n > 0;
+}
+
+/* ETag "\"<version>\"" (our versions are positive) */
+static void set_etag(request *req, int64_t version)
+{
+    char *e = req->reply.etag;
+    size_t n = 0;
+    e[n++] = '"';
+    n += fmt_u64((uint64_t)version, e + n);
+    e[n++] = '"';
+    e[n] = '\0';
+}
+
+static void reply_order(request *req, int status, order_doc *doc)
+{
+    set_etag(req, doc->version);
+    request_reply_json(req, status, doc->json, doc->len);
+    doc->json = NULL; /* the reply owns it now */
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+bool orders_api_check_create(request *req, order_create_req *out)
+{
+    const char *key = req->idempotency_key;
+    if (key && !idempotency_key_is_valid(key)) {
+        problem_reply(req, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters", NULL);
+        return false;
+    }
+    json_t *body = parse_json_body(req);
+    if (!body)
+        return false;
+    field_errors errs = {0};
+    bool valid = order_create_parse(body, out, &errs);
+    json_decref(body);
+    if (!valid)
+        problem_reply(req, 422, "the order is not valid", &errs);
+    return valid;
+}
+
+static void reply_created(request *req, order_doc *doc, bool replayed)
+{
+    snprintf(req->reply.location, sizeof req->reply.location, "/orders/%" PRId64, doc->id);
+    req->reply.idempotent_replay = replayed;
+    reply_order(req, 201, doc);
+}
+
+/* POST /orders with an Idempotency-Key: its own transaction, on a worker. */
+static void create_order_idempotent(app *a, request *req)
+{
+    order_create_req create;
+    if (!orders_api_check_create(req, &create))
+        return;
+    order_doc doc = {0};
+    bool replayed = false;
+    orderd_err err = order_store_create_idempotent(a->store, &create, req->idempotency_key,
+                                                   req->deadline_ns, &doc, &replayed);
+    order_create_req_clear(&create);
+    if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+        return;
+    }
+    reply_created(req, &doc, replayed);
+}
+
+/* Runs on a writer thread when the group commit holding this create ends. */
+static void create_done(void *arg, orderd_err err, order_doc *doc)
+{
+    request *req = arg;
+    if (err != ORDERD_OK)
+        reply_store_error(req, err);
+    else
+        reply_created(req, doc, false);
+    void (*resume)(request *) = req->async_resume;
+    resume(req); /* req belongs to the polling thread again after this */
+}
+
+int orders_api_create(app *application, request *req, order_create_req *create,
+                      void (*resume)(request *req))
+{
+    req->async_resume = resume;
+    return order_store_create_async(application->store, create, req->deadline_ns, create_done, req);
+}
+
+/* Runs on a reader thread when the batched read of GET /orders/:id ends. */
+static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cache_status)
+{
+    request *req = arg;
+    req->reply.cache = cache_status;
+    if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+    } else if (req->if_none_match && if_none_match_hits(req->if_none_match, doc->version)) {
+        set_etag(req, doc->version);
+        req->reply.status = 304;
+        order_doc_clear(doc);
+    } else {
+        reply_order(req, 200, doc);
+    }
+    void (*resume)(request *) = req->async_resume;
+    resume(req); /* req belongs to the polling thread again after this */
+}
+
+int orders_api_read(app *application, request *req, void (*resume)(request *req))
+{
+    req->async_resume = resume;
+    return order_store_get_async(application->store, req->path_id, req->deadline_ns, read_done,
+                                 req);
+}
+
+static void patch_order(app *a, request *req)
+{
+    int64_t expected;
+    if (!expected_version_from(req, &expected))
+        return;
+    json_t *body = parse_json_body(req);
+    if (!body)
+        return;
+    order_status to;
+    field_errors errs = {0};
+    bool valid = order_patch_parse(body, &to, &errs);
+    json_decref(body);
+    if (!valid) {
+        problem_reply(req, 422, "the change is not valid", &errs);
+        return;
+    }
+    order_doc doc = {0};
+    orderd_err err =
+        order_store_set_status(a->store, req->path_id, to, expected, req->deadline_ns, &doc);
+    if (err == ORDERD_ERR_CONFLICT) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "the order cannot move to \"%s\" from its current status",
+                 order_status_name(to));
+        problem_reply(req, 409, detail, NULL);
+        return;
+    }
+    if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+        return;
+    }
+    reply_order(req, 200, &doc);
+}
+
+static void delete_order(app *a, request *req)
+{
+    int64_t expected;
+    if (!expected_version_from(req, &expected))
+        return;
+    orderd_err err = order_store_delete(a->store, req->path_id, expected, req->deadline_ns);
+    if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+        return;
+    }
+    req->reply.status = 204;
+}
+
+/* Reads the list query string; false (with a 400 listing each bad
+ * parameter) when any is unknown, repeated or malformed. */
+static bool parse_list_query(request *req, order_list_query *q)
+{
+    static const char *const known[] = {"customer_id", "status", "limit", "cursor"};
+    field_errors errs = {0};
+    memset(q, 0, sizeof *q);
+    q->limit = ORDER_LIST_LIMIT_DEFAULT;
+    if (req->query_overflow)
+        field_errors_add(&errs, "", "too many query parameters (at most %d)", REQUEST_QUERY_MAX);
+
+    for (int i = 0; i < req->query_count; i++) {
+        const char *name = req->query[i].name, *value = req->query[i].value;
+        bool is_known = false;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            is_known |= strcmp(name, known[k]) == 0;
+        if (!is_known) {
+            field_errors_add(&errs, name, "unknown query parameter");
+            continue;
+        }
+        bool repeated = false;
+        for (int j = 0; j < i; j++)
+            repeated |= strcmp(req->query[j].name, name) == 0;
+        if (repeated) {
+            field_errors_add(&errs, name, "given more than once");
+            continue;
+        }
+        if (strcmp(name, "customer_id") == 0) {
+            q->has_customer_id = parse_positive_i64(value, &q->customer_id);
+            if (!q->has_customer_id)
+                field_errors_add(&errs, name, "must be a positive 64-bit integer");
+        } else if (strcmp(name, "status") == 0) {
+            q->has_status = order_status_parse(value, &q->status);
+            if (!q->has_status)
+                field_errors_add(&errs, name,
+                                 "must be one of pending, paid, shipped, delivered, cancelled");
+        } else if (strcmp(name, "limit") == 0) {
+            int64_t limit;
+            if (!parse_positive_i64(value, &limit) || limit > ORDER_LIST_LIMIT_MAX)
+                field_errors_add(&errs, name, "must be an integer from 1 to %d",
+                                 ORDER_LIST_LIMIT_MAX);
+            else
+                q->limit = (int)limit;
+        } else {
+            q->has_cursor = order_cursor_decode(value, &q->cursor_created_at_us, &q->cursor_id);
+            if (!q->has_cursor)
+                field_errors_add(&errs, name, "is not a cursor returned by this service");
+        }
+    }
+    if (errs.count > 0) {
+        problem_reply(req, 400, "the query string is not valid", &errs);
+        return false;
+    }
+    return true;
+}
+
+static void list_orders(app *a, request *req)
+{
+    order_list_query q;
+    if (!parse_list_query(req, &q))
+        return;
+    char *json = NULL;
+    size_t len = 0;
+    orderd_err err =
+        order_store_list(a->store, &q, req->deadline_ns, &json, &len, &req->reply.cache);
+    if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+        return;
+    }
+    request_reply_json(req, 200, json, len);
+}
+
+bool orders_api_try_hot(app *application, request *req)
+{
+    if (!application->hot)
+        return false;
+    hot_blob *blob = hot_cache_get(application->hot, req->path_id);
+    if (!blob)
+        return false;
+    req->reply.cache = CACHE_STATUS_HIT;
+    set_etag(req, blob->version);
+    if (req->if_none_match && if_none_match_hits(req->if_none_match, blob->version)) {
+        req->reply.status = 304;
+        hot_blob_release(blob);
+        return true;
+    }
+    req->reply.status = 200;
+    req->reply.content_type = "application/json";
+    req->reply.blob = blob;
+    req->reply.body_len = blob->len; /* for the access log's byte count */
+    return true;
+}
+
+void orders_api_handle(app *application, request *req)
+{
+    if (req->route == ROUTE_ORDERS) {
+        /* a POST without a key went to the group commit (orders_api_create) */
+        if (req->method == HTTP_POST)
+            create_order_idempotent(application, req);
+        else
+            list_orders(application, req);
+        return;
+    }
+    /* GET/HEAD /orders/:id never come here: orders_api_try_hot or
+     * orders_api_read answer them without a worker */
+    if (req->method == HTTP_PATCH)
+        patch_order(application, req);
+    else
+        delete_order(application, req);
+}

@@ -1,0 +1,658 @@
+/*
+ * log.c - JSON lines through per-thread buffers and one flusher thread.
+ *
+ * Each thread that logs gets a 64 KiB buffer of its own, registered once
+ * in a global list.  Appending a line locks only that buffer's mutex,
+ * which nobody else takes except the flusher, so logging threads never
+ * contend with each other and never call write(2) until their own buffer
+ * is full.  The flusher wakes every FLUSH_INTERVAL_MS, copies each
+ * non-empty buffer out and writes it.  All writes to the fd go under
+ * g_write_lock, so whole buffers never interleave and every line arrives
+ * intact; lines of one thread stay in order.
+ *
+ * Lock order: g_list_lock -> buffer mutex -> g_write_lock.
+ */
+#include "orderd/base/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "orderd/base/clock.h"
+#include "orderd/base/fmt.h"
+
+#define LOG_BUFFER_SIZE   (64 * 1024)
+#define FLUSH_INTERVAL_MS 20
+#define LINE_INLINE_SIZE  2048
+#define MSG_INLINE_SIZE   1024
+
+typedef struct log_buffer {
+    pthread_mutex_t mu;
+    size_t used;
+    struct log_buffer *prev, *next; /* g_buffers, under g_list_lock */
+    char data[LOG_BUFFER_SIZE];
+} log_buffer;
+
+enum { STATE_OFF = 0, STATE_RUNNING = 1 };
+
+static atomic_int g_state = STATE_OFF;
+static atomic_int g_min_level = LOG_INFO;
+
+static pthread_mutex_t g_write_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_fd = 2; /* under g_write_lock */
+
+static pthread_mutex_t g_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_buffer *g_buffers;
+static char g_scratch[LOG_BUFFER_SIZE]; /* under g_list_lock */
+
+static pthread_mutex_t g_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_ctl_cond;
+static bool g_stop;            /* under g_ctl_lock */
+static bool g_flusher_started; /* under g_ctl_lock */
+static pthread_t g_flusher;
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_key;
+static _Thread_local log_buffer *tl_buffer;
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Writes all of p, retrying on EINTR and partial writes.  A non-blocking
+ * fd that stays full for a second, or a real error, drops the rest: a
+ * logger has nowhere better to report its own failure.
+ */
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, 1000) <= 0)
+                return;
+        } else {
+            return;
+        }
+    }
+}
+
+#define LOG_FD (-1) /* for write_whole: g_fd, read under the lock */
+
+/* One write of whole lines that no other write can interleave with. */
+static void write_whole(int fd, const char *p, size_t n)
+{
+    pthread_mutex_lock(&g_write_lock);
+    write_all(fd == LOG_FD ? g_fd : fd, p, n);
+    pthread_mutex_unlock(&g_write_lock);
+}
+
+/* Caller holds g_list_lock (for g_scratch).  The copy lets the owning
+ * thread keep appending while the flusher waits on I/O; taking the write
+ * lock before releasing the buffer keeps that thread's lines in order. */
+static void flush_one(log_buffer *b)
+{
+    size_t n;
+
+    pthread_mutex_lock(&b->mu);
+    n = b->used;
+    if (n == 0) {
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    memcpy(g_scratch, b->data, n);
+    b->used = 0;
+    pthread_mutex_lock(&g_write_lock);
+    pthread_mutex_unlock(&b->mu);
+    write_all(g_fd, g_scratch, n);
+    pthread_mutex_unlock(&g_write_lock);
+}
+
+void log_flush(void)
+{
+    pthread_mutex_lock(&g_list_lock);
+    for (log_buffer *b = g_buffers; b != NULL; b = b->next)
+        flush_one(b);
+    pthread_mutex_unlock(&g_list_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-thread buffers                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Thread exit: whatever the thread logged last still reaches the fd. */
+static void buffer_destroy(void *arg)
+{
+    log_buffer *b = arg;
+
+    pthread_mutex_lock(&g_list_lock);
+    if (b->prev != NULL)
+        b->prev->next = b->next;
+    else
+        g_buffers = b->next;
+    if (b->next != NULL)
+        b->next->prev = b->prev;
+    pthread_mutex_unlock(&g_list_lock);
+
+    if (b->used > 0)
+        write_whole(LOG_FD, b->data, b->used);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+    tl_buffer = NULL;
+}
+
+static void once_init(void)
+{
+    pthread_condattr_t attr;
+
+    pthread_key_create(&g_key, buffer_destroy);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_ctl_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static log_buffer *buffer_get(void)
+{
+    log_buffer *b = tl_buffer;
+
+    if (b != NULL)
+        return b;
+    b = malloc(sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    pthread_mutex_init(&b->mu, NULL);
+    b->used = 0;
+    b->prev = NULL;
+    pthread_mutex_lock(&g_list_lock);
+    b->next = g_buffers;
+    if (g_buffers != NULL)
+        g_buffers->prev = b;
+    g_buffers = b;
+    pthread_mutex_unlock(&g_list_lock);
+    pthread_setspecific(g_key, b);
+    tl_buffer = b;
+    return b;
+}
+
+/* Hands one complete line (ending in '\n') to the current thread's buffer,
+ * or straight to fd 2 when logging is not running. */
+static void emit(const char *line, size_t len)
+{
+    log_buffer *b;
+
+    if (atomic_load(&g_state) != STATE_RUNNING) {
+        write_whole(2, line, len);
+        return;
+    }
+    if ((b = buffer_get()) == NULL) {
+        write_whole(LOG_FD, line, len); /* out of memory: unbuffered */
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    /* Checked again under the buffer lock: log_shutdown flushes every
+     * buffer after switching state, so a line appended here is never lost. */
+    if (atomic_load(&g_state) != STATE_RUNNING) {
+        pthread_mutex_unlock(&b->mu);
+        write_whole(2, line, len);
+        return;
+    }
+    if (len > LOG_BUFFER_SIZE - b->used) {
+        pthread_mutex_lock(&g_write_lock);
+        write_all(g_fd, b->data, b->used);
+        b->used = 0;
+        if (len > LOG_BUFFER_SIZE) {
+            write_all(g_fd, line, len);
+            len = 0;
+        }
+        pthread_mutex_unlock(&g_write_lock);
+    }
+    memcpy(b->data + b->used, line, len);
+    b->used += len;
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start and stop                                                      */
+/* ------------------------------------------------------------------ */
+
+static void *flusher_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_ctl_lock);
+    while (!g_stop) {
+        struct timespec deadline;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_nsec += FLUSH_INTERVAL_MS * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_nsec -= 1000000000L;
+            deadline.tv_sec += 1;
+        }
+        pthread_cond_timedwait(&g_ctl_cond, &g_ctl_lock, &deadline);
+        if (g_stop)
+            break;
+        pthread_mutex_unlock(&g_ctl_lock);
+        log_flush();
+        pthread_mutex_lock(&g_ctl_lock);
+    }
+    pthread_mutex_unlock(&g_ctl_lock);
+    return NULL;
+}
+
+int log_init(log_level min_level, int fd)
+{
+    sigset_t all, old;
+    int rc = 0;
+
+    pthread_once(&g_once, once_init);
+    pthread_mutex_lock(&g_ctl_lock);
+    /* Re-init while running: what was logged so far goes to the old fd. */
+    if (g_flusher_started)
+        log_flush();
+    atomic_store(&g_min_level, (int)min_level);
+    pthread_mutex_lock(&g_write_lock);
+    g_fd = fd;
+    pthread_mutex_unlock(&g_write_lock);
+    if (!g_flusher_started) {
+        g_stop = false;
+        /* Signals belong to the main thread, never to the flusher. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&g_flusher, NULL, flusher_main, NULL) != 0)
+            rc = -1;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc == 0) {
+            g_flusher_started = true;
+            atomic_store(&g_state, STATE_RUNNING);
+        }
+    }
+    pthread_mutex_unlock(&g_ctl_lock);
+    return rc;
+}
+
+void log_shutdown(void)
+{
+    pthread_t flusher;
+
+    pthread_mutex_lock(&g_ctl_lock);
+    if (!g_flusher_started) {
+        pthread_mutex_unlock(&g_ctl_lock);
+        return;
+    }
+    g_flusher_started = false;
+    g_stop = true;
+    flusher = g_flusher;
+    pthread_cond_signal(&g_ctl_cond);
+    pthread_mutex_unlock(&g_ctl_lock);
+
+    pthread_join(flusher, NULL);
+    atomic_store(&g_state, STATE_OFF);
+    log_flush();
+}
+
+/* ------------------------------------------------------------------ */
+/* Levels                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+const char *log_level_name(log_level level)
+{
+    if ((int)level < LOG_DEBUG || (int)level > LOG_ERROR)
+        return "unknown";
+    return level_names[level];
+}
+
+bool log_level_parse(const char *name, log_level *out)
+{
+    for (int i = LOG_DEBUG; i <= LOG_ERROR; i++) {
+        if (name != NULL && strcasecmp(name, level_names[i]) == 0) {
+            *out = (log_level)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool log_enabled(log_level level)
+{
+    return (int)level >= atomic_load_explicit(&g_min_level, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not
+ * valid: overlong forms, surrogates and code points above U+10FFFF. */
+static size_t utf8_valid_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+
+    if (c >= 0xc2 && c <= 0xdf)
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/*
+ * Only whole escape sequences and whole characters are written, so a
+ * truncated result is still a valid JSON string body.  Bytes that are
+ * not valid UTF-8 become U+FFFD: a JSON parser would reject the line.
+ */
+size_t log_json_escape(char *out, size_t outlen, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+    size_t need = 0, len = 0;
+    bool fits = true;
+
+    while (*p != '\0') {
+        char esc[8];
+        const char *unit = esc;
+        size_t n;
+
+        switch (*p) {
+        case '"':
+            unit = "\\\"";
+            n = 2;
+            break;
+        case '\\':
+            unit = "\\\\";
+            n = 2;
+            break;
+        case '\n':
+            unit = "\\n";
+            n = 2;
+            break;
+        case '\r':
+            unit = "\\r";
+            n = 2;
+            break;
+        case '\t':
+            unit = "\\t";
+            n = 2;
+            break;
+        case '\b':
+            unit = "\\b";
+            n = 2;
+            break;
+        case '\f':
+            unit = "\\f";
+            n = 2;
+            break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof(esc), "\\u%04x", *p);
+                n = 6;
+            } else if (*p < 0x80) {
+                unit = (const char *)p;
+                n = 1;
+            } else if ((n = utf8_valid_len(p)) > 0) {
+                unit = (const char *)p;
+                p += n - 1;
+            } else {
+                unit = "\\ufffd";
+                n = 6;
+            }
+        }
+        p++;
+        need += n;
+        if (fits && out != NULL && len + n < outlen) {
+            memcpy(out + len, unit, n);
+            len += n;
+        } else {
+            fits = false;
+        }
+    }
+    if (out != NULL && outlen > 0)
+        out[len] = '\0';
+    return need;
+}
+
+/* ------------------------------------------------------------------ */
+/* Line building                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A line under construction: on the stack unless it outgrows it. */
+typedef struct line_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+    char inline_data[LINE_INLINE_SIZE];
+} line_buf;
+
+static void lb_init(line_buf *lb)
+{
+    lb->data = lb->inline_data;
+    lb->len = 0;
+    lb->cap = sizeof(lb->inline_data);
+    lb->failed = false;
+}
+
+static void lb_free(line_buf *lb)
+{
+    if (lb->data != lb->inline_data)
+        free(lb->data);
+}
+
+static bool lb_reserve(line_buf *lb, size_t extra)
+{
+    size_t cap = lb->cap;
+    char *p;
+
+    if (lb->failed)
+        return false;
+    if (lb->len + extra <= cap)
+        return true;
+    while (cap < lb->len + extra)
+        cap *= 2;
+    p = lb->data == lb->inline_data ? malloc(cap) : realloc(lb->data, cap);
+    if (p == NULL) {
+        lb->failed = true;
+        return false;
+    }
+    if (lb->data == lb->inline_data)
+        memcpy(p, lb->data, lb->len);
+    lb->data = p;
+    lb->cap = cap;
+    return true;
+}
+
+static void lb_append(line_buf *lb, const char *s, size_t n)
+{
+    if (!lb_reserve(lb, n))
+        return;
+    memcpy(lb->data + lb->len, s, n);
+    lb->len += n;
+}
+
+static void lb_str(line_buf *lb, const char *s)
+{
+    lb_append(lb, s, strlen(s));
+}
+
+/* Length of s when no byte of it needs escaping, else (size_t)-1. */
+static size_t plain_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return *p == '\0' ? (size_t)(p - (const unsigned char *)s) : (size_t)-1;
+}
+
+/* Appends "name":"<escaped value>" preceded by a comma. */
+static void lb_field(line_buf *lb, const char *name, const char *value)
+{
+    lb_str(lb, ",\"");
+    lb_str(lb, name);
+    lb_str(lb, "\":\"");
+    /* request ids, methods, routes and addresses never need escaping:
+     * one scan and a copy instead of the two passes below */
+    size_t plain = plain_len(value);
+    if (plain != (size_t)-1) {
+        lb_append(lb, value, plain);
+        lb_str(lb, "\"");
+        return;
+    }
+    size_t need = log_json_escape(NULL, 0, value);
+    if (!lb_reserve(lb, need + 1))
+        return;
+    log_json_escape(lb->data + lb->len, lb->cap - lb->len, value);
+    lb->len += need;
+    lb_str(lb, "\"");
+}
+
+/*
+ * RFC 3339 with milliseconds.  gmtime_r is most of the cost of a log
+ * line, so each thread keeps the text of the current second and only
+ * writes the milliseconds.
+ */
+static size_t format_ts(int64_t ts_us, char out[32])
+{
+    static _Thread_local int64_t cached_second = INT64_MIN;
+    static _Thread_local char cached[32];
+    static _Thread_local size_t cached_len; /* up to and including the '.' */
+    int64_t second = ts_us >= 0 ? ts_us / 1000000 : (ts_us - 999999) / 1000000;
+    if (second != cached_second) {
+        size_t n = clock_format_rfc3339(second * 1000000, 3, cached); /* "...SS.000Z" */
+        if (n < 5)
+            return clock_format_rfc3339(ts_us, 3, out);
+        cached_len = n - 4;
+        cached_second = second;
+    }
+    int ms = (int)((ts_us - second * 1000000) / 1000);
+    memcpy(out, cached, cached_len);
+    out[cached_len] = (char)('0' + ms / 100);
+    out[cached_len + 1] = (char)('0' + ms / 10 % 10);
+    out[cached_len + 2] = (char)('0' + ms % 10);
+    out[cached_len + 3] = 'Z';
+    out[cached_len + 4] = '\0';
+    return cached_len + 4;
+}
+
+static void lb_start(line_buf *lb, int64_t ts_us, log_level level, const char *msg)
+{
+    char ts[32];
+
+    lb_init(lb);
+    format_ts(ts_us, ts);
+    lb_str(lb, "{\"ts\":\"");
+    lb_str(lb, ts);
+    lb_str(lb, "\",\"level\":\"");
+    lb_str(lb, log_level_name(level));
+    lb_str(lb, "\"");
+    lb_field(lb, "msg", msg);
+}
+
+static void lb_finish_and_emit(line_buf *lb)
+{
+    lb_str(lb, "}\n");
+    if (!lb->failed)
+        emit(lb->data, lb->len);
+    lb_free(lb);
+}
+
+static _Thread_local const char *tl_request_id;
+
+void log_bind_request(const char *request_id)
+{
+    tl_request_id = request_id;
+}
+
+void log_write(log_level level, const char *request_id, const char *extra_json, const char *fmt,
+               ...)
+{
+    char inline_msg[MSG_INLINE_SIZE];
+    char *msg = inline_msg;
+    line_buf lb;
+    va_list ap;
+    int n;
+
+    if (!log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(inline_msg, sizeof(inline_msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        inline_msg[0] = '\0';
+    if (n >= (int)sizeof(inline_msg) && (msg = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (msg == NULL)
+        msg = inline_msg; /* out of memory: log the truncated message */
+
+    lb_start(&lb, clock_wall_us(), level, msg);
+    if (request_id == NULL)
+        request_id = tl_request_id; /* deep modules log without knowing the request */
+    if (request_id != NULL && request_id[0] != '\0')
+        lb_field(&lb, "request_id", request_id);
+    if (extra_json != NULL && extra_json[0] != '\0') {
+        lb_str(&lb, ",");
+        lb_str(&lb, extra_json);
+    }
+    lb_finish_and_emit(&lb);
+    if (msg != inline_msg)
+        free(msg);
+}
+
+void log_access(const access_record *rec)
+{
+    char num[64];
+    line_buf lb;
+    double ms;
+
+    if (!log_enabled(LOG_INFO))
+        return;
+    /* NaN or infinity would make the line invalid JSON; the clamp keeps
+     * "%.3f" inside num. */
+    ms = isfinite(rec->duration_ms) ? rec->duration_ms : 0.0;
+    if (fabs(ms) > 1e12)
+        ms = ms < 0 ? -1e12 : 1e12;
+
+    lb_start(&lb, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
+    lb_field(&lb, "request_id", rec->request_id != NULL ? rec->request_id : "");
+    lb_field(&lb, "method", rec->method != NULL ? rec->method : "");
+    lb_field(&lb, "path", rec->path != NULL ? rec->path : "");
+    lb_field(&lb, "route", rec->route != NULL ? rec->route : "");
+    lb_str(&lb, ",\"status\":");
+    lb_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
+    lb_str(&lb, ",\"duration_ms\":");
+    lb_append(&lb, num, fmt_millis(ms, num));
+    lb_str(&lb, ",\"bytes\":");
+    lb_append(&lb, num, fmt_u64(rec->bytes, num));
+    lb_field(&lb, "remote", rec->remote != NULL ? rec->remote : "");
+    if (rec->cache != NULL)
+        lb_field(&lb, "cache", rec->cache);
+    lb_finish_and_emit(&lb);
+}

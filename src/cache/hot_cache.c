@@ -1,0 +1,293 @@
+/*
+ * hot_cache.c - the in-process order cache (see hot_cache.h for why it
+ * stays coherent).  64 shards, each a chained hash plus a FIFO list for
+ * eviction, under its own mutex; the polling threads mostly touch
+ * different shards.
+ */
+#include "orderd/cache/hot_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#define SHARDS 64
+
+typedef struct hot_entry {
+    int64_t id;
+    hot_blob *blob;
+    int64_t stored_ms;
+    struct hot_entry *next_in_bucket;
+    struct hot_entry *older, *newer; /* FIFO for eviction */
+} hot_entry;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    hot_entry **buckets;
+    size_t bucket_count;
+    size_t count, capacity;
+    hot_entry *oldest, *newest;
+    atomic_uint_fast64_t seq; /* bumped by every invalidation and flush */
+} shard;
+
+struct hot_cache {
+    shard shards[SHARDS];
+    int64_t max_age_ms;
+    atomic_bool online;
+    atomic_int subscriber_fd;
+    atomic_bool busy;
+    atomic_uint_fast64_t hits;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mix(int64_t id)
+{
+    uint64_t h = (uint64_t)id * UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 29);
+}
+
+static shard *shard_of(hot_cache *hc, int64_t id)
+{
+    return &hc->shards[mix(id) % SHARDS];
+}
+
+void hot_blob_release(hot_blob *blob)
+{
+    if (blob && atomic_fetch_sub_explicit(&blob->refs, 1, memory_order_acq_rel) == 1)
+        free(blob);
+}
+
+hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms)
+{
+    if (max_entries == 0)
+        return NULL;
+    hot_cache *hc = calloc(1, sizeof *hc);
+    if (!hc)
+        return NULL;
+    hc->max_age_ms = max_age_ms;
+    atomic_store(&hc->subscriber_fd, -1);
+    size_t per_shard = max_entries / SHARDS + 1;
+    for (int i = 0; i < SHARDS; i++) {
+        shard *s = &hc->shards[i];
+        pthread_mutex_init(&s->lock, NULL);
+        s->capacity = per_shard;
+        s->bucket_count = 16;
+        while (s->bucket_count < per_shard)
+            s->bucket_count *= 2;
+        s->buckets = calloc(s->bucket_count, sizeof *s->buckets);
+        if (!s->buckets) {
+            hot_cache_destroy(hc);
+            return NULL;
+        }
+    }
+    return hc;
+}
+
+/* Unlinks e from its bucket and the FIFO; the caller holds the lock. */
+static void remove_entry(shard *s, hot_entry *e)
+{
+    hot_entry **p = &s->buckets[mix(e->id) & (s->bucket_count - 1)];
+    while (*p != e)
+        p = &(*p)->next_in_bucket;
+    *p = e->next_in_bucket;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        s->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        s->newest = e->older;
+    s->count--;
+    hot_blob_release(e->blob);
+    free(e);
+}
+
+static hot_entry *find(shard *s, int64_t id)
+{
+    for (hot_entry *e = s->buckets[mix(id) & (s->bucket_count - 1)]; e; e = e->next_in_bucket)
+        if (e->id == id)
+            return e;
+    return NULL;
+}
+
+static void clear_shard(shard *s)
+{
+    while (s->oldest)
+        remove_entry(s, s->oldest);
+}
+
+void hot_cache_destroy(hot_cache *hc)
+{
+    if (!hc)
+        return;
+    for (int i = 0; i < SHARDS; i++) {
+        shard *s = &hc->shards[i];
+        if (s->buckets)
+            clear_shard(s);
+        free(s->buckets);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(hc);
+}
+
+/* Rule 2 of hot_cache.h: is an invalidation possibly on its way in? */
+static bool invalidation_pending(hot_cache *hc)
+{
+    if (atomic_load(&hc->busy))
+        return true;
+    int pending = 0;
+    int fd = atomic_load(&hc->subscriber_fd);
+    if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending > 0)
+        return true;
+    /* the listener may have taken the bytes between our two looks */
+    return atomic_load(&hc->busy);
+}
+
+hot_blob *hot_cache_get(hot_cache *hc, int64_t id)
+{
+    if (!atomic_load_explicit(&hc->online, memory_order_acquire))
+        return NULL;
+    shard *s = shard_of(hc, id);
+    hot_blob *blob = NULL;
+    pthread_mutex_lock(&s->lock);
+    hot_entry *e = find(s, id);
+    if (e && now_ms() - e->stored_ms <= hc->max_age_ms) {
+        blob = e->blob;
+        atomic_fetch_add_explicit(&blob->refs, 1, memory_order_relaxed);
+    } else if (e) {
+        remove_entry(s, e); /* too old: make room instead of keeping it */
+    }
+    pthread_mutex_unlock(&s->lock);
+    /* checked after the lookup, so an invalidation applied while we
+     * looked cannot slip past both checks */
+    if (blob && invalidation_pending(hc)) {
+        hot_blob_release(blob);
+        return NULL;
+    }
+    if (blob)
+        atomic_fetch_add_explicit(&hc->hits, 1, memory_order_relaxed);
+    return blob;
+}
+
+uint64_t hot_cache_ticket(hot_cache *hc, int64_t id)
+{
+    return atomic_load(&shard_of(hc, id)->seq);
+}
+
+void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json, size_t len,
+                   uint64_t ticket)
+{
+    if (!atomic_load(&hc->online))
+        return;
+    hot_blob *blob = malloc(sizeof *blob + len + 1);
+    if (!blob)
+        return;
+    atomic_init(&blob->refs, 1);
+    blob->version = version;
+    blob->len = len;
+    memcpy(blob->data, json, len);
+    blob->data[len] = '\0';
+
+    shard *s = shard_of(hc, id);
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&s->seq) != ticket || !atomic_load(&hc->online)) {
+        pthread_mutex_unlock(&s->lock);
+        hot_blob_release(blob); /* an invalidation came in after our read */
+        return;
+    }
+    hot_entry *e = find(s, id);
+    if (e && e->blob->version > version) {
+        pthread_mutex_unlock(&s->lock);
+        hot_blob_release(blob);
+        return;
+    }
+    if (e)
+        remove_entry(s, e);
+    if (s->count >= s->capacity)
+        remove_entry(s, s->oldest);
+    e = calloc(1, sizeof *e);
+    if (!e) {
+        pthread_mutex_unlock(&s->lock);
+        hot_blob_release(blob);
+        return;
+    }
+    e->id = id;
+    e->blob = blob;
+    e->stored_ms = now_ms();
+    hot_entry **bucket = &s->buckets[mix(id) & (s->bucket_count - 1)];
+    e->next_in_bucket = *bucket;
+    *bucket = e;
+    e->older = s->newest;
+    if (s->newest)
+        s->newest->newer = e;
+    else
+        s->oldest = e;
+    s->newest = e;
+    s->count++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool hot_cache_invalidate(hot_cache *hc, int64_t id)
+{
+    shard *s = shard_of(hc, id);
+    pthread_mutex_lock(&s->lock);
+    atomic_fetch_add(&s->seq, 1);
+    hot_entry *e = find(s, id);
+    if (e)
+        remove_entry(s, e);
+    pthread_mutex_unlock(&s->lock);
+    return e != NULL;
+}
+
+void hot_cache_flush(hot_cache *hc)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        shard *s = &hc->shards[i];
+        pthread_mutex_lock(&s->lock);
+        atomic_fetch_add(&s->seq, 1);
+        clear_shard(s);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+void hot_cache_set_online(hot_cache *hc, bool online, int subscriber_fd)
+{
+    if (!online) {
+        atomic_store(&hc->online, false);
+        atomic_store(&hc->subscriber_fd, -1);
+        hot_cache_flush(hc);
+        return;
+    }
+    hot_cache_flush(hc); /* nothing from before this connection is trusted */
+    atomic_store(&hc->subscriber_fd, subscriber_fd);
+    atomic_store_explicit(&hc->online, true, memory_order_release);
+}
+
+void hot_cache_set_busy(hot_cache *hc, bool busy)
+{
+    atomic_store(&hc->busy, busy);
+}
+
+uint64_t hot_cache_hits(hot_cache *hc)
+{
+    return atomic_load_explicit(&hc->hits, memory_order_relaxed);
+}
+
+size_t hot_cache_size(hot_cache *hc)
+{
+    size_t n = 0;
+    for (int i = 0; i < SHARDS; i++) {
+        pthread_mutex_lock(&hc->shards[i].lock);
+        n += hc->shards[i].count;
+        pthread_mutex_unlock(&hc->shards[i].lock);
+    }
+    return n;
+}

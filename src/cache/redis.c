@@ -1,0 +1,722 @@
+/*
+ * cache.c - hiredis with timeouts, per-thread connections, a circuit
+ * breaker, a recovery thread and a journal of writes that must not be lost.
+ */
+#include "orderd/cache/redis.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "orderd/cache/breaker.h"
+#include "orderd/base/clock.h"
+#include "orderd/base/log.h"
+
+#define MAX_SCRIPTS 8
+
+typedef struct journal_entry {
+    int script;
+    int nkeys;
+    int argc;
+    char **argv;
+    size_t *argvlen;
+} journal_entry;
+
+struct redis_client {
+    char host[256];
+    int port;
+    char password[256];
+    int db;
+    redis_client_options opts;
+
+    pthread_key_t conn_key; /* this thread's redisContext */
+
+    char *script_src[MAX_SCRIPTS];
+    char script_sha[MAX_SCRIPTS][41];
+    int script_count;
+
+    pthread_mutex_t lock; /* breaker + journal */
+    breaker brk;
+    atomic_bool up;            /* breaker closed: read without the lock on the hot path */
+    atomic_bool failures_seen; /* a failure since the last success: record() must lock */
+    journal_entry *journal;
+    size_t journal_len;
+    bool journal_overflowed;
+
+    pthread_t recovery;
+    pthread_mutex_t recovery_lock;
+    pthread_cond_t recovery_wake;
+    bool stopping;
+};
+
+/* ---- URL ---------------------------------------------------------------------- */
+
+static int parse_url(redis_client *c, const char *url)
+{
+    static const char scheme[] = "redis://";
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
+        return -1;
+    const char *p = url + sizeof scheme - 1;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        /* user:password@ or :password@ (Redis 6 ACL users are not used) */
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof c->password)
+            return -1;
+        memcpy(c->password, pw, n);
+        c->password[n] = '\0';
+        p = at + 1;
+    }
+    const char *end = p + strcspn(p, ":/");
+    size_t hn = (size_t)(end - p);
+    if (hn == 0 || hn >= sizeof c->host)
+        return -1;
+    memcpy(c->host, p, hn);
+    c->host[hn] = '\0';
+    c->port = 6379;
+    p = end;
+    if (*p == ':') {
+        char *e;
+        long port = strtol(p + 1, &e, 10);
+        if (e == p + 1 || port < 1 || port > 65535)
+            return -1;
+        c->port = (int)port;
+        p = e;
+    }
+    if (*p == '/' && p[1]) {
+        char *e;
+        long db = strtol(p + 1, &e, 10);
+        if (*e || db < 0 || db > 1000)
+            return -1;
+        c->db = (int)db;
+    } else if (*p && strcmp(p, "/") != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+static struct timeval ms_to_tv(int ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+static bool reply_ok(redisReply *r)
+{
+    return r && r->type != REDIS_REPLY_ERROR;
+}
+
+/* A new, authenticated, selected connection with both timeouts, or NULL. */
+static redisContext *connect_redis(redis_client *c)
+{
+    redisContext *ctx =
+        redisConnectWithTimeout(c->host, c->port, ms_to_tv(c->opts.connect_timeout_ms));
+    if (!ctx || ctx->err) {
+        redisFree(ctx);
+        return NULL;
+    }
+    /* must follow every connect: redisReconnect() would drop it */
+    redisSetTimeout(ctx, ms_to_tv(c->opts.command_timeout_ms));
+    redisReply *r = NULL;
+    if (c->password[0]) {
+        r = redisCommand(ctx, "AUTH %s", c->password);
+        if (!reply_ok(r))
+            goto fail;
+        freeReplyObject(r);
+    }
+    if (c->db) {
+        r = redisCommand(ctx, "SELECT %d", c->db);
+        if (!reply_ok(r))
+            goto fail;
+        freeReplyObject(r);
+    }
+    return ctx;
+fail:
+    if (r)
+        freeReplyObject(r);
+    redisFree(ctx);
+    return NULL;
+}
+
+redisContext *redis_client_open_connection(redis_client *c)
+{
+    return connect_redis(c);
+}
+
+static void free_thread_conn(void *ctx)
+{
+    redisFree(ctx);
+}
+
+/* Drops this thread's connection; the next thread_conn() opens a new one. */
+static void drop_thread_conn(redis_client *c)
+{
+    redisFree(pthread_getspecific(c->conn_key));
+    pthread_setspecific(c->conn_key, NULL);
+}
+
+/*
+ * Did the command fail because the connection was already dead (closed
+ * by a restarted Redis, reset) rather than slow?  Such a failure says
+ * nothing about Redis now, so it is retried once on a new connection
+ * instead of counting against the breaker.  Timeouts are not retried:
+ * that would double the time a request waits on a sick Redis.
+ */
+static bool connection_was_dead(const redisContext *ctx)
+{
+    return ctx && (ctx->err == REDIS_ERR_EOF ||
+                   (ctx->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)));
+}
+
+static redisContext *thread_conn(redis_client *c)
+{
+    redisContext *ctx = pthread_getspecific(c->conn_key);
+    if (ctx && ctx->err) {
+        /* after a timeout the reply stream may be out of step: start over */
+        drop_thread_conn(c);
+        ctx = NULL;
+    }
+    if (!ctx) {
+        ctx = connect_redis(c);
+        pthread_setspecific(c->conn_key, ctx);
+    }
+    return ctx;
+}
+
+/* ---- breaker ---------------------------------------------------------------------- */
+
+static void wake_recovery(redis_client *c)
+{
+    pthread_mutex_lock(&c->recovery_lock);
+    pthread_cond_signal(&c->recovery_wake);
+    pthread_mutex_unlock(&c->recovery_lock);
+}
+
+static void record(redis_client *c, bool success)
+{
+    /* the common case (success, no failure since the last success) takes no lock */
+    if (success && !atomic_load_explicit(&c->failures_seen, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&c->lock);
+    atomic_store(&c->failures_seen, !success);
+    bool opened = breaker_record(&c->brk, success, clock_now_ns());
+    if (opened)
+        atomic_store(&c->up, false);
+    pthread_mutex_unlock(&c->lock);
+    if (opened) {
+        LOG(LOG_WARN, NULL, "redis %s:%d unreachable: cache bypassed until it answers again",
+            c->host, c->port);
+        wake_recovery(c);
+    }
+}
+
+bool redis_client_is_up(redis_client *c)
+{
+    return atomic_load_explicit(&c->up, memory_order_relaxed);
+}
+
+uint64_t redis_client_times_opened(redis_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t n = c->brk.times_opened;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+/* Runs a command on a connection; NULL when there is none or Redis failed. */
+static redisReply *run_argv(redisContext *ctx, int argc, const char **argv, const size_t *argvlen)
+{
+    return ctx ? redisCommandArgv(ctx, argc, argv, argvlen) : NULL;
+}
+
+/* ---- scripts ---------------------------------------------------------------------- */
+
+static void sha1_hex_of(const char *src, char out[41]);
+
+int redis_client_script_add(redis_client *c, const char *source)
+{
+    if (c->script_count == MAX_SCRIPTS)
+        return -1;
+    int id = c->script_count;
+    c->script_src[id] = strdup(source);
+    if (!c->script_src[id])
+        return -1;
+    sha1_hex_of(source, c->script_sha[id]);
+    c->script_count++;
+    return id;
+}
+
+/*
+ * EVALSHA, falling back to EVAL when the server does not know the script
+ * (it restarted, or SCRIPT FLUSH): EVAL also caches it for next time.
+ */
+static redisReply *eval_on(redis_client *c, redisContext *ctx, int script, int nkeys, int argc,
+                           const char *const *argv, const size_t *argvlen)
+{
+    if (!ctx || script < 0 || script >= c->script_count || argc < 0)
+        return NULL;
+    enum { FIXED = 3, INLINE_ARGS = 16 };
+    const char *av_inline[FIXED + INLINE_ARGS];
+    size_t al_inline[FIXED + INLINE_ARGS];
+    const char **av = av_inline;
+    size_t *al = al_inline;
+    if (argc > INLINE_ARGS) { /* batch scripts: one allocation per batch */
+        av = malloc((size_t)(FIXED + argc) * sizeof *av);
+        al = malloc((size_t)(FIXED + argc) * sizeof *al);
+        if (!av || !al) {
+            free(av);
+            free(al);
+            return NULL;
+        }
+    }
+    char nk[12];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = c->script_sha[script];
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[FIXED + i] = argv[i];
+        al[FIXED + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    redisReply *r = run_argv(ctx, FIXED + argc, av, al);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        av[0] = "EVAL";
+        al[0] = 4;
+        av[1] = c->script_src[script];
+        al[1] = strlen(c->script_src[script]);
+        r = run_argv(ctx, FIXED + argc, av, al);
+    }
+    if (av != av_inline) {
+        free(av);
+        free(al);
+    }
+    return r;
+}
+
+/* ---- commands --------------------------------------------------------------------- */
+
+static redisReply *run_on_thread(redis_client *c, int argc, const char **argv, const size_t *argvlen)
+{
+    redisContext *ctx = thread_conn(c);
+    redisReply *r = run_argv(ctx, argc, argv, argvlen);
+    if (!r && connection_was_dead(ctx)) {
+        drop_thread_conn(c);
+        r = run_argv(thread_conn(c), argc, argv, argvlen);
+    }
+    return r;
+}
+
+static redisReply *eval_on_thread(redis_client *c, int script, int nkeys, int argc,
+                                  const char *const *argv, const size_t *argvlen)
+{
+    redisContext *ctx = thread_conn(c);
+    redisReply *r = eval_on(c, ctx, script, nkeys, argc, argv, argvlen);
+    if (!r && connection_was_dead(ctx)) {
+        drop_thread_conn(c);
+        r = eval_on(c, thread_conn(c), script, nkeys, argc, argv, argvlen);
+    }
+    return r;
+}
+
+redis_rc redis_client_command(redis_client *c, int argc, const char **argv, const size_t *argvlen,
+                       redisReply **reply)
+{
+    *reply = NULL;
+    if (!redis_client_is_up(c))
+        return REDIS_RC_UNAVAILABLE;
+    redisReply *r = run_on_thread(c, argc, argv, argvlen);
+    record(c, reply_ok(r));
+    if (!reply_ok(r)) {
+        if (r)
+            freeReplyObject(r);
+        return REDIS_RC_UNAVAILABLE;
+    }
+    *reply = r;
+    return REDIS_RC_OK;
+}
+
+redis_rc redis_client_set(redis_client *c, const char *key, const char *value, size_t len, int64_t ttl_ms,
+                   bool only_if_absent)
+{
+    if (!redis_client_is_up(c))
+        return REDIS_RC_UNAVAILABLE;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *argv[] = {"SET", key, value, "PX", ttl, "NX"};
+    size_t argvlen[] = {3, strlen(key), len, 2, strlen(ttl), 2};
+    redisReply *r = run_on_thread(c, only_if_absent ? 6 : 5, argv, argvlen);
+    record(c, reply_ok(r));
+    redis_rc rc =
+        !reply_ok(r) ? REDIS_RC_UNAVAILABLE : (r->type == REDIS_REPLY_NIL ? REDIS_RC_NIL : REDIS_RC_OK);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+redis_rc redis_client_eval(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
+                    const size_t *argvlen, redisReply **reply)
+{
+    if (reply)
+        *reply = NULL;
+    if (!redis_client_is_up(c))
+        return REDIS_RC_UNAVAILABLE;
+    redisReply *r = eval_on_thread(c, script, nkeys, argc, argv, argvlen);
+    bool ok = reply_ok(r);
+    /* a script error is our bug, not Redis being down: don't trip on it */
+    record(c, r != NULL);
+    if (r && !ok)
+        LOG(LOG_ERROR, NULL, "redis script %d failed: %s", script, r->str);
+    if (ok && reply) {
+        *reply = r;
+        return REDIS_RC_OK;
+    }
+    if (r)
+        freeReplyObject(r);
+    return ok ? REDIS_RC_OK : REDIS_RC_UNAVAILABLE;
+}
+
+/* ---- the journal ---------------------------------------------------------------------- */
+
+static void journal_entry_free(journal_entry *e)
+{
+    for (int i = 0; i < e->argc; i++)
+        free(e->argv[i]);
+    free(e->argv);
+    free(e->argvlen);
+}
+
+static void journal_add(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
+                        const size_t *argvlen)
+{
+    journal_entry e = {.script = script, .nkeys = nkeys, .argc = argc};
+    e.argv = calloc((size_t)argc, sizeof *e.argv);
+    e.argvlen = calloc((size_t)argc, sizeof *e.argvlen);
+    bool ok = e.argv && e.argvlen;
+    for (int i = 0; ok && i < argc; i++) {
+        size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
+        e.argv[i] = malloc(n + 1);
+        ok = e.argv[i] != NULL;
+        if (ok) {
+            memcpy(e.argv[i], argv[i], n);
+            e.argv[i][n] = '\0';
+            e.argvlen[i] = n;
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    if (ok && c->journal_len < c->opts.journal_max) {
+        c->journal[c->journal_len++] = e;
+    } else {
+        /* cannot remember it: flush everything on recovery instead */
+        c->journal_overflowed = true;
+        journal_entry_free(&e);
+    }
+    /* whatever happened to the write, this process must not trust the
+     * cache until the journal is replayed */
+    breaker_trip(&c->brk, clock_now_ns());
+    atomic_store(&c->failures_seen, true);
+    atomic_store(&c->up, false);
+    pthread_mutex_unlock(&c->lock);
+    wake_recovery(c);
+}
+
+void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
+                        const size_t *argvlen)
+{
+    if (redis_client_is_up(c)) {
+        redisReply *r = eval_on_thread(c, script, nkeys, argc, argv, argvlen);
+        bool ok = reply_ok(r);
+        if (r)
+            freeReplyObject(r);
+        if (ok) {
+            record(c, true);
+            return;
+        }
+    }
+    journal_add(c, script, nkeys, argc, argv, argvlen);
+}
+
+/*
+ * Probe side: replays the journal on ctx.  Entries are taken out under
+ * the lock and run without it; any failure puts the rest back.
+ */
+static bool journal_replay(redis_client *c, redisContext *ctx)
+{
+    pthread_mutex_lock(&c->lock);
+    bool flush = c->journal_overflowed;
+    size_t n = c->journal_len;
+    journal_entry *batch = NULL;
+    if (n > 0) {
+        batch = malloc(n * sizeof *batch);
+        if (!batch) {
+            pthread_mutex_unlock(&c->lock);
+            return false;
+        }
+        memcpy(batch, c->journal, n * sizeof *batch);
+        c->journal_len = 0;
+    }
+    c->journal_overflowed = false;
+    pthread_mutex_unlock(&c->lock);
+
+    bool ok = true;
+    if (flush) {
+        redisReply *r = redisCommand(ctx, "FLUSHDB");
+        ok = reply_ok(r);
+        if (r)
+            freeReplyObject(r);
+        if (ok)
+            LOG(LOG_WARN, NULL, "redis: invalidation journal overflowed; flushed the cache db");
+    }
+    size_t done = 0;
+    for (; ok && done < n; done++) {
+        journal_entry *e = &batch[done];
+        redisReply *r =
+            eval_on(c, ctx, e->script, e->nkeys, e->argc, (const char *const *)e->argv, e->argvlen);
+        ok = reply_ok(r);
+        if (r)
+            freeReplyObject(r);
+        if (ok)
+            journal_entry_free(e);
+    }
+    if (!ok) {
+        pthread_mutex_lock(&c->lock);
+        c->journal_overflowed |= flush;
+        size_t left = n - done;
+        if (c->journal_len + left <= c->opts.journal_max) {
+            memmove(c->journal + left, c->journal, c->journal_len * sizeof *c->journal);
+            memcpy(c->journal, batch + done, left * sizeof *batch);
+            c->journal_len += left;
+        } else {
+            for (size_t i = done; i < n; i++)
+                journal_entry_free(&batch[i]);
+            c->journal_overflowed = true;
+        }
+        pthread_mutex_unlock(&c->lock);
+    } else if (n > 0) {
+        LOG(LOG_INFO, NULL, "redis: replayed %zu journaled invalidations", n);
+    }
+    free(batch);
+    return ok;
+}
+
+/* ---- recovery -------------------------------------------------------------------------- */
+
+/*
+ * One recovery step: PING; on the first success replay the journal at
+ * once; close the breaker only after Redis has kept answering for the
+ * grace period.  The wait is for the other orderd processes: one that
+ * could not invalidate during the outage replays its journal on its own
+ * first successful probe, and nobody may read Redis before that lands.
+ */
+static void try_recover(redis_client *c, redisContext **ctx, uint64_t *alive_since_ns)
+{
+    if (!*ctx || (*ctx)->err) {
+        redisFree(*ctx);
+        *ctx = connect_redis(c);
+    }
+    redisReply *r = *ctx ? redisCommand(*ctx, "PING") : NULL;
+    bool alive = reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    if (!alive) {
+        *alive_since_ns = 0;
+        return;
+    }
+    uint64_t now = clock_now_ns();
+    if (*alive_since_ns == 0)
+        *alive_since_ns = now;
+    if (!journal_replay(c, *ctx)) {
+        *alive_since_ns = 0;
+        return;
+    }
+    if (now - *alive_since_ns < (uint64_t)c->opts.recovery_grace_ms * 1000000u)
+        return;
+    pthread_mutex_lock(&c->lock);
+    /* a write journaled while we replayed needs another round first */
+    bool closed =
+        c->journal_len == 0 && !c->journal_overflowed && breaker_probe_result(&c->brk, true);
+    if (closed) {
+        atomic_store(&c->failures_seen, false);
+        atomic_store(&c->up, true);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (closed) {
+        *alive_since_ns = 0;
+        LOG(LOG_INFO, NULL, "redis %s:%d answers: cache in use", c->host, c->port);
+    }
+}
+
+static void *recovery_main(void *arg)
+{
+    redis_client *c = arg;
+    redisContext *ctx = NULL;
+    uint64_t alive_since_ns = 0;
+    pthread_mutex_lock(&c->recovery_lock);
+    while (!c->stopping) {
+        if (!redis_client_is_up(c)) {
+            pthread_mutex_unlock(&c->recovery_lock);
+            try_recover(c, &ctx, &alive_since_ns);
+            pthread_mutex_lock(&c->recovery_lock);
+        }
+        if (c->stopping)
+            break;
+        /* woken early when the breaker opens (record, journal_add) */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)c->opts.probe_interval_ms * 1000000u;
+        until.tv_sec += (time_t)(ns / 1000000000u);
+        until.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&c->recovery_wake, &c->recovery_lock, &until);
+    }
+    pthread_mutex_unlock(&c->recovery_lock);
+    redisFree(ctx);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+redis_client *redis_client_create(const redis_client_options *opts, const char **why)
+{
+    redis_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        *why = "out of memory";
+        return NULL;
+    }
+    c->opts = *opts;
+    if (c->opts.failure_threshold < 1)
+        c->opts.failure_threshold = 1;
+    if (c->opts.probe_interval_ms < 10)
+        c->opts.probe_interval_ms = 10;
+    if (c->opts.journal_max < 1)
+        c->opts.journal_max = 1;
+    if (parse_url(c, opts->url) != 0) {
+        *why = "not a redis://[:password@]host[:port][/db] URL";
+        free(c);
+        return NULL;
+    }
+    c->opts.url = NULL; /* not kept: parsed into host/port/password/db */
+    c->journal = calloc(c->opts.journal_max, sizeof *c->journal);
+    if (!c->journal || pthread_key_create(&c->conn_key, free_thread_conn) != 0) {
+        free(c->journal);
+        free(c);
+        *why = "out of memory";
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->recovery_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->recovery_wake, &attr);
+    pthread_condattr_destroy(&attr);
+    breaker_init(&c->brk, c->opts.failure_threshold);
+    /* start open: the probe closes it once Redis has answered for the
+     * grace period, so /readyz never reports a Redis nobody reached, and
+     * start-up with Redis down costs no request a timeout */
+    breaker_trip(&c->brk, clock_now_ns());
+    atomic_store(&c->up, false);
+    if (pthread_create(&c->recovery, NULL, recovery_main, c) != 0) {
+        *why = "cannot start the recovery thread";
+        pthread_key_delete(c->conn_key);
+        free(c->journal);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void redis_client_destroy(redis_client *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->recovery_lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->recovery_wake);
+    pthread_mutex_unlock(&c->recovery_lock);
+    pthread_join(c->recovery, NULL);
+    /* the calling thread's own connection, if it used one */
+    redisFree(pthread_getspecific(c->conn_key));
+    pthread_key_delete(c->conn_key);
+    for (size_t i = 0; i < c->journal_len; i++)
+        journal_entry_free(&c->journal[i]);
+    free(c->journal);
+    for (int i = 0; i < c->script_count; i++)
+        free(c->script_src[i]);
+    pthread_cond_destroy(&c->recovery_wake);
+    pthread_mutex_destroy(&c->recovery_lock);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* ---- SHA-1, for EVALSHA names ---------------------------------------------------------- */
+
+/* Plain FIPS 180-1; used once per script at start-up, so clarity over speed. */
+static void sha1_hex_of(const char *src, char out[41])
+{
+    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    size_t len = strlen(src);
+    size_t total = ((len + 8) / 64 + 1) * 64;
+    unsigned char *msg = calloc(total, 1);
+    if (!msg) {
+        memset(out, '0', 40);
+        out[40] = '\0';
+        return;
+    }
+    memcpy(msg, src, len);
+    msg[len] = 0x80;
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++)
+        msg[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t off = 0; off < total; off += 64) {
+        uint32_t w[80];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)msg[off + 4 * i] << 24 | (uint32_t)msg[off + 4 * i + 1] << 16 |
+                   (uint32_t)msg[off + 4 * i + 2] << 8 | (uint32_t)msg[off + 4 * i + 3];
+        for (int i = 16; i < 80; i++) {
+            uint32_t x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+            w[i] = (x << 1) | (x >> 31);
+        }
+        uint32_t a = h[0], b = h[1], cc = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; i++) {
+            uint32_t f, k;
+            if (i < 20) {
+                f = (b & cc) | (~b & d);
+                k = 0x5A827999;
+            } else if (i < 40) {
+                f = b ^ cc ^ d;
+                k = 0x6ED9EBA1;
+            } else if (i < 60) {
+                f = (b & cc) | (b & d) | (cc & d);
+                k = 0x8F1BBCDC;
+            } else {
+                f = b ^ cc ^ d;
+                k = 0xCA62C1D6;
+            }
+            uint32_t t = ((a << 5) | (a >> 27)) + f + e + k + w[i];
+            e = d;
+            d = cc;
+            cc = (b << 30) | (b >> 2);
+            b = a;
+            a = t;
+        }
+        h[0] += a;
+        h[1] += b;
+        h[2] += cc;
+        h[3] += d;
+        h[4] += e;
+    }
+    free(msg);
+    for (int i = 0; i < 5; i++)
+        snprintf(out + 8 * i, 9, "%08x", h[i]);
+}

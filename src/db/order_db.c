@@ -1,0 +1,661 @@
+/*
+ * order_db.c - the SQL of orders, through the pool's statement table.
+ *
+ * Every parameter and every column travels as text.  Money goes out as
+ * "12.34" (money_format) and comes back as numeric::text, parsed with
+ * money_parse_text, so no value ever passes through a double.  Timestamps
+ * come back as bigint unix microseconds, and list cursors go in the same
+ * way and are rebuilt in SQL exactly (seconds and microseconds are added
+ * separately so even year-9999 values stay exact in interval arithmetic).
+ */
+#include "orderd/db/order_db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orderd/base/fmt.h"
+#include "orderd/base/log.h"
+
+enum {
+    ST_INSERT,
+    ST_INSERT_MANY,
+    ST_GET,
+    ST_GET_MANY,
+    ST_LIST,
+    ST_LIST_CUSTOMER,
+    ST_LIST_STATUS,
+    ST_LIST_CUSTOMER_STATUS,
+    ST_UPDATE_STATUS,
+    ST_VERSION,
+    ST_DELETE,
+    ST_IDEM_CLAIM,
+    ST_IDEM_LOOKUP,
+    ST_IDEM_COMPLETE,
+    ST_IDEM_EXPIRE,
+    ST_COUNT
+};
+
+/* The columns row_to_order() reads, in this order. */
+#define ORDER_COLUMNS                                                                              \
+    "id, customer_id, status, currency::text, total::text, items::text, version, "                 \
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "                                         \
+    "(extract(epoch FROM updated_at) * 1000000)::bigint"
+
+/* Parameter $n (unix microseconds) as the exact timestamptz. */
+#define TS_FROM_US(n)                                                                              \
+    "(timestamptz 'epoch' + ($" n "::bigint / 1000000) * interval '1 second'"                      \
+    " + ($" n "::bigint % 1000000) * interval '1 microsecond')"
+
+/* Keyset page: rows strictly older than ($ts, $id), newest first.  The row
+ * comparison matches the (..., created_at DESC, id DESC) indexes, so each
+ * query is one index range scan that stops after LIMIT rows. */
+#define LIST_SQL(where, ts, id, limit)                                                             \
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE " where "(created_at, id) < (" TS_FROM_US(         \
+        ts) ", $" id "::bigint) ORDER BY created_at DESC, id DESC LIMIT $" limit "::int"
+
+#define IDEM_TTL "interval '24 hours'"
+
+const db_statement order_db_statements[] = {
+    [ST_INSERT] = {"order_insert",
+                   "INSERT INTO orders (customer_id, status, currency, total, items) "
+                   "VALUES ($1::bigint, 'pending', $2::text, $3::numeric, $4::jsonb) "
+                   "RETURNING " ORDER_COLUMNS,
+                   4},
+    /* One statement, so one commit (one WAL flush) for a whole batch.  The
+     * rows are inserted in ord order and take their ids from the sequence
+     * in that order, so RETURNING sorted by id lines up with the input;
+     * order_db_insert_many checks that it does. */
+    [ST_INSERT_MANY] = {"order_insert_many",
+                        "WITH ins AS (INSERT INTO orders (customer_id, status, currency, total, "
+                        "items) SELECT (e->>'c')::bigint, 'pending', e->>'cur', "
+                        "(e->>'t')::numeric(12,2), e->'i' "
+                        "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, ord) "
+                        "ORDER BY ord RETURNING " ORDER_COLUMNS ") "
+                        "SELECT * FROM ins ORDER BY id",
+                        1},
+    [ST_GET] = {"order_get", "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1::bigint", 1},
+    [ST_GET_MANY] = {"order_get_many",
+                     "SELECT " ORDER_COLUMNS " FROM orders WHERE id = ANY($1::bigint[])", 1},
+    [ST_LIST] = {"order_list", LIST_SQL("", "1", "2", "3"), 3},
+    [ST_LIST_CUSTOMER] = {"order_list_customer",
+                          LIST_SQL("customer_id = $1::bigint AND ", "2", "3", "4"), 4},
+    [ST_LIST_STATUS] = {"order_list_status", LIST_SQL("status = $1::text AND ", "2", "3", "4"), 4},
+    [ST_LIST_CUSTOMER_STATUS] = {"order_list_customer_status",
+                                 LIST_SQL("customer_id = $1::bigint AND status = $2::text AND ",
+                                          "3", "4", "5"),
+                                 5},
+    /* One statement decides and applies the transition, so two concurrent
+     * PATCHes cannot both succeed from the same status: the second waits
+     * on the row lock and re-checks the WHERE against the new row. */
+    [ST_UPDATE_STATUS] = {"order_update_status",
+                          "UPDATE orders SET status = $2::text, version = version + 1, "
+                          "updated_at = now() "
+                          "WHERE id = $1::bigint AND status = ANY ($3::text[]) "
+                          "AND ($4::bigint < 0 OR version = $4::bigint) "
+                          "RETURNING " ORDER_COLUMNS,
+                          4},
+    [ST_VERSION] = {"order_version", "SELECT version FROM orders WHERE id = $1::bigint", 1},
+    [ST_DELETE] = {"order_delete",
+                   "DELETE FROM orders WHERE id = $1::bigint "
+                   "AND ($2::bigint < 0 OR version = $2::bigint) RETURNING " ORDER_COLUMNS,
+                   2},
+    /* Claims the key, or takes over one that has expired.  ON CONFLICT
+     * DO UPDATE locks the existing row even when its WHERE is false, and
+     * when the row is another transaction's uncommitted insert it first
+     * waits for that transaction to end. */
+    [ST_IDEM_CLAIM] =
+        {"idem_claim",
+         "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1::text, $2::text) "
+         "ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+         "order_id = NULL, response = NULL, created_at = now() "
+         "WHERE idempotency_keys.created_at < now() - " IDEM_TTL " RETURNING key",
+         2},
+    [ST_IDEM_LOOKUP] = {"idem_lookup",
+                        "SELECT fingerprint, order_id, response FROM idempotency_keys "
+                        "WHERE key = $1::text",
+                        1},
+    [ST_IDEM_COMPLETE] = {"idem_complete",
+                          "UPDATE idempotency_keys SET order_id = $2::bigint, response = $3::text "
+                          "WHERE key = $1::text",
+                          3},
+    [ST_IDEM_EXPIRE] = {"idem_expire",
+                        "DELETE FROM idempotency_keys WHERE created_at < now() - " IDEM_TTL, 0},
+};
+
+const int order_db_statement_count = ST_COUNT;
+
+_Static_assert(sizeof order_db_statements / sizeof order_db_statements[0] == ST_COUNT,
+               "one statement per enum value");
+
+/* The range of timestamptz we let a cursor name (0001-01-01 .. 9999-12-31);
+ * anything outside would make PostgreSQL fail with "out of range". */
+#define CURSOR_US_MIN INT64_C(-62135596800000000)
+#define CURSOR_US_MAX INT64_C(253402300799999999)
+
+/* ---- rows --------------------------------------------------------------- */
+
+static bool text_to_i64(const char *text, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/*
+ * jsonb prints ", " and ": " between tokens; the API promises compact
+ * JSON and the items were compact when they went in.  JSON whitespace
+ * outside strings carries no meaning, so dropping it is lossless (and
+ * jsonb keeps sku, quantity, unit_price in that order: it sorts keys by
+ * length first).
+ */
+static char *json_compact(const char *in)
+{
+    char *out = malloc(strlen(in) + 1);
+    if (out == NULL)
+        return NULL;
+    char *w = out;
+    bool in_string = false, escaped = false;
+    for (const char *r = in; *r != '\0'; r++) {
+        char c = *r;
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            continue;
+        }
+        *w++ = c;
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Fills *out from row of a result whose columns are ORDER_COLUMNS. */
+static orderd_err row_to_order(const PGresult *res, int row, order *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *why = NULL;
+    const char *currency = PQgetvalue(res, row, 3);
+    if (!text_to_i64(PQgetvalue(res, row, 0), &out->id) ||
+        !text_to_i64(PQgetvalue(res, row, 1), &out->customer_id) ||
+        !order_status_parse(PQgetvalue(res, row, 2), &out->status) || strlen(currency) != 3 ||
+        !money_parse_text(PQgetvalue(res, row, 4), &out->total_cents, &why) ||
+        !text_to_i64(PQgetvalue(res, row, 6), &out->version) ||
+        !text_to_i64(PQgetvalue(res, row, 7), &out->created_at_us) ||
+        !text_to_i64(PQgetvalue(res, row, 8), &out->updated_at_us)) {
+        LOG(LOG_ERROR, NULL, "order_db: unexpected order row (id %s, total %s%s%s)",
+            PQgetvalue(res, row, 0), PQgetvalue(res, row, 4), why != NULL ? ": " : "",
+            why != NULL ? why : "");
+        memset(out, 0, sizeof *out);
+        return ORDERD_ERR_INTERNAL;
+    }
+    memcpy(out->currency, currency, 4);
+    out->items_json = json_compact(PQgetvalue(res, row, 5));
+    if (out->items_json == NULL) {
+        memset(out, 0, sizeof *out);
+        return ORDERD_ERR_INTERNAL;
+    }
+    return ORDERD_OK;
+}
+
+/* Runs a statement that returns at most one order; NOT_FOUND on none. */
+static orderd_err exec_one_order(db_conn *conn, int index, const char *const *params, order *out)
+{
+    orderd_err err;
+    PGresult *res = db_exec(conn, index, params, &err);
+    if (err == ORDERD_OK)
+        err = PQntuples(res) == 1 ? row_to_order(res, 0, out) : ORDERD_ERR_NOT_FOUND;
+    PQclear(res);
+    return err;
+}
+
+/* ---- insert / get / list ------------------------------------------------ */
+
+orderd_err order_db_insert(db_conn *conn, const order_create_req *req, order *out)
+{
+    char customer[24], total[32];
+    memset(out, 0, sizeof *out);
+    snprintf(customer, sizeof customer, "%lld", (long long)req->customer_id);
+    money_format(req->total_cents, total);
+    const char *params[] = {customer, req->currency, total,
+                            req->items_json != NULL ? req->items_json : "[]"};
+    orderd_err err = exec_one_order(conn, ST_INSERT, params, out);
+    /* RETURNING always yields the row; none means something odd. */
+    return err == ORDERD_ERR_NOT_FOUND ? ORDERD_ERR_INTERNAL : err;
+}
+
+orderd_err order_db_insert_many(db_conn *conn, const order_create_req *const *reqs, int n,
+                                order *out)
+{
+    memset(out, 0, (size_t)n * sizeof *out);
+    /* [{"c":7,"cur":"USD","t":"12.50","i":[...]}, ...]: every part is
+     * already canonical JSON (items_json) or needs no escaping */
+    size_t cap = 2, len = 0;
+    for (int i = 0; i < n; i++)
+        cap += 80 + (reqs[i]->items_json ? strlen(reqs[i]->items_json) : 2);
+    char *doc = malloc(cap);
+    if (doc == NULL)
+        return ORDERD_ERR_INTERNAL;
+    doc[len++] = '[';
+    for (int i = 0; i < n; i++) {
+        const order_create_req *r = reqs[i];
+        const char *items = r->items_json ? r->items_json : "[]";
+        size_t items_len = strlen(items);
+        if (i)
+            doc[len++] = ',';
+        memcpy(doc + len, "{\"c\":", 5);
+        len += 5;
+        len += fmt_u64((uint64_t)r->customer_id, doc + len); /* validated > 0 */
+        memcpy(doc + len, ",\"cur\":\"", 8);
+        len += 8;
+        memcpy(doc + len, r->currency, 3);
+        len += 3;
+        memcpy(doc + len, "\",\"t\":\"", 7);
+        len += 7;
+        len += money_format(r->total_cents, doc + len);
+        memcpy(doc + len, "\",\"i\":", 6);
+        len += 6;
+        memcpy(doc + len, items, items_len);
+        len += items_len;
+        doc[len++] = '}';
+    }
+    doc[len++] = ']';
+    doc[len] = '\0';
+    const char *params[] = {doc};
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_INSERT_MANY, params, &err);
+    free(doc);
+    if (err == ORDERD_OK && PQntuples(res) != n)
+        err = ORDERD_ERR_INTERNAL;
+    int done = 0;
+    for (; err == ORDERD_OK && done < n; done++) {
+        err = row_to_order(res, done, &out[done]);
+        /* the input order must hold (see ST_INSERT_MANY) */
+        const char *items = reqs[done]->items_json ? reqs[done]->items_json : "[]";
+        if (err == ORDERD_OK && (out[done].customer_id != reqs[done]->customer_id ||
+                                 out[done].total_cents != reqs[done]->total_cents ||
+                                 strcmp(out[done].items_json, items) != 0)) {
+            LOG(LOG_ERROR, NULL, "order_db: batch insert returned rows out of order");
+            err = ORDERD_ERR_INTERNAL;
+        }
+    }
+    if (err != ORDERD_OK)
+        for (int i = 0; i < n; i++)
+            order_clear(&out[i]);
+    PQclear(res);
+    return err;
+}
+
+orderd_err order_db_get(db_conn *conn, int64_t id, order *out)
+{
+    char id_text[24];
+    memset(out, 0, sizeof *out);
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
+    const char *params[] = {id_text};
+    return exec_one_order(conn, ST_GET, params, out);
+}
+
+orderd_err order_db_get_many(db_conn *conn, const int64_t *ids, int n, order **rows, int *count)
+{
+    *rows = NULL;
+    *count = 0;
+    if (n <= 0)
+        return ORDERD_OK;
+    /* a PostgreSQL array literal: "{1,2,3}" */
+    size_t cap = (size_t)n * 21 + 3, len = 0;
+    char *array = malloc(cap);
+    if (array == NULL)
+        return ORDERD_ERR_INTERNAL;
+    array[len++] = '{';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(array + len, cap - len, i ? ",%lld" : "%lld", (long long)ids[i]);
+    array[len++] = '}';
+    array[len] = '\0';
+    const char *params[] = {array};
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_GET_MANY, params, &err);
+    free(array);
+    int found = err == ORDERD_OK ? PQntuples(res) : 0;
+    if (found > 0) {
+        *rows = calloc((size_t)found, sizeof **rows);
+        if (*rows == NULL)
+            err = ORDERD_ERR_INTERNAL;
+    }
+    for (int i = 0; err == ORDERD_OK && i < found; i++) {
+        err = row_to_order(res, i, &(*rows)[i]);
+        if (err == ORDERD_OK)
+            (*count)++;
+    }
+    if (err != ORDERD_OK) {
+        for (int i = 0; i < *count; i++)
+            order_clear(&(*rows)[i]);
+        free(*rows);
+        *rows = NULL;
+        *count = 0;
+    }
+    PQclear(res);
+    return err;
+}
+
+orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows, int *count,
+                         bool *has_more)
+{
+    *rows = NULL;
+    *count = 0;
+    *has_more = false;
+
+    int limit = q->limit;
+    if (limit < 1)
+        limit = ORDER_LIST_LIMIT_DEFAULT;
+    if (limit > ORDER_LIST_LIMIT_MAX)
+        limit = ORDER_LIST_LIMIT_MAX;
+
+    /* The first page uses the newest possible position, so all four list
+     * statements keep one shape (and one plan) for every page. */
+    int64_t ts = CURSOR_US_MAX, id = INT64_MAX;
+    if (q->has_cursor) {
+        ts = q->cursor_created_at_us;
+        id = q->cursor_id;
+        if (ts > CURSOR_US_MAX) {
+            ts = CURSOR_US_MAX;
+            id = INT64_MAX;
+        } else if (ts < CURSOR_US_MIN) {
+            ts = CURSOR_US_MIN;
+        }
+    }
+    char customer[24], ts_text[24], id_text[24], limit_text[16];
+    snprintf(customer, sizeof customer, "%lld", (long long)q->customer_id);
+    snprintf(ts_text, sizeof ts_text, "%lld", (long long)ts);
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
+    /* One extra row tells whether another page exists. */
+    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
+    const char *status = q->has_status ? order_status_name(q->status) : NULL;
+    if (q->has_status && status == NULL)
+        return ORDERD_ERR_INTERNAL;
+
+    int index;
+    const char *params[5];
+    int n = 0;
+    if (q->has_customer_id && q->has_status) {
+        index = ST_LIST_CUSTOMER_STATUS;
+        params[n++] = customer;
+        params[n++] = status;
+    } else if (q->has_customer_id) {
+        index = ST_LIST_CUSTOMER;
+        params[n++] = customer;
+    } else if (q->has_status) {
+        index = ST_LIST_STATUS;
+        params[n++] = status;
+    } else {
+        index = ST_LIST;
+    }
+    params[n++] = ts_text;
+    params[n++] = id_text;
+    params[n++] = limit_text;
+
+    orderd_err err;
+    PGresult *res = db_exec(conn, index, params, &err);
+    if (err != ORDERD_OK)
+        goto out;
+    int found = PQntuples(res);
+    int keep = found > limit ? limit : found;
+    order *list = calloc(keep > 0 ? (size_t)keep : 1, sizeof *list);
+    if (list == NULL) {
+        err = ORDERD_ERR_INTERNAL;
+        goto out;
+    }
+    for (int i = 0; i < keep; i++) {
+        err = row_to_order(res, i, &list[i]);
+        if (err != ORDERD_OK) {
+            for (int j = 0; j < i; j++)
+                order_clear(&list[j]);
+            free(list);
+            goto out;
+        }
+    }
+    *rows = list;
+    *count = keep;
+    *has_more = found > limit;
+out:
+    PQclear(res);
+    return err;
+}
+
+/* ---- update / delete ---------------------------------------------------- */
+
+/* Reads the version of id: NOT_FOUND, or OK with *version set. */
+static orderd_err read_version(db_conn *conn, const char *id_text, int64_t *version)
+{
+    const char *params[] = {id_text};
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_VERSION, params, &err);
+    if (err == ORDERD_OK) {
+        if (PQntuples(res) != 1)
+            err = ORDERD_ERR_NOT_FOUND;
+        else if (!text_to_i64(PQgetvalue(res, 0, 0), version))
+            err = ORDERD_ERR_INTERNAL;
+    }
+    PQclear(res);
+    return err;
+}
+
+orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
+                                  int64_t expected_version, order *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *to_name = order_status_name(to);
+    if (to_name == NULL)
+        return ORDERD_ERR_INTERNAL;
+
+    /* The statuses `to` may be reached from, as a text[] literal. */
+    char allowed[128] = "{";
+    size_t len = 1;
+    for (int s = 0; s < ORDER_STATUS_COUNT; s++) {
+        if (!order_status_can_transition((order_status)s, to))
+            continue;
+        len += (size_t)snprintf(allowed + len, sizeof allowed - len, "%s%s", len > 1 ? "," : "",
+                                order_status_name((order_status)s));
+    }
+    snprintf(allowed + len, sizeof allowed - len, "}");
+
+    char id_text[24], expected[24];
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
+    snprintf(expected, sizeof expected, "%lld",
+             (long long)(expected_version >= 0 ? expected_version : -1));
+    const char *params[] = {id_text, to_name, allowed, expected};
+    orderd_err err = exec_one_order(conn, ST_UPDATE_STATUS, params, out);
+    if (err != ORDERD_ERR_NOT_FOUND)
+        return err;
+
+    /* Nothing matched: find out which condition failed.  The row may have
+     * moved on since the UPDATE; the answer then describes the newer row,
+     * which is as good as any for a request that lost a race.  The version
+     * is checked before the transition, as a precondition comes first. */
+    int64_t version = 0;
+    err = read_version(conn, id_text, &version);
+    if (err != ORDERD_OK)
+        return err;
+    if (expected_version >= 0 && version != expected_version)
+        return ORDERD_ERR_PRECONDITION;
+    return ORDERD_ERR_CONFLICT;
+}
+
+orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, order *out)
+{
+    order deleted;
+    char id_text[24], expected[24];
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
+    snprintf(expected, sizeof expected, "%lld",
+             (long long)(expected_version >= 0 ? expected_version : -1));
+    const char *params[] = {id_text, expected};
+    orderd_err err = exec_one_order(conn, ST_DELETE, params, &deleted);
+    if (err == ORDERD_OK) {
+        if (out != NULL)
+            *out = deleted;
+        else
+            order_clear(&deleted);
+        return ORDERD_OK;
+    }
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (err != ORDERD_ERR_NOT_FOUND || expected_version < 0)
+        return err;
+    /* Nothing deleted although a version was given: missing, or stale? */
+    int64_t version;
+    err = read_version(conn, id_text, &version);
+    return err == ORDERD_OK ? ORDERD_ERR_PRECONDITION : err;
+}
+
+/* ---- idempotency keys --------------------------------------------------- */
+
+/* Stored state of a key that someone else claimed (and has committed). */
+typedef struct idem_record {
+    bool found;
+    bool same_fingerprint;
+    int64_t order_id;
+    char *response; /* malloc'd; NULL when the row had none */
+} idem_record;
+
+static orderd_err idem_lookup(db_conn *conn, const char *key, const char *fingerprint,
+                              idem_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    const char *params[] = {key};
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_IDEM_LOOKUP, params, &err);
+    if (err != ORDERD_OK || PQntuples(res) != 1)
+        goto out;
+    rec->found = true;
+    rec->same_fingerprint = strcmp(PQgetvalue(res, 0, 0), fingerprint) == 0;
+    if (!PQgetisnull(res, 0, 1) && !text_to_i64(PQgetvalue(res, 0, 1), &rec->order_id)) {
+        err = ORDERD_ERR_INTERNAL;
+        goto out;
+    }
+    if (!PQgetisnull(res, 0, 2)) {
+        rec->response = strdup(PQgetvalue(res, 0, 2));
+        if (rec->response == NULL)
+            err = ORDERD_ERR_INTERNAL;
+    }
+out:
+    PQclear(res);
+    return err;
+}
+
+/* Claims key inside the open transaction: *claimed is true when this
+ * transaction now owns it (new, or expired and taken over). */
+static orderd_err idem_claim(db_conn *conn, const char *key, const char *fingerprint, bool *claimed)
+{
+    const char *params[] = {key, fingerprint};
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_IDEM_CLAIM, params, &err);
+    *claimed = err == ORDERD_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return err;
+}
+
+/*
+ * How concurrent retries end up with one order: the first caller's claim
+ * inserts the key row and keeps it uncommitted until the order and its
+ * response are written.  A second caller's claim (INSERT ... ON CONFLICT)
+ * blocks on that row until the first commits, then finds a fresh key it
+ * may not take over and returns no row; its lookup runs as a new
+ * statement (READ COMMITTED: a new snapshot) and so sees the committed
+ * response.  Had the first rolled back, the second's insert succeeds and
+ * it becomes the owner.  Only a lookup that finds no row at all (the key
+ * was purged between the two statements) claims again.
+ */
+orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req, const char *key,
+                                      const char *fingerprint, char **response_json, order *out,
+                                      bool *replayed)
+{
+    *response_json = NULL;
+    *replayed = false;
+    memset(out, 0, sizeof *out);
+    char *json = NULL;
+    idem_record rec = {0};
+
+    orderd_err err = db_exec_simple(conn, "BEGIN");
+    if (err != ORDERD_OK)
+        return err;
+
+    bool claimed = false;
+    for (int attempt = 0; attempt < 2 && !claimed && !rec.found; attempt++) {
+        err = idem_claim(conn, key, fingerprint, &claimed);
+        if (err == ORDERD_OK && !claimed)
+            err = idem_lookup(conn, key, fingerprint, &rec);
+        if (err != ORDERD_OK)
+            goto rollback;
+    }
+
+    if (!claimed) {
+        if (!rec.found || rec.response == NULL) {
+            LOG(LOG_ERROR, NULL, "order_db: idempotency key neither claimable nor complete");
+            err = ORDERD_ERR_INTERNAL;
+        } else if (!rec.same_fingerprint) {
+            err = ORDERD_ERR_IDEMPOTENCY;
+        } else {
+            /* Only the id: the stored response is the answer, and the
+             * order itself may have changed or gone since. */
+            out->id = rec.order_id;
+            *response_json = rec.response;
+            rec.response = NULL;
+            *replayed = true;
+        }
+        /* Nothing was written; ROLLBACK just ends the transaction. */
+        goto rollback;
+    }
+
+    err = order_db_insert(conn, req, out);
+    if (err != ORDERD_OK)
+        goto rollback;
+    size_t len;
+    json = order_to_json(out, &len);
+    if (json == NULL) {
+        err = ORDERD_ERR_INTERNAL;
+        goto rollback;
+    }
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%lld", (long long)out->id);
+    const char *params[] = {key, id_text, json};
+    PGresult *res = db_exec(conn, ST_IDEM_COMPLETE, params, &err);
+    PQclear(res);
+    if (err != ORDERD_OK)
+        goto rollback;
+    err = db_exec_simple(conn, "COMMIT");
+    if (err != ORDERD_OK)
+        goto fail;
+    *response_json = json;
+    return ORDERD_OK;
+
+rollback:
+    /* On a broken connection this fails at once; the server has already
+     * rolled back by then. */
+    db_exec_simple(conn, "ROLLBACK");
+fail:
+    free(rec.response);
+    if (err != ORDERD_OK) {
+        free(json);
+        order_clear(out);
+    }
+    return err;
+}
+
+long order_db_expire_idempotency_keys(db_conn *conn)
+{
+    orderd_err err;
+    PGresult *res = db_exec(conn, ST_IDEM_EXPIRE, NULL, &err);
+    long n = err == ORDERD_OK ? atol(PQcmdTuples(res)) : -1;
+    PQclear(res);
+    return n;
+}

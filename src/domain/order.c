@@ -1,0 +1,723 @@
+/*
+ * order.c - the order domain: status rules, money, request validation,
+ * the order's JSON and list cursors.  No I/O and no mutable globals, so
+ * everything here is safe to call from any thread.
+ */
+#include "orderd/domain/order.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orderd/base/clock.h"
+#include "orderd/base/fmt.h"
+
+/* ---- status ------------------------------------------------------------ */
+
+static const char *const status_names[ORDER_STATUS_COUNT] = {
+    [ORDER_PENDING] = "pending",     [ORDER_PAID] = "paid",           [ORDER_SHIPPED] = "shipped",
+    [ORDER_DELIVERED] = "delivered", [ORDER_CANCELLED] = "cancelled",
+};
+
+const char *order_status_name(order_status s)
+{
+    if ((unsigned)s >= ORDER_STATUS_COUNT)
+        return NULL;
+    return status_names[s];
+}
+
+bool order_status_parse(const char *name, order_status *out)
+{
+    if (name == NULL)
+        return false;
+    for (int i = 0; i < ORDER_STATUS_COUNT; i++) {
+        if (strcmp(name, status_names[i]) == 0) {
+            *out = (order_status)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool order_status_can_transition(order_status from, order_status to)
+{
+    switch (from) {
+    case ORDER_PENDING:
+        return to == ORDER_PAID || to == ORDER_CANCELLED;
+    case ORDER_PAID:
+        return to == ORDER_SHIPPED || to == ORDER_CANCELLED;
+    case ORDER_SHIPPED:
+        return to == ORDER_DELIVERED;
+    default:
+        return false;
+    }
+}
+
+/* ---- money ------------------------------------------------------------- */
+
+#define MSG_MONEY_FORMAT   "must be a decimal amount such as \"12.50\""
+#define MSG_MONEY_NEGATIVE "must not be negative"
+#define MSG_MONEY_DECIMALS "must have at most two decimal places"
+#define MSG_MONEY_MAX      "must not exceed 9999999999.99"
+#define MSG_MONEY_TYPE     "must be a string or number"
+
+size_t money_format(int64_t cents, char out[32])
+{
+    /* Through uint64_t so that INT64_MIN has a magnitude too. */
+    uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    size_t n = 0;
+    if (cents < 0)
+        out[n++] = '-';
+    n += fmt_u64(mag / 100, out + n);
+    out[n++] = '.';
+    out[n++] = (char)('0' + mag % 100 / 10);
+    out[n++] = (char)('0' + mag % 10);
+    out[n] = '\0';
+    return n;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool money_parse_text(const char *text, int64_t *cents, const char **why)
+{
+    const char *msg = MSG_MONEY_FORMAT;
+    if (text == NULL || text[0] == '\0')
+        goto fail;
+
+    /* The grammar is checked before the value so that "99999999999x" is
+     * reported as malformed, not as too large. */
+    const char *p = text;
+    bool negative = *p == '-';
+    if (negative)
+        p++;
+    size_t int_digits = 0, frac_digits = 0;
+    while (is_digit(p[int_digits]))
+        int_digits++;
+    const char *frac = p + int_digits;
+    if (*frac == '.') {
+        frac++;
+        while (is_digit(frac[frac_digits]))
+            frac_digits++;
+        if (frac_digits == 0)
+            goto fail;
+    }
+    if (int_digits == 0 || frac[frac_digits] != '\0')
+        goto fail;
+    if (negative) {
+        msg = MSG_MONEY_NEGATIVE;
+        goto fail;
+    }
+    if (frac_digits > 2) {
+        msg = MSG_MONEY_DECIMALS;
+        goto fail;
+    }
+
+    int64_t units = 0;
+    for (size_t i = 0; i < int_digits; i++) {
+        units = units * 10 + (p[i] - '0');
+        if (units > ORDER_MONEY_MAX_CENTS / 100) {
+            msg = MSG_MONEY_MAX;
+            goto fail;
+        }
+    }
+    int64_t sub = 0;
+    for (size_t i = 0; i < 2; i++)
+        sub = sub * 10 + (i < frac_digits ? frac[i] - '0' : 0);
+    *cents = units * 100 + sub;
+    return true;
+fail:
+    if (why != NULL)
+        *why = msg;
+    return false;
+}
+
+/*
+ * A double's shortest round-trip decimal is what the client most likely
+ * wrote: 0.1 means 10 cents although the double is a hair above 0.1.
+ * From its digits and exponent (value = d.ddd x 10^exp10) the cents
+ * follow exactly, with the same rules and messages as for text.
+ */
+static bool money_from_double(double d, int64_t *cents, const char **why)
+{
+    char sci[40];
+    for (int precision = 0; precision < 17; precision++) {
+        snprintf(sci, sizeof sci, "%.*e", precision, d);
+        if (strtod(sci, NULL) == d)
+            break;
+    }
+
+    char digits[24];
+    long ndigits = 0;
+    const char *p = sci;
+    for (; *p != 'e'; p++) {
+        if (is_digit(*p))
+            digits[ndigits++] = *p;
+    }
+    long exp10 = strtol(p + 1, NULL, 10);
+    while (ndigits > 1 && digits[ndigits - 1] == '0')
+        ndigits--;
+
+    long decimals = ndigits - 1 - exp10;
+    if (exp10 >= 10) {
+        *why = MSG_MONEY_MAX;
+        return false;
+    }
+    if (decimals > 2) {
+        *why = MSG_MONEY_DECIMALS;
+        return false;
+    }
+    /* Below 10^10 with at most two decimals: at most 12 digits of cents,
+     * never above ORDER_MONEY_MAX_CENTS. */
+    int64_t v = 0;
+    for (long i = 0; i < ndigits; i++)
+        v = v * 10 + (digits[i] - '0');
+    for (long i = decimals; i < 2; i++)
+        v *= 10;
+    *cents = v;
+    return true;
+}
+
+bool money_parse_json(const json_t *value, int64_t *cents, const char **why)
+{
+    const char *msg = MSG_MONEY_TYPE;
+    if (json_is_integer(value)) {
+        json_int_t v = json_integer_value(value);
+        if (v < 0) {
+            msg = MSG_MONEY_NEGATIVE;
+        } else if (v > ORDER_MONEY_MAX_CENTS / 100) {
+            msg = MSG_MONEY_MAX;
+        } else {
+            *cents = (int64_t)v * 100;
+            return true;
+        }
+    } else if (json_is_real(value)) {
+        double d = json_real_value(value);
+        if (!isfinite(d)) {
+            msg = MSG_MONEY_FORMAT;
+        } else if (d < 0) {
+            msg = MSG_MONEY_NEGATIVE;
+        } else if (d == 0) { /* also -0.0, which %e would print with a sign */
+            *cents = 0;
+            return true;
+        } else {
+            return money_from_double(d, cents, why != NULL ? why : &msg);
+        }
+    } else if (json_is_string(value)) {
+        /* An embedded NUL would make the C string mean something else. */
+        const char *s = json_string_value(value);
+        if (strlen(s) == json_string_length(value))
+            return money_parse_text(s, cents, why);
+        msg = MSG_MONEY_FORMAT;
+    }
+    if (why != NULL)
+        *why = msg;
+    return false;
+}
+
+/* ---- validation errors ------------------------------------------------- */
+
+void field_errors_add(field_errors *errs, const char *field, const char *fmt, ...)
+{
+    if (errs->count >= FIELD_ERRORS_MAX)
+        return;
+    field_error *e = &errs->list[errs->count++];
+    size_t n = field != NULL ? strlen(field) : 0;
+    if (n >= sizeof e->field)
+        n = sizeof e->field - 1;
+    if (n > 0)
+        memcpy(e->field, field, n);
+    e->field[n] = '\0';
+
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- create / patch requests ------------------------------------------- */
+
+/*
+ * ISO 4217 codes of currencies that are legal tender today (2026), sorted
+ * for bsearch.  Fund codes (BOV, CLF, ...), metals (XAU, ...), testing
+ * (XTS) and "no currency" (XXX) are left out on purpose: nobody pays for
+ * an order in them.  Recently withdrawn: ANG (now XCG), HRK (now EUR),
+ * SLL (now SLE), ZWL (now ZWG), CUC.
+ */
+static const char currency_codes[][4] = {
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
+    "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
+    "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
+    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD",
+    "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES",
+    "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
+    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
+    "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP",
+    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
+    "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
+    "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES",
+    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+};
+
+static int currency_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, elem);
+}
+
+static bool currency_is_active(const char *code)
+{
+    return bsearch(code, currency_codes, sizeof currency_codes / sizeof currency_codes[0],
+                   sizeof currency_codes[0], currency_cmp) != NULL;
+}
+
+/* A JSON string without embedded NULs, or NULL. */
+static const char *json_c_string(const json_t *value)
+{
+    if (!json_is_string(value))
+        return NULL;
+    const char *s = json_string_value(value);
+    return strlen(s) == json_string_length(value) ? s : NULL;
+}
+
+typedef struct parsed_item {
+    const char *sku; /* borrowed from the body */
+    int64_t quantity;
+    int64_t unit_price_cents;
+} parsed_item;
+
+static bool sku_is_valid(const char *sku)
+{
+    size_t n = strlen(sku);
+    if (n == 0 || n > ORDER_SKU_MAX)
+        return false;
+    return strspn(sku, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static void item_error(field_errors *errs, size_t index, const char *key, const char *message)
+{
+    char path[64];
+    if (key != NULL)
+        snprintf(path, sizeof path, "items[%zu].%.40s", index, key);
+    else
+        snprintf(path, sizeof path, "items[%zu]", index);
+    field_errors_add(errs, path, "%s", message);
+}
+
+static bool parse_item(const json_t *obj, size_t index, parsed_item *out, field_errors *errs)
+{
+    size_t before = errs->count;
+    if (!json_is_object(obj)) {
+        item_error(errs, index, NULL, "must be an object");
+        return false;
+    }
+
+    const json_t *sku = json_object_get(obj, "sku");
+    const char *sku_text = json_c_string(sku);
+    if (sku == NULL)
+        item_error(errs, index, "sku", "is required");
+    else if (sku_text == NULL)
+        item_error(errs, index, "sku", "must be a string");
+    else if (!sku_is_valid(sku_text))
+        item_error(errs, index, "sku", "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    out->sku = sku_text;
+
+    const json_t *qty = json_object_get(obj, "quantity");
+    if (qty == NULL)
+        item_error(errs, index, "quantity", "is required");
+    else if (!json_is_integer(qty))
+        item_error(errs, index, "quantity", "must be an integer");
+    else if (json_integer_value(qty) < 1 || json_integer_value(qty) > ORDER_QUANTITY_MAX)
+        item_error(errs, index, "quantity", "must be between 1 and 1000000");
+    else
+        out->quantity = json_integer_value(qty);
+
+    const json_t *price = json_object_get(obj, "unit_price");
+    const char *why = NULL;
+    if (price == NULL)
+        item_error(errs, index, "unit_price", "is required");
+    else if (!money_parse_json(price, &out->unit_price_cents, &why))
+        item_error(errs, index, "unit_price", why);
+
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        if (strcmp(key, "sku") != 0 && strcmp(key, "quantity") != 0 &&
+            strcmp(key, "unit_price") != 0)
+            item_error(errs, index, key, "unknown field");
+    }
+    return errs->count == before;
+}
+
+/* Upper bound of one rendered item, sku at its longest. */
+#define ITEM_JSON_MAX                                                                              \
+    (sizeof "{\"sku\":\"\",\"quantity\":,\"unit_price\":\"\"}," + ORDER_SKU_MAX + 20 + 32)
+
+static char *render_items(const parsed_item *items, size_t count)
+{
+    size_t cap = 3 + count * ITEM_JSON_MAX;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    out[n++] = '[';
+    for (size_t i = 0; i < count; i++) {
+        char price[32];
+        money_format(items[i].unit_price_cents, price);
+        n += (size_t)snprintf(out + n, cap - n,
+                              "%s{\"sku\":\"%s\",\"quantity\":%lld,\"unit_price\":\"%s\"}",
+                              i > 0 ? "," : "", items[i].sku, (long long)items[i].quantity, price);
+    }
+    out[n++] = ']';
+    out[n] = '\0';
+    return out;
+}
+
+/* Validates "items"; *count items land in items[] when it returns true. */
+static bool parse_items(const json_t *value, parsed_item *items, size_t *count, field_errors *errs)
+{
+    *count = 0;
+    if (!json_is_array(value)) {
+        field_errors_add(errs, "items", "must be an array");
+        return false;
+    }
+    size_t n = json_array_size(value);
+    if (n > ORDER_MAX_ITEMS) {
+        field_errors_add(errs, "items", "must have at most %d items", ORDER_MAX_ITEMS);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok &= parse_item(json_array_get(value, i), i, &items[i], errs);
+    *count = n;
+    return ok;
+}
+
+static bool sum_items(const parsed_item *items, size_t count, int64_t *sum)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        int64_t line;
+        if (__builtin_mul_overflow(items[i].quantity, items[i].unit_price_cents, &line) ||
+            __builtin_add_overflow(total, line, &total) || total > ORDER_MONEY_MAX_CENTS)
+            return false;
+    }
+    *sum = total;
+    return true;
+}
+
+bool order_create_parse(const json_t *body, order_create_req *out, field_errors *errs)
+{
+    errs->count = 0;
+    if (!json_is_object(body)) {
+        field_errors_add(errs, "body", "must be a JSON object");
+        return false;
+    }
+
+    /* Known fields first, in a fixed order, so that a flood of unknown
+     * keys cannot push the useful errors past FIELD_ERRORS_MAX. */
+    int64_t customer_id = 0;
+    const json_t *v = json_object_get(body, "customer_id");
+    if (v == NULL)
+        field_errors_add(errs, "customer_id", "is required");
+    else if (!json_is_integer(v))
+        field_errors_add(errs, "customer_id", "must be an integer");
+    else if (json_integer_value(v) < 1)
+        field_errors_add(errs, "customer_id", "must be a positive integer");
+    else
+        customer_id = json_integer_value(v);
+
+    int64_t total = 0;
+    bool total_ok = false;
+    const json_t *total_json = json_object_get(body, "total");
+    if (total_json != NULL) {
+        const char *why = NULL;
+        total_ok = money_parse_json(total_json, &total, &why);
+        if (!total_ok)
+            field_errors_add(errs, "total", "%s", why);
+    }
+
+    const char *currency = ORDER_CURRENCY_DEFAULT;
+    v = json_object_get(body, "currency");
+    if (v != NULL) {
+        currency = json_c_string(v);
+        if (!json_is_string(v))
+            field_errors_add(errs, "currency", "must be a string");
+        else if (currency == NULL || strlen(currency) != 3 || !currency_is_active(currency))
+            field_errors_add(errs, "currency", "must be an active ISO 4217 code such as \"USD\"");
+    }
+
+    parsed_item items[ORDER_MAX_ITEMS];
+    size_t item_count = 0;
+    bool items_ok = true;
+    const json_t *items_json = json_object_get(body, "items");
+    if (items_json != NULL)
+        items_ok = parse_items(items_json, items, &item_count, errs);
+
+    if (items_ok && item_count > 0) {
+        int64_t sum;
+        char text[32];
+        if (!sum_items(items, item_count, &sum)) {
+            field_errors_add(errs, "items", "the sum of the items " MSG_MONEY_MAX);
+        } else if (total_json == NULL) {
+            total = sum;
+        } else if (total_ok && total != sum) {
+            money_format(sum, text);
+            field_errors_add(errs, "total", "must equal the sum of the items (%s)", text);
+        }
+    } else if (total_json == NULL && items_ok) {
+        field_errors_add(errs, "total", "is required");
+    }
+
+    const char *key;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        if (strcmp(key, "customer_id") != 0 && strcmp(key, "total") != 0 &&
+            strcmp(key, "currency") != 0 && strcmp(key, "items") != 0)
+            field_errors_add(errs, key, "unknown field");
+    }
+    if (errs->count > 0)
+        return false;
+
+    char *rendered = render_items(items, item_count);
+    if (rendered == NULL) {
+        field_errors_add(errs, "items", "could not be stored (out of memory)");
+        return false;
+    }
+    out->customer_id = customer_id;
+    out->total_cents = total;
+    memcpy(out->currency, currency, 4);
+    out->items_json = rendered;
+    return true;
+}
+
+void order_create_req_clear(order_create_req *req)
+{
+    if (req == NULL)
+        return;
+    free(req->items_json);
+    memset(req, 0, sizeof *req);
+}
+
+char *order_create_fingerprint(const order_create_req *req)
+{
+    const char *items = req->items_json != NULL ? req->items_json : "[]";
+    int n = snprintf(NULL, 0, "%lld|%lld|%.3s|%s", (long long)req->customer_id,
+                     (long long)req->total_cents, req->currency, items);
+    char *out = malloc((size_t)n + 1);
+    if (out != NULL)
+        snprintf(out, (size_t)n + 1, "%lld|%lld|%.3s|%s", (long long)req->customer_id,
+                 (long long)req->total_cents, req->currency, items);
+    return out;
+}
+
+bool order_patch_parse(const json_t *body, order_status *status, field_errors *errs)
+{
+    errs->count = 0;
+    if (!json_is_object(body)) {
+        field_errors_add(errs, "body", "must be a JSON object");
+        return false;
+    }
+    order_status parsed = ORDER_PENDING;
+    const json_t *v = json_object_get(body, "status");
+    if (v == NULL)
+        field_errors_add(errs, "status", "is required");
+    else if (!json_is_string(v))
+        field_errors_add(errs, "status", "must be a string");
+    else if (!order_status_parse(json_c_string(v), &parsed))
+        field_errors_add(errs, "status",
+                         "must be one of pending, paid, shipped, delivered, cancelled");
+
+    const char *key;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        if (strcmp(key, "status") != 0)
+            field_errors_add(errs, key, "unknown field");
+    }
+    if (errs->count > 0)
+        return false;
+    *status = parsed;
+    return true;
+}
+
+/* ---- the order and its JSON -------------------------------------------- */
+
+void order_clear(order *o)
+{
+    if (o == NULL)
+        return;
+    free(o->items_json);
+    memset(o, 0, sizeof *o);
+}
+
+/* Appends s (len bytes) at *p. */
+static void put(char **p, const char *s, size_t len)
+{
+    memcpy(*p, s, len);
+    *p += len;
+}
+
+#define PUT_LITERAL(p, s) put(p, s, sizeof s - 1)
+
+/* Signed decimal, without printf. */
+static void put_i64(char **p, int64_t v)
+{
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *(*p)++ = '-';
+    *p += fmt_u64(mag, *p);
+}
+
+/* Built with memcpy and integer formatting, not snprintf: this runs for
+ * every order of every list page, cold read and create. */
+char *order_to_json(const order *o, size_t *len)
+{
+    const char *status = order_status_name(o->status);
+    const char *items = o->items_json != NULL ? o->items_json : "[]";
+    size_t items_len = strlen(items);
+    if (status == NULL)
+        status = "unknown";
+    char total[32], created[32], updated[32];
+    size_t total_len = money_format(o->total_cents, total);
+    size_t created_len = clock_format_rfc3339(o->created_at_us, 6, created);
+    size_t updated_len = clock_format_rfc3339(o->updated_at_us, 6, updated);
+
+    /* Everything but items is bounded: three int64s, the timestamps,
+     * money, currency, status and the key names fit well within 384. */
+    char *out = malloc(items_len + 384);
+    if (out == NULL)
+        return NULL;
+    char *p = out;
+    PUT_LITERAL(&p, "{\"id\":");
+    put_i64(&p, o->id);
+    PUT_LITERAL(&p, ",\"customer_id\":");
+    put_i64(&p, o->customer_id);
+    PUT_LITERAL(&p, ",\"status\":\"");
+    put(&p, status, strlen(status));
+    PUT_LITERAL(&p, "\",\"currency\":\"");
+    put(&p, o->currency, strnlen(o->currency, 3));
+    PUT_LITERAL(&p, "\",\"total\":\"");
+    put(&p, total, total_len);
+    PUT_LITERAL(&p, "\",\"items\":");
+    put(&p, items, items_len);
+    PUT_LITERAL(&p, ",\"version\":");
+    put_i64(&p, o->version);
+    PUT_LITERAL(&p, ",\"created_at\":\"");
+    put(&p, created, created_len);
+    PUT_LITERAL(&p, "\",\"updated_at\":\"");
+    put(&p, updated, updated_len);
+    PUT_LITERAL(&p, "\"}");
+    *p = '\0';
+    if (len != NULL)
+        *len = (size_t)(p - out);
+    return out;
+}
+
+/* ---- list cursors ------------------------------------------------------ */
+
+/*
+ * A cursor is base64url of 21 bytes: a format version, created_at_us and
+ * id (big endian), and an FNV-1a checksum of those 17 bytes.  The
+ * checksum only rejects typos and junk; it is not a MAC, and need not
+ * be: a forged cursor can only move the caller within their own query.
+ * 21 bytes make exactly 28 characters, so there is no padding.
+ */
+#define CURSOR_VERSION 1
+#define CURSOR_BYTES   21
+#define CURSOR_CHARS   28
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static uint32_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static void put_be(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t get_be(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+size_t order_cursor_encode(int64_t created_at_us, int64_t id, char out[64])
+{
+    unsigned char raw[CURSOR_BYTES];
+    raw[0] = CURSOR_VERSION;
+    put_be(raw + 1, (uint64_t)created_at_us, 8);
+    put_be(raw + 9, (uint64_t)id, 8);
+    put_be(raw + 17, fnv1a(raw, 17), 4);
+
+    size_t n = 0;
+    for (size_t i = 0; i < CURSOR_BYTES; i += 3) {
+        uint32_t group = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+        for (int shift = 18; shift >= 0; shift -= 6)
+            out[n++] = b64url[(group >> shift) & 63];
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static int b64url_value(char c)
+{
+    const char *p = c != '\0' ? strchr(b64url, c) : NULL;
+    return p != NULL ? (int)(p - b64url) : -1;
+}
+
+bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id)
+{
+    if (text == NULL || strlen(text) != CURSOR_CHARS)
+        return false;
+    unsigned char raw[CURSOR_BYTES];
+    for (size_t i = 0, o = 0; i < CURSOR_CHARS; i += 4, o += 3) {
+        uint32_t group = 0;
+        for (size_t k = 0; k < 4; k++) {
+            int v = b64url_value(text[i + k]);
+            if (v < 0)
+                return false;
+            group = group << 6 | (uint32_t)v;
+        }
+        put_be(raw + o, group, 3);
+    }
+    if (raw[0] != CURSOR_VERSION || get_be(raw + 17, 4) != fnv1a(raw, 17))
+        return false;
+    int64_t decoded_id = (int64_t)get_be(raw + 9, 8);
+    if (decoded_id < 1)
+        return false;
+    *created_at_us = (int64_t)get_be(raw + 1, 8);
+    *id = decoded_id;
+    return true;
+}
+
+bool parse_positive_i64(const char *text, int64_t *out)
+{
+    /* A leading zero is refused so that each id has exactly one spelling
+     * ("/orders/007" is not "/orders/7"); this also refuses "0". */
+    if (text == NULL || text[0] < '1' || text[0] > '9')
+        return false;
+    int64_t v = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (!is_digit(*p))
+            return false;
+        int digit = *p - '0';
+        if (v > (INT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return true;
+}

@@ -1,0 +1,64 @@
+/*
+ * batch_queue.c - see batch_queue.h.
+ */
+#include "orderd/store/batch_queue.h"
+
+#include <stddef.h>
+
+void batch_queue_init(batch_queue *q)
+{
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->ready, NULL);
+    q->head = q->tail = NULL;
+    q->stopping = false;
+}
+
+void batch_queue_destroy(batch_queue *q)
+{
+    pthread_cond_destroy(&q->ready);
+    pthread_mutex_destroy(&q->lock);
+}
+
+bool batch_queue_push(batch_queue *q, batch_item *item)
+{
+    pthread_mutex_lock(&q->lock);
+    bool ok = !q->stopping;
+    if (ok) {
+        item->next = NULL;
+        if (q->tail)
+            q->tail->next = item;
+        else
+            q->head = item;
+        q->tail = item;
+        pthread_cond_signal(&q->ready);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
+int batch_queue_take(batch_queue *q, batch_item **batch, int max)
+{
+    pthread_mutex_lock(&q->lock);
+    while (!q->head && !q->stopping)
+        pthread_cond_wait(&q->ready, &q->lock);
+    int n = 0;
+    while (q->head && n < max) {
+        batch[n++] = q->head;
+        q->head = q->head->next;
+    }
+    if (!q->head)
+        q->tail = NULL;
+    /* more left over: let another consumer start on it */
+    if (q->head)
+        pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+void batch_queue_stop(batch_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    pthread_cond_broadcast(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}

@@ -1,0 +1,363 @@
+/*
+ * order_reader.c - batched reads of single orders (see order_reader.h).
+ */
+#include "orderd/store/order_reader.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "orderd/store/batch_queue.h"
+#include "orderd/base/clock.h"
+#include "orderd/base/metrics.h"
+#include "orderd/db/order_db.h"
+
+typedef struct read_job {
+    batch_item link; /* first: the queues hold read_jobs as batch_items */
+    int64_t id;
+    uint64_t deadline_ns;
+    uint64_t ticket;     /* hot cache ticket, taken before the first lookup */
+    int64_t min_version; /* the tombstone the lookup saw: older rows are stale */
+    bool bypass;         /* Redis was down: read PostgreSQL, fill nothing */
+    const char *cache_status;
+    order_read_done done; /* NULL: an early refresh nobody waits for */
+    void *arg;
+} read_job;
+
+struct order_reader {
+    order_reader_options opts;
+    batch_queue lookups, loads;
+    pthread_t lookup_thread, load_thread;
+    bool shut_down; /* owner's thread only */
+};
+
+/* ---- answers ----------------------------------------------------------------- */
+
+/* Answers job (json is copied) and frees it. */
+static void answer(read_job *job, orderd_err err, const char *json, size_t len, int64_t version)
+{
+    if (job->done) {
+        order_doc doc = {.id = job->id, .version = version};
+        if (err == ORDERD_OK) {
+            doc.json = malloc(len + 1);
+            if (doc.json) {
+                memcpy(doc.json, json, len);
+                doc.json[len] = '\0';
+                doc.len = len;
+            } else {
+                err = ORDERD_ERR_INTERNAL;
+            }
+        }
+        job->done(job->arg, err, err == ORDERD_OK ? &doc : NULL, job->cache_status);
+    }
+    free(job);
+}
+
+/* ---- lookup stage ------------------------------------------------------------ */
+
+static void lookup_batch(order_reader *r, read_job **jobs, int n)
+{
+    int64_t ids[n];
+    order_cache_read found[n];
+    for (int i = 0; i < n; i++) {
+        ids[i] = jobs[i]->id;
+        if (r->opts.hot)
+            jobs[i]->ticket = hot_cache_ticket(r->opts.hot, ids[i]);
+    }
+    order_cache_lookup_many(r->opts.cache, ids, n, found);
+    for (int i = 0; i < n; i++) {
+        read_job *job = jobs[i];
+        order_cache_read *f = &found[i];
+        switch (f->result) {
+        case ORDER_CACHE_HIT:
+        case ORDER_CACHE_REFRESH:
+            metric_inc(METRIC_CACHE_HITS);
+            job->cache_status = CACHE_STATUS_HIT;
+            if (r->opts.hot)
+                hot_cache_put(r->opts.hot, job->id, f->version, f->json, f->len, job->ticket);
+            if (f->result == ORDER_CACHE_REFRESH) {
+                /* XFetch: this one reader renews the entry in the
+                 * background; its own answer does not wait for that */
+                read_job *refresh = calloc(1, sizeof *refresh);
+                if (refresh) {
+                    *refresh = (read_job){.id = job->id,
+                                          .deadline_ns = job->deadline_ns,
+                                          .ticket = job->ticket,
+                                          .min_version = f->version};
+                    metric_inc(METRIC_CACHE_EARLY_REFRESHES);
+                    if (!batch_queue_push(&r->loads, &refresh->link))
+                        free(refresh);
+                }
+            }
+            answer(job, ORDERD_OK, f->json, f->len, f->version);
+            break;
+        case ORDER_CACHE_ABSENT:
+            metric_inc(METRIC_CACHE_HITS);
+            job->cache_status = CACHE_STATUS_HIT;
+            answer(job, ORDERD_ERR_NOT_FOUND, NULL, 0, 0);
+            break;
+        case ORDER_CACHE_MISS:
+            metric_inc(METRIC_CACHE_MISSES);
+            job->cache_status = CACHE_STATUS_MISS;
+            job->min_version = f->version;
+            if (!batch_queue_push(&r->loads, &job->link))
+                answer(job, ORDERD_ERR_UNAVAILABLE, NULL, 0, 0);
+            break;
+        case ORDER_CACHE_DOWN:
+            metric_inc(METRIC_CACHE_BYPASSES);
+            job->cache_status = CACHE_STATUS_BYPASS;
+            job->bypass = true;
+            if (!batch_queue_push(&r->loads, &job->link))
+                answer(job, ORDERD_ERR_UNAVAILABLE, NULL, 0, 0);
+            break;
+        }
+        free(f->json);
+    }
+}
+
+static void *lookup_main(void *arg)
+{
+    order_reader *r = arg;
+    batch_item *batch[r->opts.batch_max];
+    int n;
+    while ((n = batch_queue_take(&r->lookups, batch, r->opts.batch_max)) > 0)
+        lookup_batch(r, (read_job **)batch, n);
+    return NULL;
+}
+
+/* ---- load stage -------------------------------------------------------------- */
+
+/* Answers from Redis what a previous batch filled meanwhile; compacts
+ * jobs to those still missing and returns their count. */
+static int recheck(order_reader *r, read_job **jobs, int n)
+{
+    int64_t ids[n];
+    order_cache_read found[n];
+    for (int i = 0; i < n; i++)
+        ids[i] = jobs[i]->id;
+    order_cache_lookup_many(r->opts.cache, ids, n, found);
+    int left = 0;
+    for (int i = 0; i < n; i++) {
+        order_cache_read *f = &found[i];
+        bool usable = (f->result == ORDER_CACHE_HIT || f->result == ORDER_CACHE_REFRESH) &&
+                      f->version >= jobs[i]->min_version && jobs[i]->done;
+        if (usable)
+            answer(jobs[i], ORDERD_OK, f->json, f->len, f->version);
+        else
+            jobs[left++] = jobs[i];
+        free(f->json);
+    }
+    return left;
+}
+
+typedef struct loaded {
+    order row;
+    char *json;
+    size_t len;
+} loaded;
+
+static loaded *find_loaded(loaded *rows, int count, int64_t id)
+{
+    for (int i = 0; i < count; i++)
+        if (rows[i].row.id == id)
+            return &rows[i];
+    return NULL;
+}
+
+/* Fills Redis (and the hot cache) with what this batch read. */
+static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int count, int64_t read_ms)
+{
+    order_cache_fill_item items[n];
+    int m = 0;
+    uint64_t now = clock_now_ns();
+    for (int i = 0; i < n; i++) {
+        read_job *job = jobs[i];
+        /* past its deadline our read may predate a tombstone that has
+         * expired since (order_cache.h): fill nothing for it */
+        if (job->bypass || now >= job->deadline_ns)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < m && !seen; k++)
+            seen = items[k].id == job->id;
+        if (seen)
+            continue;
+        loaded *l = find_loaded(rows, count, job->id);
+        items[m] = (order_cache_fill_item){.id = job->id, .absent = l == NULL};
+        if (l) {
+            items[m].version = l->row.version;
+            items[m].json = l->json;
+            items[m].len = l->len;
+            /* into the hot cache before Redis: see order_store.c */
+            if (r->opts.hot)
+                hot_cache_put(r->opts.hot, job->id, l->row.version, l->json, l->len, job->ticket);
+        }
+        m++;
+    }
+    if (m == 0)
+        return;
+    order_cache_fill_many(r->opts.cache, items, m, read_ms);
+    for (int k = 0; k < m; k++)
+        if (!items[k].accepted && !items[k].absent && r->opts.hot)
+            hot_cache_invalidate(r->opts.hot, items[k].id);
+}
+
+static void load_batch(order_reader *r, read_job **jobs, int n)
+{
+    uint64_t now = clock_now_ns();
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        if (now >= jobs[i]->deadline_ns)
+            answer(jobs[i], ORDERD_ERR_TIMEOUT, NULL, 0, 0);
+        else
+            jobs[live++] = jobs[i];
+    }
+    n = live;
+    bool cache_up = r->opts.cache && order_cache_is_up(r->opts.cache);
+    if (n > 0 && cache_up)
+        n = recheck(r, jobs, n);
+    if (n == 0)
+        return;
+
+    /* one statement for every distinct id; its deadline is the latest of
+     * the batch, so no request is cancelled for another's sake */
+    int64_t ids[n];
+    int distinct = 0;
+    uint64_t deadline = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int k = 0; k < distinct && !seen; k++)
+            seen = ids[k] == jobs[i]->id;
+        if (!seen)
+            ids[distinct++] = jobs[i]->id;
+        if (jobs[i]->deadline_ns > deadline)
+            deadline = jobs[i]->deadline_ns;
+    }
+    orderd_err err;
+    uint64_t wait_until = now + r->opts.acquire_timeout_ns;
+    db_conn *conn =
+        db_pool_acquire(r->opts.db, wait_until < deadline ? wait_until : deadline, &err);
+    order *rows = NULL;
+    int count = 0;
+    uint64_t started = clock_now_ns();
+    if (conn) {
+        db_conn_set_deadline(conn, deadline);
+        err = order_db_get_many(conn, ids, distinct, &rows, &count);
+        db_pool_release(r->opts.db, conn);
+        for (int k = 0; k < distinct; k++)
+            metric_inc(METRIC_DB_ORDER_READS);
+        for (int k = distinct; k < n; k++)
+            metric_inc(METRIC_SHARED_READS);
+    }
+    if (r->opts.test_fill_delay_ms > 0)
+        nanosleep(&(struct timespec){.tv_nsec = r->opts.test_fill_delay_ms * 1000000L}, NULL);
+    int64_t read_ms = (int64_t)((clock_now_ns() - started) / 1000000u);
+
+    loaded *done_rows = count ? calloc((size_t)count, sizeof *done_rows) : NULL;
+    if (count && !done_rows)
+        err = ORDERD_ERR_INTERNAL;
+    for (int k = 0; err == ORDERD_OK && k < count; k++) {
+        done_rows[k].row = rows[k];
+        done_rows[k].json = order_to_json(&rows[k], &done_rows[k].len);
+        if (!done_rows[k].json)
+            err = ORDERD_ERR_INTERNAL;
+    }
+    if (err == ORDERD_OK && cache_up)
+        fill(r, jobs, n, done_rows, count, read_ms);
+    for (int i = 0; i < n; i++) {
+        loaded *l = err == ORDERD_OK ? find_loaded(done_rows, count, jobs[i]->id) : NULL;
+        if (err != ORDERD_OK)
+            answer(jobs[i], err, NULL, 0, 0);
+        else if (l)
+            answer(jobs[i], ORDERD_OK, l->json, l->len, l->row.version);
+        else
+            answer(jobs[i], ORDERD_ERR_NOT_FOUND, NULL, 0, 0);
+    }
+    for (int k = 0; k < count; k++) {
+        order_clear(&rows[k]);
+        if (done_rows)
+            free(done_rows[k].json);
+    }
+    free(done_rows);
+    free(rows);
+}
+
+static void *load_main(void *arg)
+{
+    order_reader *r = arg;
+    batch_item *batch[r->opts.batch_max];
+    int n;
+    while ((n = batch_queue_take(&r->loads, batch, r->opts.batch_max)) > 0)
+        load_batch(r, (read_job **)batch, n);
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+order_reader *order_reader_start(const order_reader_options *opts)
+{
+    order_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->opts = *opts;
+    if (r->opts.batch_max < 1)
+        r->opts.batch_max = 1;
+    batch_queue_init(&r->lookups);
+    batch_queue_init(&r->loads);
+    if (pthread_create(&r->load_thread, NULL, load_main, r) != 0)
+        goto fail;
+    if (pthread_create(&r->lookup_thread, NULL, lookup_main, r) != 0) {
+        batch_queue_stop(&r->loads);
+        pthread_join(r->load_thread, NULL);
+        goto fail;
+    }
+    return r;
+fail:
+    batch_queue_destroy(&r->lookups);
+    batch_queue_destroy(&r->loads);
+    free(r);
+    return NULL;
+}
+
+void order_reader_shutdown(order_reader *r)
+{
+    if (!r || r->shut_down)
+        return;
+    r->shut_down = true;
+    /* lookups first: what they pass on must still find the loader */
+    batch_queue_stop(&r->lookups);
+    pthread_join(r->lookup_thread, NULL);
+    batch_queue_stop(&r->loads);
+    pthread_join(r->load_thread, NULL);
+}
+
+void order_reader_stop(order_reader *r)
+{
+    if (!r)
+        return;
+    order_reader_shutdown(r);
+    batch_queue_destroy(&r->lookups);
+    batch_queue_destroy(&r->loads);
+    free(r);
+}
+
+int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order_read_done done,
+                        void *arg)
+{
+    read_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return -1;
+    *job = (read_job){.id = id, .deadline_ns = deadline_ns, .done = done, .arg = arg};
+    /* without Redis there is nothing to look up: straight to the loader */
+    if (!r->opts.cache) {
+        metric_inc(METRIC_CACHE_BYPASSES);
+        job->bypass = true;
+        job->cache_status = CACHE_STATUS_BYPASS;
+    }
+    if (!batch_queue_push(r->opts.cache ? &r->lookups : &r->loads, &job->link)) {
+        free(job);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,373 @@
+/*
+ * order_store.c - the read and write paths for orders.
+ *
+ * Read one order:  the hot cache (on the polling thread, orders_api.c),
+ * else order_reader.c in batches: Redis, then PostgreSQL for the misses,
+ * then a versioned fill.  A hit close to expiry is renewed early by one
+ * reader (XFetch), so a hot key does not send every process to
+ * PostgreSQL when it expires.  Redis down: PostgreSQL only, "BYPASS".
+ * Write:  PostgreSQL commits -> order_cache_invalidate (tombstone +
+ * list generations) -> only then does the caller answer, which is what
+ * makes "no stale read after a write's response" hold (order_cache.h).
+ */
+#include "orderd/store/order_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "orderd/base/clock.h"
+#include "orderd/base/metrics.h"
+#include "orderd/cache/order_cache.h"
+#include "orderd/db/order_db.h"
+#include "orderd/store/order_reader.h"
+#include "orderd/store/order_writer.h"
+
+struct order_store {
+    db_pool *db;
+    order_cache *cache;   /* NULL: caching off */
+    hot_cache *hot;       /* NULL: no in-process cache */
+    order_reader *reader; /* GET /orders/:id, batched */
+    order_writer *writer; /* POST /orders without a key: group commit */
+    uint64_t acquire_timeout_ns;
+};
+
+void order_doc_clear(order_doc *doc)
+{
+    if (!doc)
+        return;
+    free(doc->json);
+    memset(doc, 0, sizeof *doc);
+}
+
+order_store *order_store_create(const order_store_options *opts)
+{
+    order_store *store = calloc(1, sizeof *store);
+    if (!store)
+        return NULL;
+    store->db = opts->db;
+    store->hot = opts->cache ? opts->hot : NULL;
+    store->acquire_timeout_ns = (uint64_t)opts->db_acquire_timeout_ms * 1000000u;
+    if (opts->cache) {
+        order_cache_options co = {
+            .redis = opts->cache,
+            .ttl_ms = opts->ttl_ms,
+            .jitter_pct = opts->jitter_pct,
+            .negative_ttl_ms = opts->negative_ttl_ms,
+            .list_ttl_ms = opts->list_ttl_ms,
+            .tombstone_ttl_ms = opts->tombstone_ttl_ms,
+            .xfetch_beta = opts->xfetch_beta,
+            .unsafe_classic = opts->unsafe_classic_cache,
+        };
+        store->cache = order_cache_create(&co);
+        if (!store->cache)
+            goto fail;
+    }
+    order_reader_options ro = {
+        .db = opts->db,
+        .cache = store->cache,
+        .hot = store->hot,
+        .acquire_timeout_ns = store->acquire_timeout_ns,
+        .batch_max = 256,
+        .test_fill_delay_ms = opts->test_fill_delay_ms,
+    };
+    store->reader = order_reader_start(&ro);
+    if (!store->reader)
+        goto fail;
+    order_writer_options wo = {
+        .db = opts->db,
+        .cache = store->cache,
+        .acquire_timeout_ns = store->acquire_timeout_ns,
+        /* two, so one batch fills while the other waits for its commit */
+        .threads = 2,
+        .batch_max = 256,
+    };
+    store->writer = order_writer_start(&wo);
+    if (!store->writer)
+        goto fail;
+    return store;
+fail:
+    order_store_destroy(store);
+    return NULL;
+}
+
+void order_store_destroy(order_store *store)
+{
+    if (!store)
+        return;
+    order_writer_stop(store->writer);
+    order_reader_stop(store->reader);
+    order_cache_destroy(store->cache);
+    free(store);
+}
+
+const char *order_store_cache_state(order_store *store)
+{
+    if (!store->cache)
+        return "off";
+    return order_cache_is_up(store->cache) ? "up" : "down";
+}
+
+/*
+ * A connection for one request: wait for it at most db_acquire_timeout_ms
+ * (then 503), and let no statement on it outlive the request's deadline.
+ */
+static db_conn *acquire(order_store *store, uint64_t deadline_ns, orderd_err *err)
+{
+    uint64_t wait_until = clock_now_ns() + store->acquire_timeout_ns;
+    db_conn *conn =
+        db_pool_acquire(store->db, wait_until < deadline_ns ? wait_until : deadline_ns, err);
+    if (conn)
+        db_conn_set_deadline(conn, deadline_ns);
+    return conn;
+}
+
+/* Renders o into doc; takes nothing from o. */
+static orderd_err doc_from_order(const order *o, order_doc *doc)
+{
+    doc->json = order_to_json(o, &doc->len);
+    if (!doc->json)
+        return ORDERD_ERR_INTERNAL;
+    doc->id = o->id;
+    doc->version = o->version;
+    return ORDERD_OK;
+}
+
+void order_store_stop_async(order_store *store)
+{
+    order_reader_shutdown(store->reader);
+    order_writer_shutdown(store->writer);
+}
+
+int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
+                             order_create_done done, void *arg)
+{
+    return order_writer_submit(store->writer, req, deadline_ns, done, arg);
+}
+
+int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
+                          order_read_done done, void *arg)
+{
+    return order_reader_submit(store->reader, id, deadline_ns, done, arg);
+}
+
+/*
+ * After a commit, before the caller answers: tombstone the order and bump
+ * every list generation it could appear under.  Its previous status is
+ * not known here, so every status it could have come from is bumped too
+ * (at most three keys; cheaper than reading the old row).
+ */
+static void invalidate_written(order_store *store, const order *o, bool deleted)
+{
+    if (!store->cache)
+        return;
+    order_status statuses[ORDER_STATUS_COUNT];
+    int n = 0;
+    for (int s = 0; s < ORDER_STATUS_COUNT; s++)
+        if (s == (int)o->status || order_status_can_transition((order_status)s, o->status))
+            statuses[n++] = (order_status)s;
+    if (deleted) { /* a deleted order leaves only its own status's lists */
+        statuses[0] = o->status;
+        n = 1;
+    }
+    /* the version a deleted row would have had next: nothing older may fill */
+    int64_t version = deleted ? o->version + 1 : o->version;
+    order_cache_invalidate(store->cache, o->id, version, deleted, o->customer_id, statuses, n);
+    /* our own process must not wait for Redis to tell it */
+    if (store->hot)
+        hot_cache_invalidate(store->hot, o->id);
+}
+
+/* A replayed response is the stored JSON; its id and version come from it. */
+static orderd_err doc_from_stored_json(char *json, order_doc *doc)
+{
+    json_t *parsed = json_loads(json, 0, NULL);
+    json_t *id = json_object_get(parsed, "id");
+    json_t *version = json_object_get(parsed, "version");
+    orderd_err err = ORDERD_ERR_INTERNAL;
+    if (json_is_integer(id) && json_is_integer(version)) {
+        doc->json = json;
+        doc->len = strlen(json);
+        doc->id = json_integer_value(id);
+        doc->version = json_integer_value(version);
+        err = ORDERD_OK;
+    } else {
+        free(json);
+    }
+    json_decref(parsed);
+    return err;
+}
+
+orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
+                                         const char *idempotency_key, uint64_t deadline_ns,
+                                         order_doc *out, bool *replayed)
+{
+    *replayed = false;
+    orderd_err err;
+    db_conn *conn = acquire(store, deadline_ns, &err);
+    if (!conn)
+        return err;
+    order o = {0};
+    char *fingerprint = order_create_fingerprint(req);
+    char *response = NULL;
+    err = fingerprint ? order_db_insert_idempotent(conn, req, idempotency_key, fingerprint,
+                                                   &response, &o, replayed)
+                      : ORDERD_ERR_INTERNAL;
+    db_pool_release(store->db, conn);
+    free(fingerprint);
+    if (err == ORDERD_OK && !*replayed)
+        invalidate_written(store, &o, false);
+    if (err == ORDERD_OK) {
+        /* both paths answer with the stored bytes, so a replay is
+         * byte-for-byte the first response */
+        err = response ? doc_from_stored_json(response, out) : doc_from_order(&o, out);
+        response = NULL;
+    }
+    free(response);
+    order_clear(&o);
+    return err;
+}
+
+orderd_err order_store_set_status(order_store *store, int64_t id, order_status to,
+                                  int64_t expected_version, uint64_t deadline_ns, order_doc *out)
+{
+    orderd_err err;
+    db_conn *conn = acquire(store, deadline_ns, &err);
+    if (!conn)
+        return err;
+    order o = {0};
+    err = order_db_update_status(conn, id, to, expected_version, &o);
+    db_pool_release(store->db, conn);
+    if (err == ORDERD_OK) {
+        invalidate_written(store, &o, false);
+        err = doc_from_order(&o, out);
+    }
+    order_clear(&o);
+    return err;
+}
+
+orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_version,
+                              uint64_t deadline_ns)
+{
+    orderd_err err;
+    db_conn *conn = acquire(store, deadline_ns, &err);
+    if (!conn)
+        return err;
+    order gone = {0};
+    err = order_db_delete(conn, id, expected_version, &gone);
+    db_pool_release(store->db, conn);
+    if (err == ORDERD_OK)
+        invalidate_written(store, &gone, true);
+    order_clear(&gone);
+    return err;
+}
+
+/* ---- list rendering --------------------------------------------------------- */
+
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} text_buf;
+
+static void buf_append(text_buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void buf_puts(text_buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
+static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                               char **json, size_t *len);
+
+orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                            char **json, size_t *len, const char **cache_status)
+{
+    char generation[24];
+    order_cache_result looked =
+        store->cache ? order_cache_list_lookup(store->cache, q, json, len, generation)
+                     : ORDER_CACHE_DOWN;
+    if (looked == ORDER_CACHE_HIT) {
+        *cache_status = CACHE_STATUS_HIT;
+        return ORDERD_OK;
+    }
+    *cache_status = looked == ORDER_CACHE_MISS ? CACHE_STATUS_MISS : CACHE_STATUS_BYPASS;
+    orderd_err err = list_from_db(store, q, deadline_ns, json, len);
+    /* filed under the generation read before PostgreSQL: if a write
+     * bumped it meanwhile, no later reader looks here */
+    if (err == ORDERD_OK && looked == ORDER_CACHE_MISS && clock_now_ns() < deadline_ns)
+        order_cache_list_fill(store->cache, q, generation, *json, *len);
+    return err;
+}
+
+static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                               char **json, size_t *len)
+{
+    orderd_err err;
+    db_conn *conn = acquire(store, deadline_ns, &err);
+    if (!conn)
+        return err;
+    metric_inc(METRIC_DB_LIST_READS);
+    order *rows = NULL;
+    int count = 0;
+    bool has_more = false;
+    err = order_db_list(conn, q, &rows, &count, &has_more);
+    db_pool_release(store->db, conn);
+    if (err != ORDERD_OK)
+        return err;
+
+    text_buf b = {0};
+    buf_puts(&b, "{\"data\":[");
+    for (int i = 0; i < count; i++) {
+        size_t n;
+        char *one = order_to_json(&rows[i], &n);
+        if (!one) {
+            b.failed = true;
+            break;
+        }
+        if (i > 0)
+            buf_puts(&b, ",");
+        buf_append(&b, one, n);
+        free(one);
+    }
+    buf_puts(&b, "],\"next_cursor\":");
+    if (has_more && count > 0) {
+        char cursor[64];
+        order_cursor_encode(rows[count - 1].created_at_us, rows[count - 1].id, cursor);
+        buf_puts(&b, "\"");
+        buf_puts(&b, cursor);
+        buf_puts(&b, "\"}");
+    } else {
+        buf_puts(&b, "null}");
+    }
+    for (int i = 0; i < count; i++)
+        order_clear(&rows[i]);
+    free(rows);
+    if (b.failed) {
+        free(b.data);
+        return ORDERD_ERR_INTERNAL;
+    }
+    *json = b.data;
+    *len = b.len;
+    return ORDERD_OK;
+}
