@@ -257,7 +257,8 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
         argv[a] = it->absent && !oc->opts.unsafe_classic ? "1" : "0";
         argvlen[a++] = 1;
     }
-    if (redis_client_eval(oc->opts.redis, oc->fill_many_id, n, argc, argv, argvlen, &reply) == REDIS_RC_OK &&
+    if (redis_client_eval(oc->opts.redis, oc->fill_many_id, n, argc, argv, argvlen, &reply) ==
+            REDIS_RC_OK &&
         reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n) {
         for (int i = 0; i < n; i++) {
             items[i].accepted =
@@ -298,7 +299,8 @@ void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
         argv[nkeys++] = gen_status[i];
     }
     if (oc->opts.unsafe_classic) {
-        redis_client_eval_durable(oc->opts.redis, oc->unsafe_invalidate_id, nkeys, nkeys, argv, NULL);
+        redis_client_eval_durable(oc->opts.redis, oc->unsafe_invalidate_id, nkeys, nkeys, argv,
+                                  NULL);
         return;
     }
     cache_entry_render_marker(deleted ? CACHE_ENTRY_DELETED : CACHE_ENTRY_TOMBSTONE, new_version,

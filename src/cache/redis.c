@@ -307,7 +307,8 @@ static redisReply *eval_on(redis_client *c, redisContext *ctx, int script, int n
 
 /* ---- commands --------------------------------------------------------------------- */
 
-static redisReply *run_on_thread(redis_client *c, int argc, const char **argv, const size_t *argvlen)
+static redisReply *run_on_thread(redis_client *c, int argc, const char **argv,
+                                 const size_t *argvlen)
 {
     redisContext *ctx = thread_conn(c);
     redisReply *r = run_argv(ctx, argc, argv, argvlen);
@@ -331,7 +332,7 @@ static redisReply *eval_on_thread(redis_client *c, int script, int nkeys, int ar
 }
 
 redis_rc redis_client_command(redis_client *c, int argc, const char **argv, const size_t *argvlen,
-                       redisReply **reply)
+                              redisReply **reply)
 {
     *reply = NULL;
     if (!redis_client_is_up(c))
@@ -347,8 +348,8 @@ redis_rc redis_client_command(redis_client *c, int argc, const char **argv, cons
     return REDIS_RC_OK;
 }
 
-redis_rc redis_client_set(redis_client *c, const char *key, const char *value, size_t len, int64_t ttl_ms,
-                   bool only_if_absent)
+redis_rc redis_client_set(redis_client *c, const char *key, const char *value, size_t len,
+                          int64_t ttl_ms, bool only_if_absent)
 {
     if (!redis_client_is_up(c))
         return REDIS_RC_UNAVAILABLE;
@@ -358,15 +359,15 @@ redis_rc redis_client_set(redis_client *c, const char *key, const char *value, s
     size_t argvlen[] = {3, strlen(key), len, 2, strlen(ttl), 2};
     redisReply *r = run_on_thread(c, only_if_absent ? 6 : 5, argv, argvlen);
     record(c, reply_ok(r));
-    redis_rc rc =
-        !reply_ok(r) ? REDIS_RC_UNAVAILABLE : (r->type == REDIS_REPLY_NIL ? REDIS_RC_NIL : REDIS_RC_OK);
+    redis_rc rc = !reply_ok(r) ? REDIS_RC_UNAVAILABLE
+                               : (r->type == REDIS_REPLY_NIL ? REDIS_RC_NIL : REDIS_RC_OK);
     if (r)
         freeReplyObject(r);
     return rc;
 }
 
-redis_rc redis_client_eval(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
-                    const size_t *argvlen, redisReply **reply)
+redis_rc redis_client_eval(redis_client *c, int script, int nkeys, int argc,
+                           const char *const *argv, const size_t *argvlen, redisReply **reply)
 {
     if (reply)
         *reply = NULL;
@@ -431,8 +432,8 @@ static void journal_add(redis_client *c, int script, int nkeys, int argc, const 
     wake_recovery(c);
 }
 
-void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
-                        const size_t *argvlen)
+void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
+                               const char *const *argv, const size_t *argvlen)
 {
     if (redis_client_is_up(c)) {
         redisReply *r = eval_on_thread(c, script, nkeys, argc, argv, argvlen);

@@ -72,25 +72,25 @@ uint64_t redis_client_times_opened(redis_client *c);
  * REDIS_RC_OK *reply is Redis's answer (caller freeReplyObject()s).
  */
 redis_rc redis_client_command(redis_client *c, int argc, const char **argv, const size_t *argvlen,
-                       redisReply **reply);
+                              redisReply **reply);
 
 /* SET key value PX ttl_ms [NX]. */
-redis_rc redis_client_set(redis_client *c, const char *key, const char *value, size_t len, int64_t ttl_ms,
-                   bool only_if_absent);
+redis_rc redis_client_set(redis_client *c, const char *key, const char *value, size_t len,
+                          int64_t ttl_ms, bool only_if_absent);
 
 /*
  * EVALSHA of script id with nkeys keys followed by args (argc in all).
  * On REDIS_RC_OK *reply is the script's reply (caller freeReplyObject()s);
  * reply may be NULL when the caller does not want it.
  */
-redis_rc redis_client_eval(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
-                    const size_t *argvlen, redisReply **reply);
+redis_rc redis_client_eval(redis_client *c, int script, int nkeys, int argc,
+                           const char *const *argv, const size_t *argvlen, redisReply **reply);
 
 /*
  * As redis_client_eval for a write that must not be lost: when it cannot run now
  * it is journaled (copied) and replayed before the breaker closes.
  */
-void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc, const char *const *argv,
-                        const size_t *argvlen);
+void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
+                               const char *const *argv, const size_t *argvlen);
 
 #endif

@@ -40,7 +40,7 @@ typedef struct order_doc {
 typedef struct order_store_options {
     db_pool *db;               /* borrowed; must outlive the store */
     int db_acquire_timeout_ms; /* longest wait for a pool connection (then 503) */
-    redis_client *cache;              /* borrowed; NULL = caching off */
+    redis_client *cache;       /* borrowed; NULL = caching off */
     hot_cache *hot;            /* borrowed; NULL = no in-process cache */
     int64_t ttl_ms;            /* present entries, before jitter */
     int jitter_pct;            /* +/- percent on ttl_ms */
