@@ -213,6 +213,81 @@ static bool sum_items(const parsed_item *items, size_t count, int64_t *sum)
     return true;
 }
 
+/* What order_create_parse has read of a body so far. */
+typedef struct create_fields {
+    int64_t customer_id;
+    const json_t *total_json; /* NULL when the body has no total */
+    bool total_ok;            /* total_json parsed into total */
+    int64_t total;
+    const char *currency; /* borrowed from the body, or the default */
+    parsed_item *items;   /* ORDER_MAX_ITEMS of them */
+    size_t item_count;
+    bool items_ok;
+} create_fields;
+
+/* A positive integer, else 0 with a field error. */
+static int64_t parse_customer_id(const json_t *v, field_errors *errs)
+{
+    if (v == NULL)
+        field_errors_add(errs, "customer_id", "is required");
+    else if (!json_is_integer(v))
+        field_errors_add(errs, "customer_id", "must be an integer");
+    else if (json_integer_value(v) < 1)
+        field_errors_add(errs, "customer_id", "must be a positive integer");
+    else
+        return json_integer_value(v);
+    return 0;
+}
+
+/* The currency code, ORDER_CURRENCY_DEFAULT when absent; when it is not an
+ * active code the field error is added and the result must not be used. */
+static const char *parse_currency(const json_t *v, field_errors *errs)
+{
+    if (v == NULL)
+        return ORDER_CURRENCY_DEFAULT;
+    const char *currency = json_c_string(v);
+    if (!json_is_string(v))
+        field_errors_add(errs, "currency", "must be a string");
+    else if (currency == NULL || strlen(currency) != 3 || !currency_is_active(currency))
+        field_errors_add(errs, "currency", "must be an active ISO 4217 code such as \"USD\"");
+    return currency;
+}
+
+/*
+ * With items, an absent total becomes their sum and a present one must
+ * equal it; without items the total is required.  Items that did not
+ * parse have their own errors already, so nothing is added for them.
+ */
+static void reconcile_total(create_fields *f, field_errors *errs)
+{
+    if (f->items_ok && f->item_count > 0) {
+        int64_t sum;
+        char text[32];
+        if (!sum_items(f->items, f->item_count, &sum)) {
+            field_errors_add(errs, "items", "the sum of the items " MONEY_MSG_MAX);
+        } else if (f->total_json == NULL) {
+            f->total = sum;
+        } else if (f->total_ok && f->total != sum) {
+            money_format(sum, text);
+            field_errors_add(errs, "total", "must equal the sum of the items (%s)", text);
+        }
+    } else if (f->total_json == NULL && f->items_ok) {
+        field_errors_add(errs, "total", "is required");
+    }
+}
+
+static void reject_unknown_create_keys(const json_t *body, field_errors *errs)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        if (strcmp(key, "customer_id") != 0 && strcmp(key, "total") != 0 &&
+            strcmp(key, "currency") != 0 && strcmp(key, "items") != 0)
+            field_errors_add(errs, key, "unknown field");
+    }
+}
+
 bool order_create_parse(const json_t *body, order_create_req *out, field_errors *errs)
 {
     errs->count = 0;
@@ -223,77 +298,33 @@ bool order_create_parse(const json_t *body, order_create_req *out, field_errors 
 
     /* Known fields first, in a fixed order, so that a flood of unknown
      * keys cannot push the useful errors past FIELD_ERRORS_MAX. */
-    int64_t customer_id = 0;
-    const json_t *v = json_object_get(body, "customer_id");
-    if (v == NULL)
-        field_errors_add(errs, "customer_id", "is required");
-    else if (!json_is_integer(v))
-        field_errors_add(errs, "customer_id", "must be an integer");
-    else if (json_integer_value(v) < 1)
-        field_errors_add(errs, "customer_id", "must be a positive integer");
-    else
-        customer_id = json_integer_value(v);
-
-    int64_t total = 0;
-    bool total_ok = false;
-    const json_t *total_json = json_object_get(body, "total");
-    if (total_json != NULL) {
+    parsed_item items[ORDER_MAX_ITEMS];
+    create_fields f = {.items = items, .items_ok = true};
+    f.customer_id = parse_customer_id(json_object_get(body, "customer_id"), errs);
+    f.total_json = json_object_get(body, "total");
+    if (f.total_json != NULL) {
         const char *why = NULL;
-        total_ok = money_parse_json(total_json, &total, &why);
-        if (!total_ok)
+        f.total_ok = money_parse_json(f.total_json, &f.total, &why);
+        if (!f.total_ok)
             field_errors_add(errs, "total", "%s", why);
     }
-
-    const char *currency = ORDER_CURRENCY_DEFAULT;
-    v = json_object_get(body, "currency");
-    if (v != NULL) {
-        currency = json_c_string(v);
-        if (!json_is_string(v))
-            field_errors_add(errs, "currency", "must be a string");
-        else if (currency == NULL || strlen(currency) != 3 || !currency_is_active(currency))
-            field_errors_add(errs, "currency", "must be an active ISO 4217 code such as \"USD\"");
-    }
-
-    parsed_item items[ORDER_MAX_ITEMS];
-    size_t item_count = 0;
-    bool items_ok = true;
+    f.currency = parse_currency(json_object_get(body, "currency"), errs);
     const json_t *items_json = json_object_get(body, "items");
     if (items_json != NULL)
-        items_ok = parse_items(items_json, items, &item_count, errs);
-
-    if (items_ok && item_count > 0) {
-        int64_t sum;
-        char text[32];
-        if (!sum_items(items, item_count, &sum)) {
-            field_errors_add(errs, "items", "the sum of the items " MONEY_MSG_MAX);
-        } else if (total_json == NULL) {
-            total = sum;
-        } else if (total_ok && total != sum) {
-            money_format(sum, text);
-            field_errors_add(errs, "total", "must equal the sum of the items (%s)", text);
-        }
-    } else if (total_json == NULL && items_ok) {
-        field_errors_add(errs, "total", "is required");
-    }
-
-    const char *key;
-    json_object_foreach((json_t *)body, key, v)
-    {
-        if (strcmp(key, "customer_id") != 0 && strcmp(key, "total") != 0 &&
-            strcmp(key, "currency") != 0 && strcmp(key, "items") != 0)
-            field_errors_add(errs, key, "unknown field");
-    }
+        f.items_ok = parse_items(items_json, f.items, &f.item_count, errs);
+    reconcile_total(&f, errs);
+    reject_unknown_create_keys(body, errs);
     if (errs->count > 0)
         return false;
 
-    char *rendered = render_items(items, item_count);
+    char *rendered = render_items(f.items, f.item_count);
     if (rendered == NULL) {
         field_errors_add(errs, "items", "could not be stored (out of memory)");
         return false;
     }
-    out->customer_id = customer_id;
-    out->total_cents = total;
-    memcpy(out->currency, currency, 4);
+    out->customer_id = f.customer_id;
+    out->total_cents = f.total;
+    memcpy(out->currency, f.currency, 4);
     out->items_json = rendered;
     return true;
 }
