@@ -18,6 +18,7 @@
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/config.h"
+#include "orderd/base/test_hooks.h"
 #include "orderd/db/db_pool.h"
 #include "orderd/db/janitor.h"
 #include "orderd/base/log.h"
@@ -27,33 +28,6 @@
 #include "orderd/http/probe.h"
 #include "orderd/http/server.h"
 #include "orderd/cache/tracking.h"
-
-/*
- * The race test needs the classic (racy) cache to show what the default
- * prevents.  It is an environment switch, not a setting, so no config
- * file or --help ever offers it, and it shouts when used.
- */
-static long test_fill_delay_ms(void)
-{
-    const char *v = getenv("ORDERD_TEST_FILL_DELAY_MS");
-    long ms = v ? strtol(v, NULL, 10) : 0;
-    if (ms <= 0 || ms >= 1000)
-        return 0;
-    LOG(LOG_WARN, NULL, "ORDERD_TEST_FILL_DELAY_MS=%ld: cache fills are delayed; for tests only",
-        ms);
-    return ms;
-}
-
-static bool unsafe_classic_cache_requested(void)
-{
-    const char *v = getenv("ORDERD_TEST_UNSAFE_CLASSIC_CACHE");
-    if (!v || strcmp(v, "1") != 0)
-        return false;
-    LOG(LOG_WARN, NULL,
-        "ORDERD_TEST_UNSAFE_CLASSIC_CACHE=1: cache fills and invalidations are NOT race-safe; "
-        "for tests only");
-    return true;
-}
 
 static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
 {
@@ -125,8 +99,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
         /* outlives any read in flight: reads end by their deadline */
         .tombstone_ttl_ms = 2 * (int64_t)cfg->request_timeout_ms + 5000,
         .xfetch_beta = cfg->cache_xfetch_beta_pct / 100.0,
-        .unsafe_classic_cache = unsafe_classic_cache_requested(),
-        .test_fill_delay_ms = test_fill_delay_ms(),
+        .test_hooks = test_hooks_from_env(),
     };
     application.store = order_store_create(&store_opts);
     if (!application.store)

@@ -30,22 +30,22 @@
 #define MAX_THREADS         256
 
 typedef enum setting_type {
-    SET_STRING,
-    SET_INT,
-    SET_SIZE, /* bytes, with an optional K or M suffix */
-    SET_BOOL,
-    SET_LOG_LEVEL,
-    SET_LISTEN, /* host:port into listen_host + listen_port */
+    SETTING_STRING,
+    SETTING_INT,
+    SETTING_SIZE, /* bytes, with an optional K or M suffix */
+    SETTING_BOOL,
+    SETTING_LOG_LEVEL,
+    SETTING_LISTEN, /* host:port into listen_host + listen_port */
 } setting_type;
 
 typedef struct setting {
     const char *key;
     setting_type type;
     const char *default_value;
-    long long min, max; /* SET_INT, SET_SIZE */
+    long long min, max; /* SETTING_INT, SETTING_SIZE */
     bool secret;        /* masked by --print-config, never echoed in errors */
     size_t offset;      /* into orderd_config */
-    size_t size;        /* of the member: capacity for SET_STRING */
+    size_t size;        /* of the member: capacity for SETTING_STRING */
     const char *help;
 } setting;
 
@@ -55,79 +55,81 @@ typedef struct setting {
 
 /* The order here is the order of --help, --print-config and the sample file. */
 static const setting settings[] = {
-    {"listen", SET_LISTEN, "127.0.0.1:8080", 0, 0, false, AT(listen_host),
+    {"listen", SETTING_LISTEN, "127.0.0.1:8080", 0, 0, false, AT(listen_host),
      "address to listen on: IPv4:port, localhost:port or [IPv6]:port"},
-    {"threads", SET_INT, "0", 0, MAX_THREADS, false, AT(threads),
+    {"threads", SETTING_INT, "0", 0, MAX_THREADS, false, AT(threads),
      "HTTP polling threads; 0 = one per online CPU"},
-    {"io_workers", SET_INT, "0", 0, 1024, false, AT(io_workers),
+    {"io_workers", SETTING_INT, "0", 0, 1024, false, AT(io_workers),
      "worker threads for blocking database calls; 0 = db_pool_size"},
-    {"max_connections", SET_INT, "1000", 1, 1000000, false, AT(max_connections),
+    {"max_connections", SETTING_INT, "1000", 1, 1000000, false, AT(max_connections),
      "most simultaneous client connections"},
-    {"idle_timeout_s", SET_INT, "60", 1, 86400, false, AT(idle_timeout_s),
+    {"idle_timeout_s", SETTING_INT, "60", 1, 86400, false, AT(idle_timeout_s),
      "seconds before an idle client connection is closed"},
-    {"connection_memory_limit", SET_SIZE, "16384", 4 * KIB, 64 * MIB, false,
+    {"connection_memory_limit", SETTING_SIZE, "16384", 4 * KIB, 64 * MIB, false,
      AT(connection_memory_limit),
      "memory per connection for headers and buffers; MHD zeroes it on every request"},
-    {"body_limit", SET_SIZE, "65536", 1, 64 * MIB, false, AT(body_limit),
+    {"body_limit", SETTING_SIZE, "65536", 1, 64 * MIB, false, AT(body_limit),
      "largest accepted request body; larger gets 413"},
-    {"request_timeout_ms", SET_INT, "5000", 1, 3600000, false, AT(request_timeout_ms),
+    {"request_timeout_ms", SETTING_INT, "5000", 1, 3600000, false, AT(request_timeout_ms),
      "deadline for one request, database work included"},
-    {"drain_timeout_ms", SET_INT, "10000", 0, 3600000, false, AT(drain_timeout_ms),
+    {"drain_timeout_ms", SETTING_INT, "10000", 0, 3600000, false, AT(drain_timeout_ms),
      "on SIGTERM, how long in-flight requests may still finish"},
-    {"db_url", SET_STRING, "", 0, 0, true, AT(db_url),
+    {"db_url", SETTING_STRING, "", 0, 0, true, AT(db_url),
      "PostgreSQL libpq URI or conninfo; empty = not configured"},
-    {"db_pool_size", SET_INT, "8", 1, 1024, false, AT(db_pool_size),
+    {"db_pool_size", SETTING_INT, "8", 1, 1024, false, AT(db_pool_size),
      "PostgreSQL connections in the pool"},
-    {"db_acquire_timeout_ms", SET_INT, "1000", 1, 600000, false, AT(db_acquire_timeout_ms),
+    {"db_acquire_timeout_ms", SETTING_INT, "1000", 1, 600000, false, AT(db_acquire_timeout_ms),
      "wait for a free pool connection before answering 503"},
-    {"db_statement_timeout_ms", SET_INT, "5000", 0, 3600000, false, AT(db_statement_timeout_ms),
+    {"db_statement_timeout_ms", SETTING_INT, "5000", 0, 3600000, false, AT(db_statement_timeout_ms),
      "PostgreSQL statement_timeout; 0 = no limit"},
-    {"db_connect_timeout_ms", SET_INT, "2000", 1, 600000, false, AT(db_connect_timeout_ms),
+    {"db_connect_timeout_ms", SETTING_INT, "2000", 1, 600000, false, AT(db_connect_timeout_ms),
      "timeout of one connection attempt to PostgreSQL"},
-    {"db_prepared", SET_BOOL, "true", 0, 0, false, AT(db_prepared),
+    {"db_prepared", SETTING_BOOL, "true", 0, 0, false, AT(db_prepared),
      "named prepared statements; false for pgbouncer transaction pooling"},
-    {"sql_dir", SET_STRING, ORDERD_SQL_DIR, 0, 0, false, AT(sql_dir),
+    {"sql_dir", SETTING_STRING, ORDERD_SQL_DIR, 0, 0, false, AT(sql_dir),
      "folder of SQL migrations applied by \"orderd migrate\""},
-    {"redis_url", SET_STRING, "", 0, 0, true, AT(redis_url),
+    {"redis_url", SETTING_STRING, "", 0, 0, true, AT(redis_url),
      "redis://[:password@]host:port[/db] for the cache; empty = caching off"},
-    {"redis_connect_timeout_ms", SET_INT, "50", 1, 60000, false, AT(redis_connect_timeout_ms),
+    {"redis_connect_timeout_ms", SETTING_INT, "50", 1, 60000, false, AT(redis_connect_timeout_ms),
      "timeout of one connection attempt to Redis"},
-    {"redis_command_timeout_ms", SET_INT, "50", 1, 60000, false, AT(redis_command_timeout_ms),
+    {"redis_command_timeout_ms", SETTING_INT, "50", 1, 60000, false, AT(redis_command_timeout_ms),
      "timeout of one Redis command"},
-    {"redis_failure_threshold", SET_INT, "3", 1, 1000, false, AT(redis_failure_threshold),
+    {"redis_failure_threshold", SETTING_INT, "3", 1, 1000, false, AT(redis_failure_threshold),
      "consecutive Redis failures that open the circuit breaker"},
-    {"redis_probe_interval_ms", SET_INT, "250", 10, 60000, false, AT(redis_probe_interval_ms),
+    {"redis_probe_interval_ms", SETTING_INT, "250", 10, 60000, false, AT(redis_probe_interval_ms),
      "while the breaker is open, how often Redis is probed"},
-    {"cache_ttl_s", SET_INT, "120", 1, 86400, false, AT(cache_ttl_s),
+    {"cache_ttl_s", SETTING_INT, "120", 1, 86400, false, AT(cache_ttl_s),
      "lifetime of a cached order, before jitter"},
-    {"cache_ttl_jitter_pct", SET_INT, "10", 0, 50, false, AT(cache_ttl_jitter_pct),
+    {"cache_ttl_jitter_pct", SETTING_INT, "10", 0, 50, false, AT(cache_ttl_jitter_pct),
      "random +/- percent on every TTL, so keys filled together expire apart"},
-    {"cache_negative_ttl_s", SET_INT, "5", 1, 3600, false, AT(cache_negative_ttl_s),
+    {"cache_negative_ttl_s", SETTING_INT, "5", 1, 3600, false, AT(cache_negative_ttl_s),
      "lifetime of a cached \"no such order\""},
-    {"cache_list_ttl_s", SET_INT, "30", 1, 86400, false, AT(cache_list_ttl_s),
+    {"cache_list_ttl_s", SETTING_INT, "30", 1, 86400, false, AT(cache_list_ttl_s),
      "lifetime of a cached list page"},
-    {"hot_cache_entries", SET_INT, "100000", 0, 100000000, false, AT(hot_cache_entries),
+    {"hot_cache_entries", SETTING_INT, "100000", 0, 100000000, false, AT(hot_cache_entries),
      "orders kept in process memory in front of Redis; 0 = off"},
-    {"hot_cache_max_age_ms", SET_INT, "30000", 1, 600000, false, AT(hot_cache_max_age_ms),
+    {"hot_cache_max_age_ms", SETTING_INT, "30000", 1, 600000, false, AT(hot_cache_max_age_ms),
      "longest an in-process entry is served, as a bound on top of invalidation"},
-    {"cache_xfetch_beta_pct", SET_INT, "100", 0, 1000, false, AT(cache_xfetch_beta_pct),
+    {"cache_xfetch_beta_pct", SETTING_INT, "100", 0, 1000, false, AT(cache_xfetch_beta_pct),
      "early-refresh eagerness (XFetch beta x 100); 0 = refresh only at expiry"},
-    {"log_level", SET_LOG_LEVEL, "info", 0, 0, false, AT(log_level),
+    {"log_level", SETTING_LOG_LEVEL, "info", 0, 0, false, AT(log_level),
      "least severe level logged: debug, info, warn or error"},
-    {"access_log", SET_BOOL, "true", 0, 0, false, AT(access_log), "one JSON line per request"},
+    {"access_log", SETTING_BOOL, "true", 0, 0, false, AT(access_log), "one JSON line per request"},
 };
 
-#define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
+#define SETTING_COUNT (sizeof settings / sizeof settings[0])
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+/* ---- names and messages ------------------------------------------------ */
+
+/* Writes the message into the caller's err buffer; err may be NULL. */
+static void format_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+static void format_error(char *err, size_t errlen, const char *fmt, ...)
 {
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
+    if (!err || errlen == 0)
         return;
+    va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
@@ -147,7 +149,6 @@ static const setting *find_flag(const char *name, size_t len)
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const char *k = settings[i].key;
         size_t j = 0;
-
         while (j < len && k[j] != '\0' && (k[j] == '_' ? name[j] == '-' : name[j] == k[j]))
             j++;
         if (j == len && k[j] == '\0')
@@ -156,65 +157,63 @@ static const setting *find_flag(const char *name, size_t len)
     return NULL;
 }
 
+/* "ORDERD_DB_POOL_SIZE" for db_pool_size. */
 static void env_name(const setting *s, char *out, size_t outlen)
 {
     size_t n = (size_t)snprintf(out, outlen, "ORDERD_%s", s->key);
-
     for (size_t i = 0; i < n && i < outlen; i++)
         out[i] = (char)toupper((unsigned char)out[i]);
 }
 
+/* "--db-pool-size" for db_pool_size. */
 static void flag_name(const setting *s, char *out, size_t outlen)
 {
     size_t n = (size_t)snprintf(out, outlen, "--%s", s->key);
-
     for (size_t i = 0; i < n && i < outlen; i++)
         if (out[i] == '_')
             out[i] = '-';
 }
 
-/* ------------------------------------------------------------------ */
-/* Parsing one value                                                   */
-/* ------------------------------------------------------------------ */
+/* ---- parsing one value ------------------------------------------------- */
 
 /* Strict decimal: optional '-', digits, nothing else. */
 static bool parse_ll(const char *s, long long *out)
 {
-    char *end;
-
     if (!(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
         return false;
+    char *end;
     errno = 0;
     *out = strtoll(s, &end, 10);
     return errno == 0 && *end == '\0';
 }
 
+/* Non-negative bytes with an optional K or M suffix (either case). */
 static bool parse_size(const char *s, long long *out)
 {
     char digits[32];
     size_t n = strlen(s);
-    long long mult = 1, v;
-
-    if (n == 0 || n >= sizeof(digits))
+    if (n == 0 || n >= sizeof digits)
         return false;
     memcpy(digits, s, n + 1);
+    long long mult = 1;
     if (digits[n - 1] == 'K' || digits[n - 1] == 'k')
         mult = KIB;
     else if (digits[n - 1] == 'M' || digits[n - 1] == 'm')
         mult = MIB;
     if (mult != 1)
         digits[n - 1] = '\0';
+    long long v;
     if (digits[0] == '-' || !parse_ll(digits, &v) || v > LLONG_MAX / mult)
         return false;
     *out = v * mult;
     return true;
 }
 
+/* true/false, 1/0, yes/no, on/off, in any case. */
 static bool parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"true", "1", "yes", "on"};
     static const char *const no[] = {"false", "0", "no", "off"};
-
     for (size_t i = 0; i < 4; i++) {
         if (strcasecmp(s, yes[i]) == 0) {
             *out = true;
@@ -231,27 +230,28 @@ static bool parse_bool(const char *s, bool *out)
 static bool parse_port(const char *s, uint16_t *out)
 {
     long long v;
-
     if (s[0] == '-' || !parse_ll(s, &v) || v < 1 || v > 65535)
         return false;
     *out = (uint16_t)v;
     return true;
 }
 
-/* host:port, localhost:port (stored as 127.0.0.1) or [IPv6]:port. */
+/*
+ * host:port, localhost:port or [IPv6]:port into host (hostlen bytes) and
+ * port.  localhost is stored as 127.0.0.1, so the daemon never depends on
+ * what a resolver makes of the name; any other host must be an address.
+ */
 static bool parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
     char buf[128];
-    const char *h, *p;
-    unsigned char addr[16];
-    char *colon;
-
-    if (strlen(s) >= sizeof(buf))
+    if (strlen(s) >= sizeof buf)
         return false;
     strcpy(buf, s);
+    const char *h, *p;
+    unsigned char addr[16];
     if (buf[0] == '[') {
         char *close = strchr(buf, ']');
-        if (close == NULL || close[1] != ':')
+        if (!close || close[1] != ':')
             return false;
         *close = '\0';
         h = buf + 1;
@@ -259,8 +259,8 @@ static bool parse_listen(const char *s, char *host, size_t hostlen, uint16_t *po
         if (inet_pton(AF_INET6, h, addr) != 1)
             return false;
     } else {
-        colon = strrchr(buf, ':');
-        if (colon == NULL)
+        char *colon = strrchr(buf, ':');
+        if (!colon)
             return false;
         *colon = '\0';
         h = buf;
@@ -277,65 +277,67 @@ static bool parse_listen(const char *s, char *host, size_t hostlen, uint16_t *po
 }
 
 /*
- * Stores value into the member of s.  source says where the value came
- * from ("default", "ORDERD_X", "--x", "file:line") for the message.
+ * Checks value against s and stores it into s's member of cfg.  source
+ * says where the value came from ("default", "ORDERD_X", "--x",
+ * "file:line"), so the message can send the reader there; a secret value
+ * is shown as **** in it.  -1 with err set when the value is bad.
  */
-static int apply(orderd_config *cfg, const setting *s, const char *value, const char *source,
-                 char *err, size_t errlen)
+static int apply_setting(orderd_config *cfg, const setting *s, const char *value,
+                         const char *source, char *err, size_t errlen)
 {
     char *member = (char *)cfg + s->offset;
     const char *shown = s->secret ? "****" : value;
     long long v;
-
     switch (s->type) {
-    case SET_STRING:
+    case SETTING_STRING:
         if (strlen(value) >= s->size) {
-            set_err(err, errlen, "%s: longer than %zu bytes (from %s)", s->key, s->size - 1,
-                    source);
+            format_error(err, errlen, "%s: longer than %zu bytes (from %s)", s->key, s->size - 1,
+                         source);
             return -1;
         }
         strcpy(member, value);
         return 0;
-    case SET_INT:
+    case SETTING_INT:
         if (!parse_ll(value, &v) || v < s->min || v > s->max) {
-            set_err(err, errlen, "%s: must be an integer from %lld to %lld, got \"%s\" (from %s)",
-                    s->key, s->min, s->max, shown, source);
+            format_error(err, errlen,
+                         "%s: must be an integer from %lld to %lld, got \"%s\" (from %s)", s->key,
+                         s->min, s->max, shown, source);
             return -1;
         }
         *(int *)member = (int)v;
         return 0;
-    case SET_SIZE:
+    case SETTING_SIZE:
         if (!parse_size(value, &v) || v < s->min || v > s->max) {
-            set_err(err, errlen,
-                    "%s: must be a size from %lld to %lld bytes (a K or M suffix is allowed), "
-                    "got \"%s\" (from %s)",
-                    s->key, s->min, s->max, shown, source);
+            format_error(err, errlen,
+                         "%s: must be a size from %lld to %lld bytes (a K or M suffix is allowed), "
+                         "got \"%s\" (from %s)",
+                         s->key, s->min, s->max, shown, source);
             return -1;
         }
         *(size_t *)member = (size_t)v;
         return 0;
-    case SET_BOOL:
+    case SETTING_BOOL:
         if (!parse_bool(value, (bool *)member)) {
-            set_err(err, errlen,
-                    "%s: must be true or false (or 1/0, yes/no, on/off), got \"%s\" (from %s)",
-                    s->key, shown, source);
+            format_error(err, errlen,
+                         "%s: must be true or false (or 1/0, yes/no, on/off), got \"%s\" (from %s)",
+                         s->key, shown, source);
             return -1;
         }
         return 0;
-    case SET_LOG_LEVEL:
+    case SETTING_LOG_LEVEL:
         if (!log_level_parse(value, (log_level *)member)) {
-            set_err(err, errlen,
-                    "%s: must be one of debug, info, warn, error, got \"%s\" (from %s)", s->key,
-                    shown, source);
+            format_error(err, errlen,
+                         "%s: must be one of debug, info, warn, error, got \"%s\" (from %s)",
+                         s->key, shown, source);
             return -1;
         }
         return 0;
-    case SET_LISTEN:
-        if (!parse_listen(value, cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port)) {
-            set_err(err, errlen,
-                    "%s: must be host:port with an IPv4 address, localhost or [IPv6] and a port "
-                    "from 1 to 65535, got \"%s\" (from %s)",
-                    s->key, shown, source);
+    case SETTING_LISTEN:
+        if (!parse_listen(value, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port)) {
+            format_error(err, errlen,
+                         "%s: must be host:port with an IPv4 address, localhost or [IPv6] and a "
+                         "port from 1 to 65535, got \"%s\" (from %s)",
+                         s->key, shown, source);
             return -1;
         }
         return 0;
@@ -343,220 +345,240 @@ static int apply(orderd_config *cfg, const setting *s, const char *value, const 
     return -1;
 }
 
-/* ------------------------------------------------------------------ */
-/* Sources                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- sources ----------------------------------------------------------- */
 
+/* Cuts the white space off both ends of s, in place. */
 static char *trim(char *s)
 {
-    char *end;
-
     while (isspace((unsigned char)*s))
         s++;
-    end = s + strlen(s);
+    char *end = s + strlen(s);
     while (end > s && isspace((unsigned char)end[-1]))
         *--end = '\0';
     return s;
 }
 
 /*
- * One "key = value" line.  '#' starts a comment at the start of a line or
- * after whitespace, so a URL fragment such as "db#1" survives; a value in
- * double quotes is taken literally, '#' and surrounding spaces included.
+ * Cuts a value at its comment, in place: '#' starts one only at the
+ * start or after white space, so a URL fragment such as "db#1" survives.
+ */
+static char *strip_comment(char *value)
+{
+    for (char *p = value; *p != '\0'; p++) {
+        if (*p == '#' && (p == value || isspace((unsigned char)p[-1]))) {
+            *p = '\0';
+            break;
+        }
+    }
+    return trim(value);
+}
+
+/*
+ * One "key = value" line, changed in place.  A value in double quotes is
+ * taken literally, '#' and surrounding spaces included; blank lines and
+ * comment lines are skipped.  where ("file:line") goes into the message.
  */
 static int apply_file_line(orderd_config *cfg, char *line, const char *where, char *err,
                            size_t errlen)
 {
-    char *eq, *key, *value;
-    const setting *s;
-
     line = trim(line);
     if (*line == '\0' || *line == '#')
         return 0;
-    eq = strchr(line, '=');
-    if (eq == NULL) {
-        set_err(err, errlen, "%s: expected \"key = value\"", where);
+    char *eq = strchr(line, '=');
+    if (!eq) {
+        format_error(err, errlen, "%s: expected \"key = value\"", where);
         return -1;
     }
     *eq = '\0';
-    key = trim(line);
-    s = find_key(key);
-    if (s == NULL) {
-        set_err(err, errlen, "%s: unknown setting \"%s\"", where, key);
+    char *key = trim(line);
+    const setting *s = find_key(key);
+    if (!s) {
+        format_error(err, errlen, "%s: unknown setting \"%s\"", where, key);
         return -1;
     }
-    value = trim(eq + 1);
+    char *value = trim(eq + 1);
     if (*value == '"') {
         char *close = strchr(value + 1, '"');
-        char *rest = close != NULL ? trim(close + 1) : NULL;
-        if (rest == NULL || (*rest != '\0' && *rest != '#')) {
-            set_err(err, errlen, "%s: bad quoted value (from %s)", s->key, where);
+        char *rest = close ? trim(close + 1) : NULL;
+        if (!rest || (*rest != '\0' && *rest != '#')) {
+            format_error(err, errlen, "%s: bad quoted value (from %s)", s->key, where);
             return -1;
         }
         *close = '\0';
         value++;
     } else {
-        for (char *p = value; *p != '\0'; p++) {
-            if (*p == '#' && (p == value || isspace((unsigned char)p[-1]))) {
-                *p = '\0';
-                break;
-            }
-        }
-        value = trim(value);
+        value = strip_comment(value);
     }
-    return apply(cfg, s, value, where, err, errlen);
+    return apply_setting(cfg, s, value, where, err, errlen);
 }
 
+/*
+ * Applies every line of the file at path and records path as the file
+ * that was read.  A missing file is no error unless the path was asked
+ * for (explicit_path): the default path is read only when it exists.
+ * source ("--config", "ORDERD_CONFIG", "default") goes into the message.
+ */
 static int load_file(orderd_config *cfg, const char *path, const char *source, bool explicit_path,
                      char *err, size_t errlen)
 {
-    FILE *f;
+    int rc = -1;
+    FILE *f = NULL;
     char *line = NULL;
     size_t cap = 0;
-    char where[400];
-    int lineno = 0, rc = 0;
-
-    if (strlen(path) >= sizeof(cfg->config_path)) {
-        set_err(err, errlen, "config: path longer than %zu bytes (from %s)",
-                sizeof(cfg->config_path) - 1, source);
-        return -1;
+    if (strlen(path) >= sizeof cfg->config_path) {
+        format_error(err, errlen, "config: path longer than %zu bytes (from %s)",
+                     sizeof cfg->config_path - 1, source);
+        goto out;
     }
     f = fopen(path, "r");
-    if (f == NULL) {
+    if (!f) {
         if (!explicit_path && errno == ENOENT)
-            return 0;
-        set_err(err, errlen, "config: cannot read \"%s\": %s (from %s)", path, strerror(errno),
-                source);
-        return -1;
+            rc = 0;
+        else
+            format_error(err, errlen, "config: cannot read \"%s\": %s (from %s)", path,
+                         strerror(errno), source);
+        goto out;
     }
-    while (rc == 0 && getline(&line, &cap, f) != -1) {
-        snprintf(where, sizeof(where), "%s:%d", path, ++lineno);
-        rc = apply_file_line(cfg, line, where, err, errlen);
+    int lineno = 0;
+    while (getline(&line, &cap, f) != -1) {
+        char where[400];
+        snprintf(where, sizeof where, "%s:%d", path, ++lineno);
+        if (apply_file_line(cfg, line, where, err, errlen) != 0)
+            goto out;
     }
-    if (rc == 0 && ferror(f)) {
-        set_err(err, errlen, "config: cannot read \"%s\": %s (from %s)", path, strerror(errno),
-                source);
-        rc = -1;
+    if (ferror(f)) {
+        format_error(err, errlen, "config: cannot read \"%s\": %s (from %s)", path, strerror(errno),
+                     source);
+        goto out;
     }
+    strcpy(cfg->config_path, path);
+    rc = 0;
+out:
     free(line);
-    fclose(f);
-    if (rc == 0)
-        strcpy(cfg->config_path, path);
+    if (f)
+        fclose(f);
     return rc;
 }
 
+/* Every setting whose ORDERD_<KEY> variable is set. */
 static int load_env(orderd_config *cfg, char *err, size_t errlen)
 {
-    char name[64];
-
     for (size_t i = 0; i < SETTING_COUNT; i++) {
-        const char *value;
-
-        env_name(&settings[i], name, sizeof(name));
-        value = getenv(name);
-        if (value != NULL && apply(cfg, &settings[i], value, name, err, errlen) != 0)
+        char name[64];
+        env_name(&settings[i], name, sizeof name);
+        const char *value = getenv(name);
+        if (value && apply_setting(cfg, &settings[i], value, name, err, errlen) != 0)
             return -1;
     }
     return 0;
 }
 
 /* What the command line asked for apart from settings. */
-typedef struct args {
+typedef struct command_line {
     const char *config_path; /* --config, NULL when absent */
     orderd_command command;
     bool print_config;
     bool probe;
-} args;
+} command_line;
 
 /*
  * Walks argv.  With cfg == NULL it only checks the shape (unknown flags,
- * missing values, commands) and fills a; with cfg it applies the settings,
- * which happens after the file and the environment so flags win.
+ * missing values, commands) and fills cl; with cfg it applies the
+ * settings, which happens after the file and the environment so flags win.
  */
-static int scan_args(int argc, char **argv, args *a, orderd_config *cfg, char *err, size_t errlen)
+static int scan_args(int argc, char **argv, command_line *cl, orderd_config *cfg, char *err,
+                     size_t errlen)
 {
     bool have_command = false;
-
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *name, *eq, *value;
-        const setting *s = NULL;
-        size_t len;
-
+        const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "--version") == 0)
             continue; /* answered by config_load before anything is parsed */
         if (strcmp(arg, "--print-config") == 0) {
-            a->print_config = true;
+            cl->print_config = true;
             continue;
         }
         if (strcmp(arg, "--probe") == 0) {
-            a->probe = true;
+            cl->probe = true;
             continue;
         }
         if (arg[0] != '-') {
             if (have_command) {
-                set_err(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
+                format_error(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
                 return -1;
             }
             if (strcmp(arg, "serve") == 0) {
-                a->command = ORDERD_CMD_SERVE;
+                cl->command = ORDERD_CMD_SERVE;
             } else if (strcmp(arg, "migrate") == 0) {
-                a->command = ORDERD_CMD_MIGRATE;
+                cl->command = ORDERD_CMD_MIGRATE;
             } else {
-                set_err(err, errlen, "unknown command \"%s\" (commands: serve, migrate)", arg);
+                format_error(err, errlen, "unknown command \"%s\" (commands: serve, migrate)", arg);
                 return -1;
             }
             have_command = true;
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            set_err(err, errlen, "unknown flag \"%s\" (see --help)", arg);
+            format_error(err, errlen, "unknown flag \"%s\" (see --help)", arg);
             return -1;
         }
-        name = arg + 2;
-        eq = strchr(name, '=');
-        len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        if (!(len == 6 && strncmp(name, "config", 6) == 0) && (s = find_flag(name, len)) == NULL) {
-            set_err(err, errlen, "unknown flag \"--%.*s\" (see --help)", (int)len, name);
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        bool is_config = len == 6 && strncmp(name, "config", 6) == 0;
+        const setting *s = is_config ? NULL : find_flag(name, len);
+        if (!is_config && !s) {
+            format_error(err, errlen, "unknown flag \"--%.*s\" (see --help)", (int)len, name);
             return -1;
         }
-        if (eq != NULL) {
+        const char *value;
+        if (eq) {
             value = eq + 1;
         } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
             value = argv[++i];
         } else {
-            set_err(err, errlen, "%s: --%.*s needs a value", s != NULL ? s->key : "config",
-                    (int)len, name);
+            format_error(err, errlen, "%s: --%.*s needs a value", s ? s->key : "config", (int)len,
+                         name);
             return -1;
         }
-        if (s == NULL) {
-            a->config_path = value;
-        } else if (cfg != NULL) {
+        if (!s) {
+            cl->config_path = value;
+        } else if (cfg) {
             char source[80];
-            flag_name(s, source, sizeof(source));
-            if (apply(cfg, s, value, source, err, errlen) != 0)
+            flag_name(s, source, sizeof source);
+            if (apply_setting(cfg, s, value, source, err, errlen) != 0)
                 return -1;
         }
     }
     return 0;
 }
 
+/* The table's defaults, through the same parser as user input. */
 static void load_defaults(orderd_config *cfg)
 {
-    memset(cfg, 0, sizeof(*cfg));
+    memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < SETTING_COUNT; i++)
-        apply(cfg, &settings[i], settings[i].default_value, "default", NULL, 0);
+        apply_setting(cfg, &settings[i], settings[i].default_value, "default", NULL, 0);
+}
+
+/* The file named by --config, else by ORDERD_CONFIG, else the default one if it exists. */
+static int load_config_file(orderd_config *cfg, const command_line *cl, char *err, size_t errlen)
+{
+    const char *env_config = getenv("ORDERD_CONFIG");
+    if (cl->config_path)
+        return load_file(cfg, cl->config_path, "--config", true, err, errlen);
+    if (env_config)
+        return load_file(cfg, env_config, "ORDERD_CONFIG", true, err, errlen);
+    return load_file(cfg, DEFAULT_CONFIG_PATH, "default", false, err, errlen);
 }
 
 int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    args a = {.command = ORDERD_CMD_SERVE};
-    const char *env_config = getenv("ORDERD_CONFIG");
-    bool help = false, version = false;
-
-    if (err != NULL && errlen > 0)
+    if (err && errlen > 0)
         err[0] = '\0';
     load_defaults(cfg);
     /* --help and --version answer even when the rest of the line is wrong. */
+    bool help = false, version = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             help = true;
@@ -567,19 +589,10 @@ int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t err
         cfg->command = help ? ORDERD_CMD_HELP : ORDERD_CMD_VERSION;
         return 0;
     }
-    if (scan_args(argc, argv, &a, NULL, err, errlen) != 0)
-        return -1;
-
-    if (a.config_path != NULL) {
-        if (load_file(cfg, a.config_path, "--config", true, err, errlen) != 0)
-            return -1;
-    } else if (env_config != NULL) {
-        if (load_file(cfg, env_config, "ORDERD_CONFIG", true, err, errlen) != 0)
-            return -1;
-    } else if (load_file(cfg, DEFAULT_CONFIG_PATH, "default", false, err, errlen) != 0) {
-        return -1;
-    }
-    if (load_env(cfg, err, errlen) != 0 || scan_args(argc, argv, &a, cfg, err, errlen) != 0)
+    command_line cl = {.command = ORDERD_CMD_SERVE};
+    if (scan_args(argc, argv, &cl, NULL, err, errlen) != 0 ||
+        load_config_file(cfg, &cl, err, errlen) != 0 || load_env(cfg, err, errlen) != 0 ||
+        scan_args(argc, argv, &cl, cfg, err, errlen) != 0)
         return -1;
 
     if (cfg->threads == 0) {
@@ -588,41 +601,39 @@ int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t err
     }
     if (cfg->io_workers == 0)
         cfg->io_workers = cfg->db_pool_size;
-    cfg->command = a.print_config ? ORDERD_CMD_PRINT_CONFIG
-                   : a.probe      ? ORDERD_CMD_PROBE
-                                  : a.command;
+    cfg->command = cl.print_config ? ORDERD_CMD_PRINT_CONFIG
+                   : cl.probe      ? ORDERD_CMD_PROBE
+                                   : cl.command;
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Output                                                              */
-/* ------------------------------------------------------------------ */
+/* ---- output ------------------------------------------------------------ */
 
+/* The value as --print-config shows it: what the file would take back. */
 static void format_value(const orderd_config *cfg, const setting *s, char *out, size_t outlen)
 {
     const char *member = (const char *)cfg + s->offset;
-
     switch (s->type) {
-    case SET_STRING:
+    case SETTING_STRING:
         if (s->secret)
             config_mask_url(member, out, outlen);
         else
             snprintf(out, outlen, "%s", member);
         return;
-    case SET_INT:
+    case SETTING_INT:
         snprintf(out, outlen, "%d", *(const int *)member);
         return;
-    case SET_SIZE:
+    case SETTING_SIZE:
         snprintf(out, outlen, "%zu", *(const size_t *)member);
         return;
-    case SET_BOOL:
+    case SETTING_BOOL:
         snprintf(out, outlen, "%s", *(const bool *)member ? "true" : "false");
         return;
-    case SET_LOG_LEVEL:
+    case SETTING_LOG_LEVEL:
         snprintf(out, outlen, "%s", log_level_name(*(const log_level *)member));
         return;
-    case SET_LISTEN:
-        if (strchr(cfg->listen_host, ':') != NULL)
+    case SETTING_LISTEN:
+        if (strchr(cfg->listen_host, ':'))
             snprintf(out, outlen, "[%s]:%u", cfg->listen_host, cfg->listen_port);
         else
             snprintf(out, outlen, "%s:%u", cfg->listen_host, cfg->listen_port);
@@ -633,27 +644,27 @@ static void format_value(const orderd_config *cfg, const setting *s, char *out, 
 void config_print(const orderd_config *cfg, FILE *out)
 {
     char value[1100];
-
     for (size_t i = 0; i < SETTING_COUNT; i++) {
-        format_value(cfg, &settings[i], value, sizeof(value));
+        format_value(cfg, &settings[i], value, sizeof value);
         fprintf(out, "%s = %s\n", settings[i].key, value);
     }
 }
 
+/* The placeholder --help shows after a flag of this type. */
 static const char *metavar(setting_type type)
 {
     switch (type) {
-    case SET_STRING:
+    case SETTING_STRING:
         return "TEXT";
-    case SET_INT:
+    case SETTING_INT:
         return "N";
-    case SET_SIZE:
+    case SETTING_SIZE:
         return "BYTES";
-    case SET_BOOL:
+    case SETTING_BOOL:
         return "BOOL";
-    case SET_LOG_LEVEL:
+    case SETTING_LOG_LEVEL:
         return "LEVEL";
-    case SET_LISTEN:
+    case SETTING_LISTEN:
         return "HOST:PORT";
     }
     return "VALUE";
@@ -685,18 +696,16 @@ void config_print_usage(FILE *out)
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const setting *s = &settings[i];
         char flag[64], env[64];
-
-        flag_name(s, flag, sizeof(flag));
-        env_name(s, env, sizeof(env));
+        flag_name(s, flag, sizeof flag);
+        env_name(s, env, sizeof env);
         fprintf(out, "  %s %s\n      env %s, default \"%s\"\n      %s\n", flag, metavar(s->type),
                 env, s->default_value, s->help);
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* Masking                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- masking ----------------------------------------------------------- */
 
+/* A fixed buffer that truncates and always stays NUL-terminated. */
 typedef struct out_buf {
     char *p;
     size_t len, cap;
@@ -713,8 +722,10 @@ static void out_put(out_buf *o, const char *s, size_t n)
     o->p[o->len] = '\0';
 }
 
-/* End of a conninfo value starting at p: quoted with backslash escapes,
- * or up to the next whitespace. */
+/*
+ * End of a conninfo value starting at p: quoted with backslash escapes,
+ * or up to the next whitespace.
+ */
 static const char *conninfo_value_end(const char *p)
 {
     if (*p != '\'') {
@@ -738,15 +749,12 @@ static bool is_password_key(const char *key, size_t len)
 static void mask_conninfo(const char *s, out_buf *o)
 {
     const char *p = s;
-
     while (*p != '\0') {
-        const char *word = p, *q;
-        size_t keylen;
-
+        const char *word = p;
         while (*p != '\0' && !isspace((unsigned char)*p) && *p != '=')
             p++;
-        keylen = (size_t)(p - word);
-        q = p;
+        size_t keylen = (size_t)(p - word);
+        const char *q = p;
         while (isspace((unsigned char)*q))
             q++;
         if (*q != '=') {
@@ -768,37 +776,12 @@ static void mask_conninfo(const char *s, out_buf *o)
     }
 }
 
-/*
- * scheme://user:PASSWORD@host/path?password=X&...; libpq takes the
- * password in the query too.  Like libpq, the user info ends at the last
- * '@' before the first '/', so a '?' or '#' inside a password is masked
- * with it rather than mistaken for the query.
- */
-static void mask_uri(const char *s, const char *authority, out_buf *o)
+/* The query string from p on ("a=1&password=x#frag"): password values masked. */
+static void mask_query(const char *p, out_buf *o)
 {
-    const char *end = authority + strcspn(authority, "/");
-    const char *at = NULL, *colon, *p, *query;
-
-    for (p = authority; p < end; p++)
-        if (*p == '@')
-            at = p;
-    p = s;
-    if (at != NULL && (colon = memchr(authority, ':', (size_t)(at - authority))) != NULL) {
-        out_put(o, s, (size_t)(colon + 1 - s));
-        out_put(o, "****", 4);
-        p = at;
-    }
-    query = strchr(at != NULL ? at : authority, '?');
-    if (query == NULL) {
-        out_put(o, p, strlen(p));
-        return;
-    }
-    out_put(o, p, (size_t)(query + 1 - p));
-    p = query + 1;
     while (*p != '\0' && *p != '#') {
         size_t len = strcspn(p, "&#");
         size_t keylen = strcspn(p, "=&#");
-
         if (keylen < len && is_password_key(p, keylen)) {
             out_put(o, p, keylen + 1);
             out_put(o, "****", 4);
@@ -812,18 +795,45 @@ static void mask_uri(const char *s, const char *authority, out_buf *o)
     out_put(o, p, strlen(p));
 }
 
+/*
+ * scheme://user:PASSWORD@host/path?password=X&...; libpq takes the
+ * password in the query too.  Like libpq, the user info ends at the last
+ * '@' before the first '/', so a '?' or '#' inside a password is masked
+ * with it rather than mistaken for the query.
+ */
+static void mask_uri(const char *s, const char *authority, out_buf *o)
+{
+    const char *end = authority + strcspn(authority, "/");
+    const char *at = NULL;
+    for (const char *c = authority; c < end; c++)
+        if (*c == '@')
+            at = c;
+    const char *p = s;
+    const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+    if (colon) {
+        out_put(o, s, (size_t)(colon + 1 - s));
+        out_put(o, "****", 4);
+        p = at;
+    }
+    const char *query = strchr(at ? at : authority, '?');
+    if (!query) {
+        out_put(o, p, strlen(p));
+        return;
+    }
+    out_put(o, p, (size_t)(query + 1 - p));
+    mask_query(query + 1, o);
+}
+
 void config_mask_url(const char *url, char *out, size_t outlen)
 {
-    out_buf o = {out, 0, outlen};
-    const char *sep;
-
     if (outlen == 0)
         return;
     out[0] = '\0';
-    if (url == NULL)
+    if (!url)
         return;
-    sep = strstr(url, "://");
-    if (sep != NULL && strcspn(url, " =") > (size_t)(sep - url))
+    out_buf o = {out, 0, outlen};
+    const char *sep = strstr(url, "://");
+    if (sep && strcspn(url, " =") > (size_t)(sep - url))
         mask_uri(url, sep + 3, &o);
     else
         mask_conninfo(url, &o);

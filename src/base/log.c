@@ -7,10 +7,10 @@
  * contend with each other and never call write(2) until their own buffer
  * is full.  The flusher wakes every FLUSH_INTERVAL_MS, copies each
  * non-empty buffer out and writes it.  All writes to the fd go under
- * g_write_lock, so whole buffers never interleave and every line arrives
- * intact; lines of one thread stay in order.
+ * logger.write_lock, so whole buffers never interleave and every line
+ * arrives intact; lines of one thread stay in order.
  *
- * Lock order: g_list_lock -> buffer mutex -> g_write_lock.
+ * Lock order: logger.list_lock -> buffer lock -> logger.write_lock.
  */
 #include "orderd/base/log.h"
 
@@ -38,37 +38,47 @@
 #define MSG_INLINE_SIZE   1024
 
 typedef struct log_buffer {
-    pthread_mutex_t mu;
+    pthread_mutex_t lock;
     size_t used;
-    struct log_buffer *prev, *next; /* g_buffers, under g_list_lock */
+    struct log_buffer *prev, *next; /* logger.buffers, under logger.list_lock */
     char data[LOG_BUFFER_SIZE];
 } log_buffer;
 
 enum { STATE_OFF = 0, STATE_RUNNING = 1 };
 
-static atomic_int g_state = STATE_OFF;
-static atomic_int g_min_level = LOG_INFO;
+/* The process's one logger: there is one stdout to share. */
+static struct logger {
+    atomic_int state; /* STATE_OFF: lines go straight to fd 2 */
+    atomic_int min_level;
 
-static pthread_mutex_t g_write_lock = PTHREAD_MUTEX_INITIALIZER;
-static int g_fd = 2; /* under g_write_lock */
+    pthread_mutex_t write_lock;
+    int fd; /* under write_lock */
 
-static pthread_mutex_t g_list_lock = PTHREAD_MUTEX_INITIALIZER;
-static log_buffer *g_buffers;
-static char g_scratch[LOG_BUFFER_SIZE]; /* under g_list_lock */
+    pthread_mutex_t list_lock;
+    log_buffer *buffers;           /* every thread's, under list_lock */
+    char scratch[LOG_BUFFER_SIZE]; /* the flusher's copy, under list_lock */
 
-static pthread_mutex_t g_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_ctl_cond;
-static bool g_stop;            /* under g_ctl_lock */
-static bool g_flusher_started; /* under g_ctl_lock */
-static pthread_t g_flusher;
+    pthread_mutex_t control_lock;
+    pthread_cond_t control_wake; /* CLOCK_MONOTONIC, set up by init_once */
+    bool stop;                   /* under control_lock */
+    bool flusher_started;        /* under control_lock */
+    pthread_t flusher;
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static pthread_key_t g_key;
-static _Thread_local log_buffer *tl_buffer;
+    pthread_once_t once;
+    pthread_key_t buffer_key; /* frees a thread's buffer when it exits */
+} logger = {
+    .state = STATE_OFF,
+    .min_level = LOG_INFO,
+    .write_lock = PTHREAD_MUTEX_INITIALIZER,
+    .fd = 2,
+    .list_lock = PTHREAD_MUTEX_INITIALIZER,
+    .control_lock = PTHREAD_MUTEX_INITIALIZER,
+    .once = PTHREAD_ONCE_INIT,
+};
 
-/* ------------------------------------------------------------------ */
-/* Writing                                                             */
-/* ------------------------------------------------------------------ */
+static _Thread_local log_buffer *thread_buffer;
+
+/* ---- writing ----------------------------------------------------------- */
 
 /*
  * Writes all of p, retrying on EINTR and partial writes.  A non-blocking
@@ -94,223 +104,224 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-#define LOG_FD (-1) /* for write_whole: g_fd, read under the lock */
+#define LOG_FD (-1) /* for write_whole: logger.fd, read under the lock */
 
 /* One write of whole lines that no other write can interleave with. */
 static void write_whole(int fd, const char *p, size_t n)
 {
-    pthread_mutex_lock(&g_write_lock);
-    write_all(fd == LOG_FD ? g_fd : fd, p, n);
-    pthread_mutex_unlock(&g_write_lock);
+    pthread_mutex_lock(&logger.write_lock);
+    write_all(fd == LOG_FD ? logger.fd : fd, p, n);
+    pthread_mutex_unlock(&logger.write_lock);
 }
 
-/* Caller holds g_list_lock (for g_scratch).  The copy lets the owning
- * thread keep appending while the flusher waits on I/O; taking the write
- * lock before releasing the buffer keeps that thread's lines in order. */
+/*
+ * Writes out one thread's buffer; the caller holds logger.list_lock (for
+ * logger.scratch).  The copy lets the owning thread keep appending while
+ * the flusher waits on I/O; taking the write lock before releasing the
+ * buffer keeps that thread's lines in order.
+ */
 static void flush_one(log_buffer *b)
 {
-    size_t n;
-
-    pthread_mutex_lock(&b->mu);
-    n = b->used;
+    pthread_mutex_lock(&b->lock);
+    size_t n = b->used;
     if (n == 0) {
-        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&b->lock);
         return;
     }
-    memcpy(g_scratch, b->data, n);
+    memcpy(logger.scratch, b->data, n);
     b->used = 0;
-    pthread_mutex_lock(&g_write_lock);
-    pthread_mutex_unlock(&b->mu);
-    write_all(g_fd, g_scratch, n);
-    pthread_mutex_unlock(&g_write_lock);
+    pthread_mutex_lock(&logger.write_lock);
+    pthread_mutex_unlock(&b->lock);
+    write_all(logger.fd, logger.scratch, n);
+    pthread_mutex_unlock(&logger.write_lock);
 }
 
 void log_flush(void)
 {
-    pthread_mutex_lock(&g_list_lock);
-    for (log_buffer *b = g_buffers; b != NULL; b = b->next)
+    pthread_mutex_lock(&logger.list_lock);
+    for (log_buffer *b = logger.buffers; b; b = b->next)
         flush_one(b);
-    pthread_mutex_unlock(&g_list_lock);
+    pthread_mutex_unlock(&logger.list_lock);
 }
 
-/* ------------------------------------------------------------------ */
-/* Per-thread buffers                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- per-thread buffers ------------------------------------------------ */
 
 /* Thread exit: whatever the thread logged last still reaches the fd. */
-static void buffer_destroy(void *arg)
+static void thread_buffer_destroy(void *arg)
 {
     log_buffer *b = arg;
-
-    pthread_mutex_lock(&g_list_lock);
-    if (b->prev != NULL)
+    pthread_mutex_lock(&logger.list_lock);
+    if (b->prev)
         b->prev->next = b->next;
     else
-        g_buffers = b->next;
-    if (b->next != NULL)
+        logger.buffers = b->next;
+    if (b->next)
         b->next->prev = b->prev;
-    pthread_mutex_unlock(&g_list_lock);
+    pthread_mutex_unlock(&logger.list_lock);
 
     if (b->used > 0)
         write_whole(LOG_FD, b->data, b->used);
-    pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->lock);
     free(b);
-    tl_buffer = NULL;
+    thread_buffer = NULL;
 }
 
-static void once_init(void)
+static void init_once(void)
 {
+    pthread_key_create(&logger.buffer_key, thread_buffer_destroy);
     pthread_condattr_t attr;
-
-    pthread_key_create(&g_key, buffer_destroy);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_ctl_cond, &attr);
+    pthread_cond_init(&logger.control_wake, &attr);
     pthread_condattr_destroy(&attr);
 }
 
-static log_buffer *buffer_get(void)
+/* The calling thread's buffer, registered on its first line; NULL when out of memory. */
+static log_buffer *thread_buffer_get(void)
 {
-    log_buffer *b = tl_buffer;
-
-    if (b != NULL)
-        return b;
-    b = malloc(sizeof(*b));
-    if (b == NULL)
+    if (thread_buffer)
+        return thread_buffer;
+    log_buffer *b = malloc(sizeof *b);
+    if (!b)
         return NULL;
-    pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->lock, NULL);
     b->used = 0;
     b->prev = NULL;
-    pthread_mutex_lock(&g_list_lock);
-    b->next = g_buffers;
-    if (g_buffers != NULL)
-        g_buffers->prev = b;
-    g_buffers = b;
-    pthread_mutex_unlock(&g_list_lock);
-    pthread_setspecific(g_key, b);
-    tl_buffer = b;
+    pthread_mutex_lock(&logger.list_lock);
+    b->next = logger.buffers;
+    if (logger.buffers)
+        logger.buffers->prev = b;
+    logger.buffers = b;
+    pthread_mutex_unlock(&logger.list_lock);
+    pthread_setspecific(logger.buffer_key, b);
+    thread_buffer = b;
     return b;
 }
 
-/* Hands one complete line (ending in '\n') to the current thread's buffer,
- * or straight to fd 2 when logging is not running. */
-static void emit(const char *line, size_t len)
+/*
+ * Appends one complete line to b, the caller holding b->lock.  A line
+ * that does not fit writes the buffer out first, and one larger than a
+ * whole buffer goes straight to the fd after it.
+ */
+static void buffer_append_line(log_buffer *b, const char *line, size_t len)
 {
-    log_buffer *b;
-
-    if (atomic_load(&g_state) != STATE_RUNNING) {
-        write_whole(2, line, len);
-        return;
-    }
-    if ((b = buffer_get()) == NULL) {
-        write_whole(LOG_FD, line, len); /* out of memory: unbuffered */
-        return;
-    }
-    pthread_mutex_lock(&b->mu);
-    /* Checked again under the buffer lock: log_shutdown flushes every
-     * buffer after switching state, so a line appended here is never lost. */
-    if (atomic_load(&g_state) != STATE_RUNNING) {
-        pthread_mutex_unlock(&b->mu);
-        write_whole(2, line, len);
-        return;
-    }
     if (len > LOG_BUFFER_SIZE - b->used) {
-        pthread_mutex_lock(&g_write_lock);
-        write_all(g_fd, b->data, b->used);
+        pthread_mutex_lock(&logger.write_lock);
+        write_all(logger.fd, b->data, b->used);
         b->used = 0;
         if (len > LOG_BUFFER_SIZE) {
-            write_all(g_fd, line, len);
+            write_all(logger.fd, line, len);
             len = 0;
         }
-        pthread_mutex_unlock(&g_write_lock);
+        pthread_mutex_unlock(&logger.write_lock);
     }
     memcpy(b->data + b->used, line, len);
     b->used += len;
-    pthread_mutex_unlock(&b->mu);
 }
 
-/* ------------------------------------------------------------------ */
-/* Start and stop                                                      */
-/* ------------------------------------------------------------------ */
+/*
+ * Hands one complete line (ending in '\n') to the current thread's
+ * buffer, or straight to fd 2 when logging is not running.
+ */
+static void emit(const char *line, size_t len)
+{
+    if (atomic_load(&logger.state) != STATE_RUNNING) {
+        write_whole(2, line, len);
+        return;
+    }
+    log_buffer *b = thread_buffer_get();
+    if (!b) {
+        write_whole(LOG_FD, line, len); /* out of memory: unbuffered */
+        return;
+    }
+    pthread_mutex_lock(&b->lock);
+    /* Checked again under the buffer lock: log_shutdown flushes every
+     * buffer after switching state, so a line appended here is never lost. */
+    bool running = atomic_load(&logger.state) == STATE_RUNNING;
+    if (running)
+        buffer_append_line(b, line, len);
+    pthread_mutex_unlock(&b->lock);
+    if (!running)
+        write_whole(2, line, len);
+}
+
+/* ---- start and stop ---------------------------------------------------- */
 
 static void *flusher_main(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&g_ctl_lock);
-    while (!g_stop) {
+    pthread_mutex_lock(&logger.control_lock);
+    while (!logger.stop) {
         struct timespec deadline;
-
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_nsec += FLUSH_INTERVAL_MS * 1000000L;
         if (deadline.tv_nsec >= 1000000000L) {
             deadline.tv_nsec -= 1000000000L;
             deadline.tv_sec += 1;
         }
-        pthread_cond_timedwait(&g_ctl_cond, &g_ctl_lock, &deadline);
-        if (g_stop)
+        pthread_cond_timedwait(&logger.control_wake, &logger.control_lock, &deadline);
+        if (logger.stop)
             break;
-        pthread_mutex_unlock(&g_ctl_lock);
+        pthread_mutex_unlock(&logger.control_lock);
         log_flush();
-        pthread_mutex_lock(&g_ctl_lock);
+        pthread_mutex_lock(&logger.control_lock);
     }
-    pthread_mutex_unlock(&g_ctl_lock);
+    pthread_mutex_unlock(&logger.control_lock);
     return NULL;
+}
+
+/* Starts the flusher with every signal blocked; the caller holds control_lock. */
+static int start_flusher(void)
+{
+    sigset_t all, old;
+    logger.stop = false;
+    /* Signals belong to the main thread, never to the flusher. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&logger.flusher, NULL, flusher_main, NULL) == 0 ? 0 : -1;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        logger.flusher_started = true;
+        atomic_store(&logger.state, STATE_RUNNING);
+    }
+    return rc;
 }
 
 int log_init(log_level min_level, int fd)
 {
-    sigset_t all, old;
-    int rc = 0;
-
-    pthread_once(&g_once, once_init);
-    pthread_mutex_lock(&g_ctl_lock);
+    pthread_once(&logger.once, init_once);
+    pthread_mutex_lock(&logger.control_lock);
     /* Re-init while running: what was logged so far goes to the old fd. */
-    if (g_flusher_started)
+    if (logger.flusher_started)
         log_flush();
-    atomic_store(&g_min_level, (int)min_level);
-    pthread_mutex_lock(&g_write_lock);
-    g_fd = fd;
-    pthread_mutex_unlock(&g_write_lock);
-    if (!g_flusher_started) {
-        g_stop = false;
-        /* Signals belong to the main thread, never to the flusher. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        if (pthread_create(&g_flusher, NULL, flusher_main, NULL) != 0)
-            rc = -1;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc == 0) {
-            g_flusher_started = true;
-            atomic_store(&g_state, STATE_RUNNING);
-        }
-    }
-    pthread_mutex_unlock(&g_ctl_lock);
+    atomic_store(&logger.min_level, (int)min_level);
+    pthread_mutex_lock(&logger.write_lock);
+    logger.fd = fd;
+    pthread_mutex_unlock(&logger.write_lock);
+    int rc = logger.flusher_started ? 0 : start_flusher();
+    pthread_mutex_unlock(&logger.control_lock);
     return rc;
 }
 
 void log_shutdown(void)
 {
-    pthread_t flusher;
-
-    pthread_mutex_lock(&g_ctl_lock);
-    if (!g_flusher_started) {
-        pthread_mutex_unlock(&g_ctl_lock);
+    pthread_mutex_lock(&logger.control_lock);
+    if (!logger.flusher_started) {
+        pthread_mutex_unlock(&logger.control_lock);
         return;
     }
-    g_flusher_started = false;
-    g_stop = true;
-    flusher = g_flusher;
-    pthread_cond_signal(&g_ctl_cond);
-    pthread_mutex_unlock(&g_ctl_lock);
+    logger.flusher_started = false;
+    logger.stop = true;
+    pthread_t flusher = logger.flusher;
+    pthread_cond_signal(&logger.control_wake);
+    pthread_mutex_unlock(&logger.control_lock);
 
     pthread_join(flusher, NULL);
-    atomic_store(&g_state, STATE_OFF);
+    atomic_store(&logger.state, STATE_OFF);
     log_flush();
 }
 
-/* ------------------------------------------------------------------ */
-/* Levels                                                              */
-/* ------------------------------------------------------------------ */
+/* ---- levels ------------------------------------------------------------ */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -324,7 +335,7 @@ const char *log_level_name(log_level level)
 bool log_level_parse(const char *name, log_level *out)
 {
     for (int i = LOG_DEBUG; i <= LOG_ERROR; i++) {
-        if (name != NULL && strcasecmp(name, level_names[i]) == 0) {
+        if (name && strcasecmp(name, level_names[i]) == 0) {
             *out = (log_level)i;
             return true;
         }
@@ -334,19 +345,18 @@ bool log_level_parse(const char *name, log_level *out)
 
 bool log_enabled(log_level level)
 {
-    return (int)level >= atomic_load_explicit(&g_min_level, memory_order_relaxed);
+    return (int)level >= atomic_load_explicit(&logger.min_level, memory_order_relaxed);
 }
 
-/* ------------------------------------------------------------------ */
-/* JSON                                                                */
-/* ------------------------------------------------------------------ */
+/* ---- JSON -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not
- * valid: overlong forms, surrogates and code points above U+10FFFF. */
+/*
+ * Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not
+ * valid: overlong forms, surrogates and code points above U+10FFFF.
+ */
 static size_t utf8_valid_len(const unsigned char *p)
 {
     unsigned char c = p[0];
-
     if (c >= 0xc2 && c <= 0xdf)
         return (p[1] & 0xc0) == 0x80 ? 2 : 0;
     if (c >= 0xe0 && c <= 0xef) {
@@ -365,82 +375,67 @@ static size_t utf8_valid_len(const unsigned char *p)
 }
 
 /*
+ * What the character at p becomes inside a JSON string: *unit points at
+ * its n bytes (into esc, a static string, or p itself).  Returns how many
+ * input bytes it took.
+ */
+static size_t json_escape_unit(const unsigned char *p, char esc[8], const char **unit, size_t *n)
+{
+    static const char *const short_escapes[128] = {
+        ['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\r'] = "\\r",
+        ['\t'] = "\\t", ['\b'] = "\\b",  ['\f'] = "\\f",
+    };
+    if (*p < 0x80 && short_escapes[*p]) {
+        *unit = short_escapes[*p];
+        *n = 2;
+        return 1;
+    }
+    if (*p < 0x20) {
+        snprintf(esc, 8, "\\u%04x", *p);
+        *unit = esc;
+        *n = 6;
+        return 1;
+    }
+    size_t len = *p < 0x80 ? 1 : utf8_valid_len(p);
+    if (len == 0) {
+        *unit = "\\ufffd";
+        *n = 6;
+        return 1;
+    }
+    *unit = (const char *)p;
+    *n = len;
+    return len;
+}
+
+/*
  * Only whole escape sequences and whole characters are written, so a
  * truncated result is still a valid JSON string body.  Bytes that are
  * not valid UTF-8 become U+FFFD: a JSON parser would reject the line.
  */
 size_t log_json_escape(char *out, size_t outlen, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
     size_t need = 0, len = 0;
     bool fits = true;
-
     while (*p != '\0') {
         char esc[8];
-        const char *unit = esc;
+        const char *unit;
         size_t n;
-
-        switch (*p) {
-        case '"':
-            unit = "\\\"";
-            n = 2;
-            break;
-        case '\\':
-            unit = "\\\\";
-            n = 2;
-            break;
-        case '\n':
-            unit = "\\n";
-            n = 2;
-            break;
-        case '\r':
-            unit = "\\r";
-            n = 2;
-            break;
-        case '\t':
-            unit = "\\t";
-            n = 2;
-            break;
-        case '\b':
-            unit = "\\b";
-            n = 2;
-            break;
-        case '\f':
-            unit = "\\f";
-            n = 2;
-            break;
-        default:
-            if (*p < 0x20) {
-                snprintf(esc, sizeof(esc), "\\u%04x", *p);
-                n = 6;
-            } else if (*p < 0x80) {
-                unit = (const char *)p;
-                n = 1;
-            } else if ((n = utf8_valid_len(p)) > 0) {
-                unit = (const char *)p;
-                p += n - 1;
-            } else {
-                unit = "\\ufffd";
-                n = 6;
-            }
-        }
-        p++;
+        p += json_escape_unit(p, esc, &unit, &n);
         need += n;
-        if (fits && out != NULL && len + n < outlen) {
+        if (fits && out && len + n < outlen) {
             memcpy(out + len, unit, n);
             len += n;
         } else {
             fits = false;
         }
     }
-    if (out != NULL && outlen > 0)
+    if (out && outlen > 0)
         out[len] = '\0';
     return need;
 }
 
-/* ------------------------------------------------------------------ */
-/* Line building                                                       */
-/* ------------------------------------------------------------------ */
+/* ---- line building ----------------------------------------------------- */
 
 /* A line under construction: on the stack unless it outgrows it. */
 typedef struct line_buf {
@@ -559,11 +554,11 @@ static size_t format_ts(int64_t ts_us, char out[32])
     return cached_len + 4;
 }
 
+/* Starts a line with the fields every line has: ts, level and msg. */
 static void lb_start(line_buf *lb, int64_t ts_us, log_level level, const char *msg)
 {
-    char ts[32];
-
     lb_init(lb);
+    char ts[32];
     format_ts(ts_us, ts);
     lb_str(lb, "{\"ts\":\"");
     lb_str(lb, ts);
@@ -573,6 +568,7 @@ static void lb_start(line_buf *lb, int64_t ts_us, log_level level, const char *m
     lb_field(lb, "msg", msg);
 }
 
+/* Closes the line and emits it, unless building it ran out of memory. */
 static void lb_finish_and_emit(line_buf *lb)
 {
     lb_str(lb, "}\n");
@@ -581,43 +577,57 @@ static void lb_finish_and_emit(line_buf *lb)
     lb_free(lb);
 }
 
-static _Thread_local const char *tl_request_id;
+/* ---- the public lines -------------------------------------------------- */
+
+static _Thread_local const char *thread_request_id;
 
 void log_bind_request(const char *request_id)
 {
-    tl_request_id = request_id;
+    thread_request_id = request_id;
+}
+
+/*
+ * The formatted message: in inline[] when it fits, else in a malloc'd
+ * copy (caller frees it when it is not inline); out of memory, the
+ * message truncated to inline[].
+ */
+static char *format_message(char inline_msg[MSG_INLINE_SIZE], const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(inline_msg, MSG_INLINE_SIZE, fmt, ap);
+    char *msg = inline_msg;
+    if (n < 0) {
+        inline_msg[0] = '\0';
+    } else if (n >= MSG_INLINE_SIZE) {
+        msg = malloc((size_t)n + 1);
+        if (msg)
+            vsnprintf(msg, (size_t)n + 1, fmt, again);
+        else
+            msg = inline_msg;
+    }
+    va_end(again);
+    return msg;
 }
 
 void log_write(log_level level, const char *request_id, const char *extra_json, const char *fmt,
                ...)
 {
-    char inline_msg[MSG_INLINE_SIZE];
-    char *msg = inline_msg;
-    line_buf lb;
-    va_list ap;
-    int n;
-
     if (!log_enabled(level))
         return;
+    char inline_msg[MSG_INLINE_SIZE];
+    va_list ap;
     va_start(ap, fmt);
-    n = vsnprintf(inline_msg, sizeof(inline_msg), fmt, ap);
+    char *msg = format_message(inline_msg, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        inline_msg[0] = '\0';
-    if (n >= (int)sizeof(inline_msg) && (msg = malloc((size_t)n + 1)) != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(msg, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    if (msg == NULL)
-        msg = inline_msg; /* out of memory: log the truncated message */
 
+    line_buf lb;
     lb_start(&lb, clock_wall_us(), level, msg);
-    if (request_id == NULL)
-        request_id = tl_request_id; /* deep modules log without knowing the request */
-    if (request_id != NULL && request_id[0] != '\0')
+    if (!request_id)
+        request_id = thread_request_id; /* deep modules log without knowing the request */
+    if (request_id && request_id[0] != '\0')
         lb_field(&lb, "request_id", request_id);
-    if (extra_json != NULL && extra_json[0] != '\0') {
+    if (extra_json && extra_json[0] != '\0') {
         lb_str(&lb, ",");
         lb_str(&lb, extra_json);
     }
@@ -628,31 +638,29 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
 
 void log_access(const access_record *rec)
 {
-    char num[64];
-    line_buf lb;
-    double ms;
-
     if (!log_enabled(LOG_INFO))
         return;
     /* NaN or infinity would make the line invalid JSON; the clamp keeps
      * "%.3f" inside num. */
-    ms = isfinite(rec->duration_ms) ? rec->duration_ms : 0.0;
+    double ms = isfinite(rec->duration_ms) ? rec->duration_ms : 0.0;
     if (fabs(ms) > 1e12)
         ms = ms < 0 ? -1e12 : 1e12;
 
+    line_buf lb;
+    char num[64];
     lb_start(&lb, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
-    lb_field(&lb, "request_id", rec->request_id != NULL ? rec->request_id : "");
-    lb_field(&lb, "method", rec->method != NULL ? rec->method : "");
-    lb_field(&lb, "path", rec->path != NULL ? rec->path : "");
-    lb_field(&lb, "route", rec->route != NULL ? rec->route : "");
+    lb_field(&lb, "request_id", rec->request_id ? rec->request_id : "");
+    lb_field(&lb, "method", rec->method ? rec->method : "");
+    lb_field(&lb, "path", rec->path ? rec->path : "");
+    lb_field(&lb, "route", rec->route ? rec->route : "");
     lb_str(&lb, ",\"status\":");
     lb_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
     lb_str(&lb, ",\"duration_ms\":");
     lb_append(&lb, num, fmt_millis(ms, num));
     lb_str(&lb, ",\"bytes\":");
     lb_append(&lb, num, fmt_u64(rec->bytes, num));
-    lb_field(&lb, "remote", rec->remote != NULL ? rec->remote : "");
-    if (rec->cache != NULL)
+    lb_field(&lb, "remote", rec->remote ? rec->remote : "");
+    if (rec->cache)
         lb_field(&lb, "cache", rec->cache);
     lb_finish_and_emit(&lb);
 }

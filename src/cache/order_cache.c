@@ -227,7 +227,7 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
         goto out;
     int64_t now_ms = clock_wall_us() / 1000;
     int a = n;
-    argv[a] = oc->opts.unsafe_classic ? "1" : "0";
+    argv[a] = oc->opts.test_hooks.unsafe_classic_cache ? "1" : "0";
     argvlen[a++] = 1;
     for (int i = 0; i < n; i++) {
         order_cache_fill_item *it = &items[i];
@@ -254,7 +254,7 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
         argvlen[a++] = entry_len;
         argv[a] = nums[i][1];
         argvlen[a++] = strlen(nums[i][1]);
-        argv[a] = it->absent && !oc->opts.unsafe_classic ? "1" : "0";
+        argv[a] = it->absent && !oc->opts.test_hooks.unsafe_classic_cache ? "1" : "0";
         argvlen[a++] = 1;
     }
     if (redis_client_eval(oc->opts.redis, oc->fill_many_id, n, argc, argv, argvlen, &reply) ==
@@ -298,7 +298,7 @@ void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
         cache_key_gen_status(statuses[i], gen_status[i]);
         argv[nkeys++] = gen_status[i];
     }
-    if (oc->opts.unsafe_classic) {
+    if (oc->opts.test_hooks.unsafe_classic_cache) {
         redis_client_eval_durable(oc->opts.redis, oc->unsafe_invalidate_id, nkeys, nkeys, argv,
                                   NULL);
         return;
@@ -317,7 +317,7 @@ void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
 
 void order_cache_invalidate_created(order_cache *oc, const order *created, int n)
 {
-    if (oc->opts.unsafe_classic) { /* the test-only design has no batch form */
+    if (oc->opts.test_hooks.unsafe_classic_cache) { /* the test-only design has no batch form */
         order_status pending = ORDER_PENDING;
         for (int i = 0; i < n; i++)
             order_cache_invalidate(oc, created[i].id, created[i].version, false,

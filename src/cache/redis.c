@@ -16,6 +16,7 @@
 #include "orderd/cache/breaker.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
+#include "orderd/base/sha1.h"
 
 #define MAX_SCRIPTS 8
 
@@ -37,7 +38,7 @@ struct redis_client {
     pthread_key_t conn_key; /* this thread's redisContext */
 
     char *script_src[MAX_SCRIPTS];
-    char script_sha[MAX_SCRIPTS][41];
+    char script_sha[MAX_SCRIPTS][SHA1_HEX_SIZE];
     int script_count;
 
     pthread_mutex_t lock; /* breaker + journal */
@@ -239,8 +240,6 @@ static redisReply *run_argv(redisContext *ctx, int argc, const char **argv, cons
 
 /* ---- scripts ---------------------------------------------------------------------- */
 
-static void sha1_hex_of(const char *src, char out[41]);
-
 int redis_client_script_add(redis_client *c, const char *source)
 {
     if (c->script_count == MAX_SCRIPTS)
@@ -249,7 +248,7 @@ int redis_client_script_add(redis_client *c, const char *source)
     c->script_src[id] = strdup(source);
     if (!c->script_src[id])
         return -1;
-    sha1_hex_of(source, c->script_sha[id]);
+    sha1_hex(source, strlen(source), c->script_sha[id]);
     c->script_count++;
     return id;
 }
@@ -658,66 +657,4 @@ void redis_client_destroy(redis_client *c)
     pthread_mutex_destroy(&c->recovery_lock);
     pthread_mutex_destroy(&c->lock);
     free(c);
-}
-
-/* ---- SHA-1, for EVALSHA names ---------------------------------------------------------- */
-
-/* Plain FIPS 180-1; used once per script at start-up, so clarity over speed. */
-static void sha1_hex_of(const char *src, char out[41])
-{
-    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    size_t len = strlen(src);
-    size_t total = ((len + 8) / 64 + 1) * 64;
-    unsigned char *msg = calloc(total, 1);
-    if (!msg) {
-        memset(out, '0', 40);
-        out[40] = '\0';
-        return;
-    }
-    memcpy(msg, src, len);
-    msg[len] = 0x80;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        msg[total - 1 - i] = (unsigned char)(bits >> (8 * i));
-    for (size_t off = 0; off < total; off += 64) {
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)msg[off + 4 * i] << 24 | (uint32_t)msg[off + 4 * i + 1] << 16 |
-                   (uint32_t)msg[off + 4 * i + 2] << 8 | (uint32_t)msg[off + 4 * i + 3];
-        for (int i = 16; i < 80; i++) {
-            uint32_t x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
-            w[i] = (x << 1) | (x >> 31);
-        }
-        uint32_t a = h[0], b = h[1], cc = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) {
-                f = (b & cc) | (~b & d);
-                k = 0x5A827999;
-            } else if (i < 40) {
-                f = b ^ cc ^ d;
-                k = 0x6ED9EBA1;
-            } else if (i < 60) {
-                f = (b & cc) | (b & d) | (cc & d);
-                k = 0x8F1BBCDC;
-            } else {
-                f = b ^ cc ^ d;
-                k = 0xCA62C1D6;
-            }
-            uint32_t t = ((a << 5) | (a >> 27)) + f + e + k + w[i];
-            e = d;
-            d = cc;
-            cc = (b << 30) | (b >> 2);
-            b = a;
-            a = t;
-        }
-        h[0] += a;
-        h[1] += b;
-        h[2] += cc;
-        h[3] += d;
-        h[4] += e;
-    }
-    free(msg);
-    for (int i = 0; i < 5; i++)
-        snprintf(out + 8 * i, 9, "%08x", h[i]);
 }

@@ -348,6 +348,85 @@ orderd_err order_db_get_many(db_conn *conn, const int64_t *ids, int n, order **r
     return err;
 }
 
+/* The page size asked for, within 1..ORDER_LIST_LIMIT_MAX. */
+static int list_limit(const order_list_query *q)
+{
+    int limit = q->limit;
+    if (limit < 1)
+        limit = ORDER_LIST_LIMIT_DEFAULT;
+    if (limit > ORDER_LIST_LIMIT_MAX)
+        limit = ORDER_LIST_LIMIT_MAX;
+    return limit;
+}
+
+/*
+ * The keyset position the page starts after.  The first page uses the
+ * newest possible position, so all four list statements keep one shape
+ * (and one plan) for every page; a cursor beyond the range a timestamptz
+ * can hold is clamped into it.
+ */
+static void list_position(const order_list_query *q, int64_t *ts, int64_t *id)
+{
+    *ts = CURSOR_US_MAX;
+    *id = INT64_MAX;
+    if (!q->has_cursor)
+        return;
+    *ts = q->cursor_created_at_us;
+    *id = q->cursor_id;
+    if (*ts > CURSOR_US_MAX) {
+        *ts = CURSOR_US_MAX;
+        *id = INT64_MAX;
+    } else if (*ts < CURSOR_US_MIN) {
+        *ts = CURSOR_US_MIN;
+    }
+}
+
+/*
+ * The list statement for q's filters.  Their values (customer, status)
+ * go first into params; *n says how many.
+ */
+static int list_statement(const order_list_query *q, const char *customer, const char *status,
+                          const char **params, int *n)
+{
+    *n = 0;
+    if (q->has_customer_id && q->has_status) {
+        params[(*n)++] = customer;
+        params[(*n)++] = status;
+        return ST_LIST_CUSTOMER_STATUS;
+    }
+    if (q->has_customer_id) {
+        params[(*n)++] = customer;
+        return ST_LIST_CUSTOMER;
+    }
+    if (q->has_status) {
+        params[(*n)++] = status;
+        return ST_LIST_STATUS;
+    }
+    return ST_LIST;
+}
+
+/*
+ * The first keep rows of res as a new array in *rows (caller clears each
+ * order and frees the array); on an error nothing is left allocated.
+ */
+static orderd_err list_rows(PGresult *res, int keep, order **rows)
+{
+    order *list = calloc(keep > 0 ? (size_t)keep : 1, sizeof *list);
+    if (list == NULL)
+        return ORDERD_ERR_INTERNAL;
+    for (int i = 0; i < keep; i++) {
+        orderd_err err = row_to_order(res, i, &list[i]);
+        if (err != ORDERD_OK) {
+            for (int j = 0; j < i; j++)
+                order_clear(&list[j]);
+            free(list);
+            return err;
+        }
+    }
+    *rows = list;
+    return ORDERD_OK;
+}
+
 orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows, int *count,
                          bool *has_more)
 {
@@ -355,25 +434,9 @@ orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows,
     *count = 0;
     *has_more = false;
 
-    int limit = q->limit;
-    if (limit < 1)
-        limit = ORDER_LIST_LIMIT_DEFAULT;
-    if (limit > ORDER_LIST_LIMIT_MAX)
-        limit = ORDER_LIST_LIMIT_MAX;
-
-    /* The first page uses the newest possible position, so all four list
-     * statements keep one shape (and one plan) for every page. */
-    int64_t ts = CURSOR_US_MAX, id = INT64_MAX;
-    if (q->has_cursor) {
-        ts = q->cursor_created_at_us;
-        id = q->cursor_id;
-        if (ts > CURSOR_US_MAX) {
-            ts = CURSOR_US_MAX;
-            id = INT64_MAX;
-        } else if (ts < CURSOR_US_MIN) {
-            ts = CURSOR_US_MIN;
-        }
-    }
+    int limit = list_limit(q);
+    int64_t ts, id;
+    list_position(q, &ts, &id);
     char customer[24], ts_text[24], id_text[24], limit_text[16];
     snprintf(customer, sizeof customer, "%lld", (long long)q->customer_id);
     snprintf(ts_text, sizeof ts_text, "%lld", (long long)ts);
@@ -384,22 +447,9 @@ orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows,
     if (q->has_status && status == NULL)
         return ORDERD_ERR_INTERNAL;
 
-    int index;
     const char *params[5];
-    int n = 0;
-    if (q->has_customer_id && q->has_status) {
-        index = ST_LIST_CUSTOMER_STATUS;
-        params[n++] = customer;
-        params[n++] = status;
-    } else if (q->has_customer_id) {
-        index = ST_LIST_CUSTOMER;
-        params[n++] = customer;
-    } else if (q->has_status) {
-        index = ST_LIST_STATUS;
-        params[n++] = status;
-    } else {
-        index = ST_LIST;
-    }
+    int n;
+    int index = list_statement(q, customer, status, params, &n);
     params[n++] = ts_text;
     params[n++] = id_text;
     params[n++] = limit_text;
@@ -410,21 +460,9 @@ orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows,
         goto out;
     int found = PQntuples(res);
     int keep = found > limit ? limit : found;
-    order *list = calloc(keep > 0 ? (size_t)keep : 1, sizeof *list);
-    if (list == NULL) {
-        err = ORDERD_ERR_INTERNAL;
+    err = list_rows(res, keep, rows);
+    if (err != ORDERD_OK)
         goto out;
-    }
-    for (int i = 0; i < keep; i++) {
-        err = row_to_order(res, i, &list[i]);
-        if (err != ORDERD_OK) {
-            for (int j = 0; j < i; j++)
-                order_clear(&list[j]);
-            free(list);
-            goto out;
-        }
-    }
-    *rows = list;
     *count = keep;
     *has_more = found > limit;
 out:

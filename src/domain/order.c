@@ -1,11 +1,11 @@
 /*
- * order.c - the order domain: status rules, money, request validation,
- * the order's JSON and list cursors.  No I/O and no mutable globals, so
- * everything here is safe to call from any thread.
+ * order.c - the order domain: status rules, request validation, the
+ * order's JSON and list cursors (money and currencies: money.c).  No I/O
+ * and no mutable globals, so everything here is safe to call from any
+ * thread.
  */
 #include "orderd/domain/order.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,170 +55,6 @@ bool order_status_can_transition(order_status from, order_status to)
     }
 }
 
-/* ---- money ------------------------------------------------------------- */
-
-#define MSG_MONEY_FORMAT   "must be a decimal amount such as \"12.50\""
-#define MSG_MONEY_NEGATIVE "must not be negative"
-#define MSG_MONEY_DECIMALS "must have at most two decimal places"
-#define MSG_MONEY_MAX      "must not exceed 9999999999.99"
-#define MSG_MONEY_TYPE     "must be a string or number"
-
-size_t money_format(int64_t cents, char out[32])
-{
-    /* Through uint64_t so that INT64_MIN has a magnitude too. */
-    uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    size_t n = 0;
-    if (cents < 0)
-        out[n++] = '-';
-    n += fmt_u64(mag / 100, out + n);
-    out[n++] = '.';
-    out[n++] = (char)('0' + mag % 100 / 10);
-    out[n++] = (char)('0' + mag % 10);
-    out[n] = '\0';
-    return n;
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-bool money_parse_text(const char *text, int64_t *cents, const char **why)
-{
-    const char *msg = MSG_MONEY_FORMAT;
-    if (text == NULL || text[0] == '\0')
-        goto fail;
-
-    /* The grammar is checked before the value so that "99999999999x" is
-     * reported as malformed, not as too large. */
-    const char *p = text;
-    bool negative = *p == '-';
-    if (negative)
-        p++;
-    size_t int_digits = 0, frac_digits = 0;
-    while (is_digit(p[int_digits]))
-        int_digits++;
-    const char *frac = p + int_digits;
-    if (*frac == '.') {
-        frac++;
-        while (is_digit(frac[frac_digits]))
-            frac_digits++;
-        if (frac_digits == 0)
-            goto fail;
-    }
-    if (int_digits == 0 || frac[frac_digits] != '\0')
-        goto fail;
-    if (negative) {
-        msg = MSG_MONEY_NEGATIVE;
-        goto fail;
-    }
-    if (frac_digits > 2) {
-        msg = MSG_MONEY_DECIMALS;
-        goto fail;
-    }
-
-    int64_t units = 0;
-    for (size_t i = 0; i < int_digits; i++) {
-        units = units * 10 + (p[i] - '0');
-        if (units > ORDER_MONEY_MAX_CENTS / 100) {
-            msg = MSG_MONEY_MAX;
-            goto fail;
-        }
-    }
-    int64_t sub = 0;
-    for (size_t i = 0; i < 2; i++)
-        sub = sub * 10 + (i < frac_digits ? frac[i] - '0' : 0);
-    *cents = units * 100 + sub;
-    return true;
-fail:
-    if (why != NULL)
-        *why = msg;
-    return false;
-}
-
-/*
- * A double's shortest round-trip decimal is what the client most likely
- * wrote: 0.1 means 10 cents although the double is a hair above 0.1.
- * From its digits and exponent (value = d.ddd x 10^exp10) the cents
- * follow exactly, with the same rules and messages as for text.
- */
-static bool money_from_double(double d, int64_t *cents, const char **why)
-{
-    char sci[40];
-    for (int precision = 0; precision < 17; precision++) {
-        snprintf(sci, sizeof sci, "%.*e", precision, d);
-        if (strtod(sci, NULL) == d)
-            break;
-    }
-
-    char digits[24];
-    long ndigits = 0;
-    const char *p = sci;
-    for (; *p != 'e'; p++) {
-        if (is_digit(*p))
-            digits[ndigits++] = *p;
-    }
-    long exp10 = strtol(p + 1, NULL, 10);
-    while (ndigits > 1 && digits[ndigits - 1] == '0')
-        ndigits--;
-
-    long decimals = ndigits - 1 - exp10;
-    if (exp10 >= 10) {
-        *why = MSG_MONEY_MAX;
-        return false;
-    }
-    if (decimals > 2) {
-        *why = MSG_MONEY_DECIMALS;
-        return false;
-    }
-    /* Below 10^10 with at most two decimals: at most 12 digits of cents,
-     * never above ORDER_MONEY_MAX_CENTS. */
-    int64_t v = 0;
-    for (long i = 0; i < ndigits; i++)
-        v = v * 10 + (digits[i] - '0');
-    for (long i = decimals; i < 2; i++)
-        v *= 10;
-    *cents = v;
-    return true;
-}
-
-bool money_parse_json(const json_t *value, int64_t *cents, const char **why)
-{
-    const char *msg = MSG_MONEY_TYPE;
-    if (json_is_integer(value)) {
-        json_int_t v = json_integer_value(value);
-        if (v < 0) {
-            msg = MSG_MONEY_NEGATIVE;
-        } else if (v > ORDER_MONEY_MAX_CENTS / 100) {
-            msg = MSG_MONEY_MAX;
-        } else {
-            *cents = (int64_t)v * 100;
-            return true;
-        }
-    } else if (json_is_real(value)) {
-        double d = json_real_value(value);
-        if (!isfinite(d)) {
-            msg = MSG_MONEY_FORMAT;
-        } else if (d < 0) {
-            msg = MSG_MONEY_NEGATIVE;
-        } else if (d == 0) { /* also -0.0, which %e would print with a sign */
-            *cents = 0;
-            return true;
-        } else {
-            return money_from_double(d, cents, why != NULL ? why : &msg);
-        }
-    } else if (json_is_string(value)) {
-        /* An embedded NUL would make the C string mean something else. */
-        const char *s = json_string_value(value);
-        if (strlen(s) == json_string_length(value))
-            return money_parse_text(s, cents, why);
-        msg = MSG_MONEY_FORMAT;
-    }
-    if (why != NULL)
-        *why = msg;
-    return false;
-}
-
 /* ---- validation errors ------------------------------------------------- */
 
 void field_errors_add(field_errors *errs, const char *field, const char *fmt, ...)
@@ -240,39 +76,6 @@ void field_errors_add(field_errors *errs, const char *field, const char *fmt, ..
 }
 
 /* ---- create / patch requests ------------------------------------------- */
-
-/*
- * ISO 4217 codes of currencies that are legal tender today (2026), sorted
- * for bsearch.  Fund codes (BOV, CLF, ...), metals (XAU, ...), testing
- * (XTS) and "no currency" (XXX) are left out on purpose: nobody pays for
- * an order in them.  Recently withdrawn: ANG (now XCG), HRK (now EUR),
- * SLL (now SLE), ZWL (now ZWG), CUC.
- */
-static const char currency_codes[][4] = {
-    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
-    "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
-    "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
-    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD",
-    "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES",
-    "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
-    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
-    "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP",
-    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
-    "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
-    "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES",
-    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
-};
-
-static int currency_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, elem);
-}
-
-static bool currency_is_active(const char *code)
-{
-    return bsearch(code, currency_codes, sizeof currency_codes / sizeof currency_codes[0],
-                   sizeof currency_codes[0], currency_cmp) != NULL;
-}
 
 /* A JSON string without embedded NULs, or NULL. */
 static const char *json_c_string(const json_t *value)
@@ -410,6 +213,81 @@ static bool sum_items(const parsed_item *items, size_t count, int64_t *sum)
     return true;
 }
 
+/* What order_create_parse has read of a body so far. */
+typedef struct create_fields {
+    int64_t customer_id;
+    const json_t *total_json; /* NULL when the body has no total */
+    bool total_ok;            /* total_json parsed into total */
+    int64_t total;
+    const char *currency; /* borrowed from the body, or the default */
+    parsed_item *items;   /* ORDER_MAX_ITEMS of them */
+    size_t item_count;
+    bool items_ok;
+} create_fields;
+
+/* A positive integer, else 0 with a field error. */
+static int64_t parse_customer_id(const json_t *v, field_errors *errs)
+{
+    if (v == NULL)
+        field_errors_add(errs, "customer_id", "is required");
+    else if (!json_is_integer(v))
+        field_errors_add(errs, "customer_id", "must be an integer");
+    else if (json_integer_value(v) < 1)
+        field_errors_add(errs, "customer_id", "must be a positive integer");
+    else
+        return json_integer_value(v);
+    return 0;
+}
+
+/* The currency code, ORDER_CURRENCY_DEFAULT when absent; when it is not an
+ * active code the field error is added and the result must not be used. */
+static const char *parse_currency(const json_t *v, field_errors *errs)
+{
+    if (v == NULL)
+        return ORDER_CURRENCY_DEFAULT;
+    const char *currency = json_c_string(v);
+    if (!json_is_string(v))
+        field_errors_add(errs, "currency", "must be a string");
+    else if (currency == NULL || strlen(currency) != 3 || !currency_is_active(currency))
+        field_errors_add(errs, "currency", "must be an active ISO 4217 code such as \"USD\"");
+    return currency;
+}
+
+/*
+ * With items, an absent total becomes their sum and a present one must
+ * equal it; without items the total is required.  Items that did not
+ * parse have their own errors already, so nothing is added for them.
+ */
+static void reconcile_total(create_fields *f, field_errors *errs)
+{
+    if (f->items_ok && f->item_count > 0) {
+        int64_t sum;
+        char text[32];
+        if (!sum_items(f->items, f->item_count, &sum)) {
+            field_errors_add(errs, "items", "the sum of the items " MONEY_MSG_MAX);
+        } else if (f->total_json == NULL) {
+            f->total = sum;
+        } else if (f->total_ok && f->total != sum) {
+            money_format(sum, text);
+            field_errors_add(errs, "total", "must equal the sum of the items (%s)", text);
+        }
+    } else if (f->total_json == NULL && f->items_ok) {
+        field_errors_add(errs, "total", "is required");
+    }
+}
+
+static void reject_unknown_create_keys(const json_t *body, field_errors *errs)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        if (strcmp(key, "customer_id") != 0 && strcmp(key, "total") != 0 &&
+            strcmp(key, "currency") != 0 && strcmp(key, "items") != 0)
+            field_errors_add(errs, key, "unknown field");
+    }
+}
+
 bool order_create_parse(const json_t *body, order_create_req *out, field_errors *errs)
 {
     errs->count = 0;
@@ -420,77 +298,33 @@ bool order_create_parse(const json_t *body, order_create_req *out, field_errors 
 
     /* Known fields first, in a fixed order, so that a flood of unknown
      * keys cannot push the useful errors past FIELD_ERRORS_MAX. */
-    int64_t customer_id = 0;
-    const json_t *v = json_object_get(body, "customer_id");
-    if (v == NULL)
-        field_errors_add(errs, "customer_id", "is required");
-    else if (!json_is_integer(v))
-        field_errors_add(errs, "customer_id", "must be an integer");
-    else if (json_integer_value(v) < 1)
-        field_errors_add(errs, "customer_id", "must be a positive integer");
-    else
-        customer_id = json_integer_value(v);
-
-    int64_t total = 0;
-    bool total_ok = false;
-    const json_t *total_json = json_object_get(body, "total");
-    if (total_json != NULL) {
+    parsed_item items[ORDER_MAX_ITEMS];
+    create_fields f = {.items = items, .items_ok = true};
+    f.customer_id = parse_customer_id(json_object_get(body, "customer_id"), errs);
+    f.total_json = json_object_get(body, "total");
+    if (f.total_json != NULL) {
         const char *why = NULL;
-        total_ok = money_parse_json(total_json, &total, &why);
-        if (!total_ok)
+        f.total_ok = money_parse_json(f.total_json, &f.total, &why);
+        if (!f.total_ok)
             field_errors_add(errs, "total", "%s", why);
     }
-
-    const char *currency = ORDER_CURRENCY_DEFAULT;
-    v = json_object_get(body, "currency");
-    if (v != NULL) {
-        currency = json_c_string(v);
-        if (!json_is_string(v))
-            field_errors_add(errs, "currency", "must be a string");
-        else if (currency == NULL || strlen(currency) != 3 || !currency_is_active(currency))
-            field_errors_add(errs, "currency", "must be an active ISO 4217 code such as \"USD\"");
-    }
-
-    parsed_item items[ORDER_MAX_ITEMS];
-    size_t item_count = 0;
-    bool items_ok = true;
+    f.currency = parse_currency(json_object_get(body, "currency"), errs);
     const json_t *items_json = json_object_get(body, "items");
     if (items_json != NULL)
-        items_ok = parse_items(items_json, items, &item_count, errs);
-
-    if (items_ok && item_count > 0) {
-        int64_t sum;
-        char text[32];
-        if (!sum_items(items, item_count, &sum)) {
-            field_errors_add(errs, "items", "the sum of the items " MSG_MONEY_MAX);
-        } else if (total_json == NULL) {
-            total = sum;
-        } else if (total_ok && total != sum) {
-            money_format(sum, text);
-            field_errors_add(errs, "total", "must equal the sum of the items (%s)", text);
-        }
-    } else if (total_json == NULL && items_ok) {
-        field_errors_add(errs, "total", "is required");
-    }
-
-    const char *key;
-    json_object_foreach((json_t *)body, key, v)
-    {
-        if (strcmp(key, "customer_id") != 0 && strcmp(key, "total") != 0 &&
-            strcmp(key, "currency") != 0 && strcmp(key, "items") != 0)
-            field_errors_add(errs, key, "unknown field");
-    }
+        f.items_ok = parse_items(items_json, f.items, &f.item_count, errs);
+    reconcile_total(&f, errs);
+    reject_unknown_create_keys(body, errs);
     if (errs->count > 0)
         return false;
 
-    char *rendered = render_items(items, item_count);
+    char *rendered = render_items(f.items, f.item_count);
     if (rendered == NULL) {
         field_errors_add(errs, "items", "could not be stored (out of memory)");
         return false;
     }
-    out->customer_id = customer_id;
-    out->total_cents = total;
-    memcpy(out->currency, currency, 4);
+    out->customer_id = f.customer_id;
+    out->total_cents = f.total;
+    memcpy(out->currency, f.currency, 4);
     out->items_json = rendered;
     return true;
 }
@@ -701,6 +535,11 @@ bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id)
     *created_at_us = (int64_t)get_be(raw + 1, 8);
     *id = decoded_id;
     return true;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
 }
 
 bool parse_positive_i64(const char *text, int64_t *out)

@@ -250,8 +250,8 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
         for (int k = distinct; k < n; k++)
             metric_inc(METRIC_SHARED_READS);
     }
-    if (r->opts.test_fill_delay_ms > 0)
-        nanosleep(&(struct timespec){.tv_nsec = r->opts.test_fill_delay_ms * 1000000L}, NULL);
+    if (r->opts.test_hooks.fill_delay_ms > 0)
+        nanosleep(&(struct timespec){.tv_nsec = r->opts.test_hooks.fill_delay_ms * 1000000L}, NULL);
     int64_t read_ms = (int64_t)((clock_now_ns() - started) / 1000000u);
 
     loaded *done_rows = count ? calloc((size_t)count, sizeof *done_rows) : NULL;

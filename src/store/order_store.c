@@ -58,7 +58,7 @@ order_store *order_store_create(const order_store_options *opts)
             .list_ttl_ms = opts->list_ttl_ms,
             .tombstone_ttl_ms = opts->tombstone_ttl_ms,
             .xfetch_beta = opts->xfetch_beta,
-            .unsafe_classic = opts->unsafe_classic_cache,
+            .test_hooks = opts->test_hooks,
         };
         store->cache = order_cache_create(&co);
         if (!store->cache)
@@ -70,7 +70,7 @@ order_store *order_store_create(const order_store_options *opts)
         .hot = store->hot,
         .acquire_timeout_ns = store->acquire_timeout_ns,
         .batch_max = 256,
-        .test_fill_delay_ms = opts->test_fill_delay_ms,
+        .test_hooks = opts->test_hooks,
     };
     store->reader = order_reader_start(&ro);
     if (!store->reader)

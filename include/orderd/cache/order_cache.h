@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orderd/base/test_hooks.h"
 #include "orderd/cache/redis.h"
 #include "orderd/domain/order.h"
 
@@ -38,7 +39,7 @@ typedef struct order_cache_options {
     int64_t list_ttl_ms;
     int64_t tombstone_ttl_ms;
     double xfetch_beta;
-    bool unsafe_classic; /* TEST ONLY: plain SET fills, DEL invalidation */
+    test_hooks test_hooks; /* TEST ONLY: unsafe_classic_cache */
 } order_cache_options;
 
 order_cache *order_cache_create(const order_cache_options *opts);

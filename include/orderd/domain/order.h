@@ -1,10 +1,7 @@
 /*
  * order.h - the order domain: fields, validation, status transitions,
- * money, the JSON codec and list cursors.  Pure code: no I/O, no globals.
- *
- * Money is carried as int64 cents end to end and only ever crosses the
- * PostgreSQL boundary as decimal text ("12.34"), so a numeric(12,2)
- * value is never changed by a trip through a C double.
+ * the JSON codec and list cursors.  Pure code: no I/O, no globals.
+ * Amounts are int64 cents, parsed and formatted by money.h.
  */
 #ifndef ORDERD_ORDER_H
 #define ORDERD_ORDER_H
@@ -14,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* numeric(12,2): at most 9,999,999,999.99 */
-#define ORDER_MONEY_MAX_CENTS  INT64_C(999999999999)
+#include "orderd/domain/money.h"
+
 #define ORDER_MAX_ITEMS        100
 #define ORDER_SKU_MAX          64
 #define ORDER_QUANTITY_MAX     1000000
@@ -36,26 +33,6 @@ const char *order_status_name(order_status s);
 bool order_status_parse(const char *name, order_status *out);
 /* pending->paid->shipped->delivered, pending|paid->cancelled. */
 bool order_status_can_transition(order_status from, order_status to);
-
-/* ---- money ------------------------------------------------------------ */
-
-/* Formats cents as "123.45" (always two decimals). Returns the length. */
-size_t money_format(int64_t cents, char out[32]);
-/*
- * Parses a decimal string with at most two decimals ("12", "12.3", "12.30")
- * into cents; rejects signs other than none, exponents, blanks, values over
- * ORDER_MONEY_MAX_CENTS.  Returns false with *why set to a static message.
- * Grammar: digits+ ( "." digit{1,2} )?  -- so "1." and ".5" are rejected;
- * leading zeros ("007.50") are accepted.  why may be NULL.
- */
-bool money_parse_text(const char *text, int64_t *cents, const char **why);
-/*
- * Parses a JSON money value: a decimal string as above, an integer, or a
- * real.  Reals are recovered as the shortest decimal that round-trips
- * the double (for <= 15 significant digits that is exactly what the
- * client wrote), then checked like text.  Negative values are rejected.
- */
-bool money_parse_json(const json_t *value, int64_t *cents, const char **why);
 
 /* ---- validation errors ------------------------------------------------ */
 

@@ -26,6 +26,7 @@
 
 #include "orderd/db/db_pool.h"
 #include "orderd/base/error.h"
+#include "orderd/base/test_hooks.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/store/order_store.h"
@@ -37,8 +38,8 @@ typedef struct order_reader_options {
     order_cache *cache; /* borrowed; NULL = no Redis */
     hot_cache *hot;     /* borrowed; NULL = no hot cache */
     uint64_t acquire_timeout_ns;
-    int batch_max;           /* requests per batch */
-    long test_fill_delay_ms; /* TEST ONLY: sleep between PostgreSQL read and fill */
+    int batch_max;         /* requests per batch */
+    test_hooks test_hooks; /* TEST ONLY: fill_delay_ms */
 } order_reader_options;
 
 order_reader *order_reader_start(const order_reader_options *opts);

@@ -22,6 +22,7 @@
 #include "orderd/cache/redis.h"
 #include "orderd/db/db_pool.h"
 #include "orderd/base/error.h"
+#include "orderd/base/test_hooks.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/domain/order.h"
 
@@ -48,12 +49,7 @@ typedef struct order_store_options {
     int64_t list_ttl_ms;
     int64_t tombstone_ttl_ms; /* must exceed the longest read (request timeout) */
     double xfetch_beta;       /* early-refresh eagerness; 0 disables */
-    /* TEST ONLY: fill with plain SET and invalidate with DEL, the classic
-     * racy design, so a test can show the race the default closes */
-    bool unsafe_classic_cache;
-    /* TEST ONLY: sleep between the PostgreSQL read and the fill (< 1000),
-     * so the race test hits the window on every write, not by luck */
-    long test_fill_delay_ms;
+    test_hooks test_hooks;    /* TEST ONLY: passed on to the cache and the reader */
 } order_store_options;
 
 void order_doc_clear(order_doc *doc);

@@ -1,0 +1,41 @@
+/*
+ * test_hooks.c - reads the test-only switches (see test_hooks.h).
+ */
+#include "orderd/base/test_hooks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "orderd/base/log.h"
+
+/* Below a second: the reader sleeps with a timespec of nanoseconds only,
+ * which must stay under 10^9. */
+static long fill_delay_ms_from_env(void)
+{
+    const char *v = getenv("ORDERD_TEST_FILL_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms <= 0 || ms >= 1000)
+        return 0;
+    LOG(LOG_WARN, NULL, "ORDERD_TEST_FILL_DELAY_MS=%ld: cache fills are delayed; for tests only",
+        ms);
+    return ms;
+}
+
+static bool unsafe_classic_cache_from_env(void)
+{
+    const char *v = getenv("ORDERD_TEST_UNSAFE_CLASSIC_CACHE");
+    if (!v || strcmp(v, "1") != 0)
+        return false;
+    LOG(LOG_WARN, NULL,
+        "ORDERD_TEST_UNSAFE_CLASSIC_CACHE=1: cache fills and invalidations are NOT race-safe; "
+        "for tests only");
+    return true;
+}
+
+test_hooks test_hooks_from_env(void)
+{
+    test_hooks hooks = {0};
+    hooks.unsafe_classic_cache = unsafe_classic_cache_from_env();
+    hooks.fill_delay_ms = fill_delay_ms_from_env();
+    return hooks;
+}

@@ -1,0 +1,74 @@
+/*
+ * test_test_hooks.c - unit tests of src/base/test_hooks.c: the switches
+ * read from the environment, with the same names and ranges the
+ * integration tests (test_cache_race.py) rely on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "orderd/base/test_hooks.h"
+
+#define UNUSED __attribute__((unused))
+
+#define UNSAFE_CLASSIC_CACHE "ORDERD_TEST_UNSAFE_CLASSIC_CACHE"
+#define FILL_DELAY_MS        "ORDERD_TEST_FILL_DELAY_MS"
+
+static int clear_env(void **state UNUSED)
+{
+    unsetenv(UNSAFE_CLASSIC_CACHE);
+    unsetenv(FILL_DELAY_MS);
+    return 0;
+}
+
+static void test_all_off_without_env(void **state UNUSED)
+{
+    test_hooks hooks = test_hooks_from_env();
+    assert_false(hooks.unsafe_classic_cache);
+    assert_int_equal(hooks.fill_delay_ms, 0);
+}
+
+static void test_unsafe_classic_cache_only_for_1(void **state UNUSED)
+{
+    setenv(UNSAFE_CLASSIC_CACHE, "1", 1);
+    assert_true(test_hooks_from_env().unsafe_classic_cache);
+    const char *off[] = {"0", "", "true", "yes", "11", " 1"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        setenv(UNSAFE_CLASSIC_CACHE, off[i], 1);
+        assert_false(test_hooks_from_env().unsafe_classic_cache);
+    }
+    assert_int_equal(test_hooks_from_env().fill_delay_ms, 0);
+}
+
+static void test_fill_delay_in_range(void **state UNUSED)
+{
+    static const struct {
+        const char *value;
+        long ms;
+    } cases[] = {
+        {"30", 30}, {"1", 1}, {"999", 999}, {"1000", 0},  {"0", 0},
+        {"-5", 0},  {"x", 0}, {"", 0},      {"25ms", 25},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(FILL_DELAY_MS, cases[i].value, 1);
+        test_hooks hooks = test_hooks_from_env();
+        if (hooks.fill_delay_ms != cases[i].ms)
+            fail_msg("%s=\"%s\": %ld, expected %ld", FILL_DELAY_MS, cases[i].value,
+                     hooks.fill_delay_ms, cases[i].ms);
+        assert_false(hooks.unsafe_classic_cache);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_all_off_without_env, clear_env),
+        cmocka_unit_test_setup(test_unsafe_classic_cache_only_for_1, clear_env),
+        cmocka_unit_test_setup(test_fill_delay_in_range, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
