@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "orderd/base/fmt.h"
+#include "orderd/base/parse.h"
 #include "orderd/store/order_store.h"
 #include "orderd/http/problem.h"
 #include "orderd/http/router.h"

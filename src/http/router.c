@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "orderd/domain/order.h"
+#include "orderd/base/parse.h"
 
 typedef struct route_def {
     const char *pattern;

@@ -138,8 +138,4 @@ size_t order_cursor_encode(int64_t created_at_us, int64_t id, char out[64]);
 /* false when text is not a cursor this service issued. */
 bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id);
 
-/* Strict parsers shared by the path and the query string. */
-/* 1..INT64_MAX, digits only, no leading zero ("07" is refused). */
-bool parse_positive_i64(const char *text, int64_t *out);
-
 #endif
