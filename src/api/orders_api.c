@@ -451,20 +451,21 @@ bool orders_api_try_hot(app *application, request *req)
 {
     if (!application->hot)
         return false;
-    hot_blob *blob = hot_cache_get(application->hot, req->path_id);
-    if (!blob)
+    int64_t version;
+    blob *body = hot_cache_get(application->hot, req->path_id, &version);
+    if (!body)
         return false;
     req->reply.cache = CACHE_STATUS_HIT;
-    set_etag(req, blob->version);
-    if (req->if_none_match && if_none_match_hits(req->if_none_match, blob->version)) {
+    set_etag(req, version);
+    if (req->if_none_match && if_none_match_hits(req->if_none_match, version)) {
         req->reply.status = 304;
-        hot_blob_release(blob);
+        blob_release(body);
         return true;
     }
     req->reply.status = 200;
     req->reply.content_type = "application/json";
-    req->reply.blob = blob;
-    req->reply.body_len = blob->len; /* for the access log's byte count */
+    req->reply.blob = body;
+    req->reply.body_len = body->len; /* for the access log's byte count */
     return true;
 }
 

@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orderd/base/blob.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 #include "orderd/api/health.h"
-#include "orderd/cache/hot_cache.h"
 #include "orderd/base/log.h"
 #include "orderd/api/orders_api.h"
 #include "orderd/http/problem.h"
@@ -120,7 +120,7 @@ static void request_free(request *req)
     free(req->idempotency_key);
     free(req->body);
     free(req->reply.body);
-    hot_blob_release(req->reply.blob);
+    blob_release(req->reply.blob);
     free(req);
 }
 
@@ -166,9 +166,9 @@ static void append_body(request *req, const char *data, size_t size, size_t limi
 
 /* ---- replies ---------------------------------------------------------------- */
 
-static void release_blob(void *blob)
+static void release_blob(void *shared)
 {
-    hot_blob_release(blob);
+    blob_release(shared);
 }
 
 static enum MHD_Result queue_reply(server *srv, request *req)

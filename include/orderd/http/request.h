@@ -45,9 +45,9 @@ typedef struct http_reply {
     const char *allow;        /* static; for 405 */
     const char *cache;        /* static X-Cache value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
-    /* instead of body: a shared immutable body from the hot cache; one
+    /* instead of body: shared immutable bytes (base/blob.h); one
      * reference owned by the request, handed to libmicrohttpd */
-    struct hot_blob *blob;
+    struct blob *blob;
 } http_reply;
 
 typedef struct request {
