@@ -32,6 +32,7 @@
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 #include "orderd/api/health.h"
+#include "orderd/api/metrics.h"
 #include "orderd/base/log.h"
 #include "orderd/api/orders_api.h"
 #include "orderd/http/problem.h"
@@ -289,7 +290,7 @@ static void dispatch(server *srv, request *req)
         return;
     }
     if (route == ROUTE_METRICS) {
-        health_metrics(srv->app, req);
+        metrics_api_get(srv->app, req);
         return;
     }
     /* single reads and creates without a key are batched (order_reader.h,

@@ -1,7 +1,6 @@
 /*
- * health.h - /healthz (liveness, no I/O: answered on the polling thread),
- * /readyz (readiness: one PostgreSQL round trip, on a worker) and
- * /metrics (counters, no I/O: polling thread).
+ * health.h - /healthz (liveness, no I/O: answered on the polling thread)
+ * and /readyz (readiness: one PostgreSQL round trip, on a worker).
  */
 #ifndef ORDERD_HEALTH_H
 #define ORDERD_HEALTH_H
@@ -11,6 +10,5 @@
 
 void health_live(app *application, request *req);
 void health_ready(app *application, request *req);
-void health_metrics(app *application, request *req);
 
 #endif
