@@ -293,14 +293,11 @@ static void create_done(void *arg, orderd_err err, order_doc *doc)
         reply_store_error(req, err);
     else
         reply_created(req, doc, false);
-    void (*resume)(request *) = req->async_resume;
-    resume(req); /* req belongs to the polling thread again after this */
+    request_resume(req); /* req belongs to the polling thread again after this */
 }
 
-int orders_api_create(app *application, request *req, order_create_req *create,
-                      void (*resume)(request *req))
+int orders_api_create(app *application, request *req, order_create_req *create)
 {
-    req->async_resume = resume;
     return order_store_create_async(application->store, create, req->deadline_ns, create_done, req);
 }
 
@@ -318,13 +315,11 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
     } else {
         reply_order(req, 200, doc);
     }
-    void (*resume)(request *) = req->async_resume;
-    resume(req); /* req belongs to the polling thread again after this */
+    request_resume(req); /* req belongs to the polling thread again after this */
 }
 
-int orders_api_read(app *application, request *req, void (*resume)(request *req))
+int orders_api_read(app *application, request *req)
 {
-    req->async_resume = resume;
     return order_store_get_async(application->store, req->path_id, req->deadline_ns, read_done,
                                  req);
 }

@@ -88,8 +88,9 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     request *req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
-    req->server = srv;
     req->connection = conn;
+    req->workers = srv->workers;
+    req->handler_ctx = srv->app;
     req->start_ns = clock_now_ns();
     req->deadline_ns =
         req->start_ns + (uint64_t)srv->app->cfg->request_timeout_ms * UINT64_C(1000000);
@@ -227,34 +228,13 @@ static enum MHD_Result queue_reply(server *srv, request *req)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-/* The reply is ready (filled on another thread): hand req back to MHD. */
-static void resume_request(request *req)
+/* GET /readyz and the /orders requests that block, on an I/O worker. */
+static void run_blocking(void *ctx, request *req)
 {
-    if (req->reply.status == 0)
-        problem_reply(req, 500, "the handler produced no response", NULL);
-    req->suspended = false;
-    /* after this line the polling thread owns req again: do not touch it */
-    MHD_resume_connection(req->connection);
-}
-
-static void run_blocking(void *arg)
-{
-    request *req = arg;
-    app *a = req->server->app;
-    if (clock_now_ns() >= req->deadline_ns) {
-        /* it waited in the queue past its deadline: don't start the work */
-        problem_reply(req, 503, "the server is overloaded; the request timed out in the queue",
-                      NULL);
-        req->reply.retry_after_s = 1;
-    } else {
-        log_bind_request(req->request_id);
-        if (req->route == ROUTE_READYZ)
-            health_ready(a, req);
-        else
-            orders_api_handle(a, req);
-        log_bind_request(NULL);
-    }
-    resume_request(req);
+    if (req->route == ROUTE_READYZ)
+        health_ready(ctx, req);
+    else
+        orders_api_handle(ctx, req);
 }
 
 static void dispatch(server *srv, request *req)
@@ -303,19 +283,16 @@ static void dispatch(server *srv, request *req)
     if (create && !orders_api_check_create(req, &checked))
         return; /* bad input: answered without any I/O */
 
-    MHD_suspend_connection(req->connection);
-    req->suspended = true;
-    int queued = read_one ? orders_api_read(srv->app, req, resume_request)
-                 : create ? orders_api_create(srv->app, req, &checked, resume_request)
-                          : worker_pool_submit(srv->workers, run_blocking, req);
-    order_create_req_clear(&checked); /* emptied when it was queued */
-    if (queued != 0) {
-        problem_reply(req, 503, "the server is overloaded", NULL);
-        req->reply.retry_after_s = 1;
-        req->suspended = false;
-        /* the reply is queued on the call that follows the resume */
-        MHD_resume_connection(req->connection);
+    if (!read_one && !create) {
+        request_run_on_worker(req, run_blocking);
+        return;
     }
+    request_suspend(req);
+    int queued =
+        read_one ? orders_api_read(srv->app, req) : orders_api_create(srv->app, req, &checked);
+    order_create_req_clear(&checked); /* emptied when it was queued */
+    if (queued != 0)
+        request_resume_overloaded(req);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -354,10 +331,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (req->reply_queued)
         return MHD_YES;
-    if (!req->dispatched)
+    if (!req->dispatched) {
         dispatch(srv, req);
-    if (req->suspended || req->reply.status == 0)
-        return MHD_YES;
+        if (req->suspended)
+            return MHD_YES; /* another thread has req until request_resume */
+    }
+    req->suspended = false; /* called again after request_resume */
+    if (req->reply.status == 0)
+        problem_reply(req, 500, "the handler produced no response", NULL);
     return queue_reply(srv, req);
 }
 

@@ -23,20 +23,20 @@ void orders_api_handle(app *application, request *req);
 bool orders_api_check_create(request *req, order_create_req *out);
 
 /*
- * POST /orders without an Idempotency-Key, second half: queues the create
- * for the next group commit (order_writer.h), taking *create's contents.
- * resume(req) is called on a writer thread when the reply is ready.  -1
- * (resume not called, *create untouched) when the writer is stopping.
+ * POST /orders without an Idempotency-Key, second half, for a suspended
+ * req: queues the create for the next group commit (order_writer.h),
+ * taking *create's contents.  A writer thread calls request_resume when
+ * the reply is ready.  -1 (not resumed, *create untouched) when the
+ * writer is stopping.
  */
-int orders_api_create(app *application, request *req, order_create_req *create,
-                      void (*resume)(request *req));
+int orders_api_create(app *application, request *req, order_create_req *create);
 
 /*
- * GET/HEAD /orders/:id through the batched reader (order_reader.h); does
- * not block.  When the reply is ready, resume(req) is called on a reader
- * thread.  -1 (resume not called) when the reader is stopping.
+ * GET/HEAD /orders/:id through the batched reader (order_reader.h), for a
+ * suspended req; does not block.  A reader thread calls request_resume
+ * when the reply is ready.  -1 (not resumed) when the reader is stopping.
  */
-int orders_api_read(app *application, request *req, void (*resume)(request *req));
+int orders_api_read(app *application, request *req);
 
 /*
  * GET/HEAD /orders/:id from the in-process hot cache, on the polling
