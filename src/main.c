@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "orderd/api/app.h"
+#include "orderd/api/routes.h"
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/config.h"
@@ -104,7 +105,13 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     application.store = order_store_create(&store_opts);
     if (!application.store)
         goto out;
-    srv = server_start(&application);
+    server_options server_opts = {
+        .cfg = cfg,
+        .routes = api_routes,
+        .route_count = api_route_count,
+        .handler_ctx = &application,
+    };
+    srv = server_start(&server_opts);
     if (!srv)
         goto out;
     housekeeping = janitor_start(application.db, 3600);

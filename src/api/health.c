@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/api/app.h"
 #include "orderd/base/clock.h"
 #include "orderd/http/problem.h"
 
@@ -31,14 +32,15 @@ static void reply_static_json(request *req, int status, const char *text)
     request_reply_json(req, status, body, len);
 }
 
-void health_live(app *application, request *req)
+void health_live(void *ctx, request *req)
 {
-    (void)application;
+    (void)ctx;
     reply_static_json(req, 200, "{\"status\":\"ok\"}");
 }
 
-void health_ready(app *application, request *req)
+void health_ready(void *ctx, request *req)
 {
+    app *application = ctx;
     bool draining = atomic_load(&application->draining);
     uint64_t deadline = clock_now_ns() + READY_PING_BUDGET_NS;
     if (deadline > req->deadline_ns)

@@ -7,11 +7,13 @@
 
 #include <string.h>
 
+#include "orderd/api/app.h"
 #include "orderd/base/metrics.h"
 #include "orderd/http/problem.h"
 
-void metrics_api_get(app *application, request *req)
+void metrics_api_get(void *ctx, request *req)
 {
+    app *application = ctx;
     const char *redis = order_store_cache_state(application->store);
     metrics_gauges gauges = {
         .cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0,

@@ -54,7 +54,7 @@ typedef struct http_reply {
     char location[48];        /* "" = none */
     char etag[32];            /* "" = none; includes the quotes */
     int retry_after_s;        /* > 0 adds Retry-After */
-    const char *allow;        /* static; for 405 */
+    const char *allow;        /* for 405: static or the router's */
     const char *cache;        /* static X-Cache value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
     /* instead of body: shared immutable bytes (base/blob.h); one
@@ -68,8 +68,8 @@ struct request {
     http_method method;
     const char *method_name;
     const char *path;
-    int route;       /* router.h route_id */
-    int64_t path_id; /* /orders/:id when route needs it */
+    const char *route_pattern; /* the matched pattern (router.h), for logs; "" if none */
+    int64_t path_id;           /* the pattern's ":id", when it has one */
     char request_id[REQUEST_ID_MAX + 1];
     uint64_t start_ns;    /* clock_now_ns() at the first call */
     uint64_t deadline_ns; /* start + request_timeout_ms */
