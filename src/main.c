@@ -6,6 +6,7 @@
  * Stop (SIGTERM/SIGINT): /readyz turns 503 -> stop accepting -> drain
  * in-flight requests up to drain_timeout_ms -> stop the server -> close
  * the pool -> flush the log -> exit 0.
+ * serve() is open_service -> run_until_stopped -> drain -> close_service.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "orderd/api/app.h"
+#include "orderd/api/routes.h"
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/config.h"
@@ -29,69 +31,58 @@
 #include "orderd/http/server.h"
 #include "orderd/cache/tracking.h"
 
-static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
+/* What serve() opens, in start order; close_service() stops it in reverse. */
+typedef struct service {
+    app application; /* the handlers' context */
+    redis_client *redis;
+    tracking *hot_tracking;
+    server *srv;
+    janitor *housekeeping;
+} service;
+
+/* Redis and, on top of it, the hot cache.  0, or the exit code. */
+static int open_cache(service *s)
 {
-    if (cfg->db_url[0] == '\0') {
-        LOG(LOG_ERROR, NULL, "db_url is not set (ORDERD_DB_URL or --db-url)");
+    const orderd_config *cfg = s->application.cfg;
+    redis_client_options cache_opts = {
+        .url = cfg->redis_url,
+        .connect_timeout_ms = cfg->redis_connect_timeout_ms,
+        .command_timeout_ms = cfg->redis_command_timeout_ms,
+        .failure_threshold = cfg->redis_failure_threshold,
+        .probe_interval_ms = cfg->redis_probe_interval_ms,
+        /* three probe rounds: every other process that journaled
+         * writes during the outage has replayed them by then */
+        .recovery_grace_ms = 3 * cfg->redis_probe_interval_ms,
+        .journal_max = 100000,
+    };
+    const char *why = NULL;
+    s->redis = redis_client_create(&cache_opts, &why);
+    if (!s->redis) {
+        LOG(LOG_ERROR, NULL, "redis_url: %s", why);
         return 2;
     }
-    int rc = 1;
-    db_pool_options pool_opts = {
-        .url = cfg->db_url,
-        .size = cfg->db_pool_size,
-        .statement_timeout_ms = cfg->db_statement_timeout_ms,
-        .connect_timeout_ms = cfg->db_connect_timeout_ms,
-        .prepared = cfg->db_prepared,
-        .statements = order_db_statements,
-        .statement_count = order_db_statement_count,
-    };
-    app application = {.cfg = cfg};
-    server *srv = NULL;
-    redis_client *redis = NULL;
-    tracking *hot_tracking = NULL;
-    janitor *housekeeping = NULL;
-
-    application.db = db_pool_create(&pool_opts);
-    if (!application.db) {
-        LOG(LOG_ERROR, NULL, "cannot create the PostgreSQL pool");
-        goto out;
-    }
-    if (cfg->redis_url[0]) {
-        redis_client_options cache_opts = {
-            .url = cfg->redis_url,
-            .connect_timeout_ms = cfg->redis_connect_timeout_ms,
-            .command_timeout_ms = cfg->redis_command_timeout_ms,
-            .failure_threshold = cfg->redis_failure_threshold,
-            .probe_interval_ms = cfg->redis_probe_interval_ms,
-            /* three probe rounds: every other process that journaled
-             * writes during the outage has replayed them by then */
-            .recovery_grace_ms = 3 * cfg->redis_probe_interval_ms,
-            .journal_max = 100000,
-        };
-        const char *why = NULL;
-        redis = redis_client_create(&cache_opts, &why);
-        if (!redis) {
-            LOG(LOG_ERROR, NULL, "redis_url: %s", why);
-            rc = 2;
-            goto out;
-        }
-    }
-    if (redis && cfg->hot_cache_entries > 0) {
-        application.hot =
+    if (cfg->hot_cache_entries > 0) {
+        s->application.hot =
             hot_cache_create((size_t)cfg->hot_cache_entries, cfg->hot_cache_max_age_ms);
-        hot_tracking = application.hot
-                           ? tracking_start(redis, application.hot, cfg->redis_probe_interval_ms)
-                           : NULL;
-        if (!hot_tracking) {
+        s->hot_tracking = s->application.hot ? tracking_start(s->redis, s->application.hot,
+                                                              cfg->redis_probe_interval_ms)
+                                             : NULL;
+        if (!s->hot_tracking) {
             LOG(LOG_ERROR, NULL, "cannot start the hot cache");
-            goto out;
+            return 1;
         }
     }
+    return 0;
+}
+
+static order_store *open_store(service *s)
+{
+    const orderd_config *cfg = s->application.cfg;
     order_store_options store_opts = {
-        .db = application.db,
+        .db = s->application.db,
         .db_acquire_timeout_ms = cfg->db_acquire_timeout_ms,
-        .cache = redis,
-        .hot = application.hot,
+        .cache = s->redis,
+        .hot = s->application.hot,
         .ttl_ms = (int64_t)cfg->cache_ttl_s * 1000,
         .jitter_pct = cfg->cache_ttl_jitter_pct,
         .negative_ttl_ms = (int64_t)cfg->cache_negative_ttl_s * 1000,
@@ -101,14 +92,55 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
         .xfetch_beta = cfg->cache_xfetch_beta_pct / 100.0,
         .test_hooks = test_hooks_from_env(),
     };
-    application.store = order_store_create(&store_opts);
-    if (!application.store)
-        goto out;
-    srv = server_start(&application);
-    if (!srv)
-        goto out;
-    housekeeping = janitor_start(application.db, 3600);
+    return order_store_create(&store_opts);
+}
 
+/*
+ * Start, in this order: PostgreSQL pool -> Redis and the hot cache
+ * (optional) -> order store -> HTTP server -> janitor.  0, or the exit
+ * code; what did start is left in *s for close_service().
+ */
+static int open_service(service *s)
+{
+    const orderd_config *cfg = s->application.cfg;
+    db_pool_options pool_opts = {
+        .url = cfg->db_url,
+        .size = cfg->db_pool_size,
+        .statement_timeout_ms = cfg->db_statement_timeout_ms,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .prepared = cfg->db_prepared,
+        .statements = order_db_statements,
+        .statement_count = order_db_statement_count,
+    };
+    s->application.db = db_pool_create(&pool_opts);
+    if (!s->application.db) {
+        LOG(LOG_ERROR, NULL, "cannot create the PostgreSQL pool");
+        return 1;
+    }
+    if (cfg->redis_url[0]) {
+        int rc = open_cache(s);
+        if (rc != 0)
+            return rc;
+    }
+    s->application.store = open_store(s);
+    if (!s->application.store)
+        return 1;
+    server_options server_opts = {
+        .cfg = cfg,
+        .routes = api_routes,
+        .route_count = api_route_count,
+        .handler_ctx = &s->application,
+    };
+    s->srv = server_start(&server_opts);
+    if (!s->srv)
+        return 1;
+    s->housekeeping = janitor_start(s->application.db, 3600);
+    return 0;
+}
+
+/* Says where it listens, then waits for SIGTERM or SIGINT. */
+static void run_until_stopped(const orderd_config *cfg, const sigset_t *stop_signals)
+{
     char extra[256];
     snprintf(extra, sizeof extra,
              "\"listen\":\"%s:%u\",\"threads\":%d,\"db_pool_size\":%d,\"version\":\"%s\"",
@@ -120,33 +152,56 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     sigwait(stop_signals, &sig);
     LOG(LOG_INFO, NULL, "received %s, draining for up to %d ms", strsignal(sig),
         cfg->drain_timeout_ms);
+}
 
-    atomic_store(&application.draining, true);
-    server_stop_accepting(srv);
+/* /readyz turns 503 -> stop accepting -> in-flight requests finish, up to
+ * drain_timeout_ms. */
+static void drain(service *s)
+{
+    const orderd_config *cfg = s->application.cfg;
+    atomic_store(&s->application.draining, true);
+    server_stop_accepting(s->srv);
     uint64_t deadline = clock_now_ns() + (uint64_t)cfg->drain_timeout_ms * UINT64_C(1000000);
-    int left = server_wait_idle(srv, deadline);
+    int left = server_wait_idle(s->srv, deadline);
     if (left > 0) {
         /* cancel what still runs so the remaining requests answer now
          * (503/504) and the process exits close to its deadline */
         LOG(LOG_WARN, NULL, "drain deadline passed with %d requests in flight; cancelling them",
             left);
-        db_pool_abort(application.db);
+        db_pool_abort(s->application.db);
     }
-    rc = 0;
+}
 
-out:
-    janitor_stop(housekeeping);
+/* Stops whatever open_service() started, in reverse. */
+static void close_service(service *s)
+{
+    janitor_stop(s->housekeeping);
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
-    if (application.store)
-        order_store_stop_async(application.store);
-    server_destroy(srv);
-    order_store_destroy(application.store);
-    tracking_stop(hot_tracking);
-    hot_cache_destroy(application.hot);
-    redis_client_destroy(redis);
-    db_pool_destroy(application.db);
+    if (s->application.store)
+        order_store_stop_async(s->application.store);
+    server_destroy(s->srv);
+    order_store_destroy(s->application.store);
+    tracking_stop(s->hot_tracking);
+    hot_cache_destroy(s->application.hot);
+    redis_client_destroy(s->redis);
+    db_pool_destroy(s->application.db);
     LOG(LOG_INFO, NULL, "stopped");
+}
+
+static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
+{
+    if (cfg->db_url[0] == '\0') {
+        LOG(LOG_ERROR, NULL, "db_url is not set (ORDERD_DB_URL or --db-url)");
+        return 2;
+    }
+    service s = {.application = {.cfg = cfg}};
+    int rc = open_service(&s);
+    if (rc == 0) {
+        run_until_stopped(cfg, stop_signals);
+        drain(&s);
+    }
+    close_service(&s);
     return rc;
 }
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/api/app.h"
 #include "orderd/base/clock.h"
-#include "orderd/base/metrics.h"
 #include "orderd/http/problem.h"
 
 /* /readyz must answer well inside a load balancer's probe timeout */
@@ -32,14 +32,15 @@ static void reply_static_json(request *req, int status, const char *text)
     request_reply_json(req, status, body, len);
 }
 
-void health_live(app *application, request *req)
+void health_live(void *ctx, request *req)
 {
-    (void)application;
+    (void)ctx;
     reply_static_json(req, 200, "{\"status\":\"ok\"}");
 }
 
-void health_ready(app *application, request *req)
+void health_ready(void *ctx, request *req)
 {
+    app *application = ctx;
     bool draining = atomic_load(&application->draining);
     uint64_t deadline = clock_now_ns() + READY_PING_BUDGET_NS;
     if (deadline > req->deadline_ns)
@@ -61,24 +62,4 @@ void health_ready(app *application, request *req)
     problem_reply_ext(
         req, 503, draining ? "the server is shutting down" : "PostgreSQL is not reachable", extra);
     json_decref(extra);
-}
-
-void health_metrics(app *application, request *req)
-{
-    const char *redis = order_store_cache_state(application->store);
-    metrics_gauges gauges = {
-        .cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0,
-        .db_healthy = db_pool_healthy_count(application->db),
-        .db_in_use = db_pool_in_use(application->db),
-        .hot_hits = application->hot ? hot_cache_hits(application->hot) : 0,
-        .hot_entries = application->hot ? hot_cache_size(application->hot) : 0,
-    };
-    size_t len = 0;
-    char *body = metrics_render(&gauges, &len);
-    if (!body) {
-        problem_reply(req, 500, "out of memory", NULL);
-        return;
-    }
-    request_reply_json(req, 200, body, len);
-    req->reply.content_type = "text/plain; version=0.0.4";
 }

@@ -5,6 +5,10 @@
  * query string, preconditions), let order.c validate the domain, call the
  * order store, and translate its orderd_err into a status code.  This is
  * the only place that knows both the store's errors and HTTP.
+ *
+ * Reading one order and creating one without a key never block the
+ * polling thread: the hot cache or the input checks answer at once, or
+ * the batched reader or writer takes the request and resumes it.
  */
 #include "orderd/api/orders_api.h"
 
@@ -13,10 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/api/app.h"
 #include "orderd/base/fmt.h"
+#include "orderd/base/parse.h"
 #include "orderd/store/order_store.h"
 #include "orderd/http/problem.h"
-#include "orderd/http/router.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
 
@@ -239,9 +244,14 @@ static void reply_order(request *req, int status, order_doc *doc)
     doc->json = NULL; /* the reply owns it now */
 }
 
-/* ---- handlers ------------------------------------------------------------ */
+/* ---- POST /orders ---------------------------------------------------------- */
 
-bool orders_api_check_create(request *req, order_create_req *out)
+/*
+ * The checks that need no I/O: the Idempotency-Key's form, the media type
+ * and the body.  true with *out filled (caller clears it); false with the
+ * reply set.
+ */
+static bool check_create(request *req, order_create_req *out)
 {
     const char *key = req->idempotency_key;
     if (key && !idempotency_key_is_valid(key)) {
@@ -266,11 +276,12 @@ static void reply_created(request *req, order_doc *doc, bool replayed)
     reply_order(req, 201, doc);
 }
 
-/* POST /orders with an Idempotency-Key: its own transaction, on a worker. */
-static void create_order_idempotent(app *a, request *req)
+/* With an Idempotency-Key: its own transaction, on an I/O worker. */
+static void create_idempotent(void *ctx, request *req)
 {
+    app *a = ctx;
     order_create_req create;
-    if (!orders_api_check_create(req, &create))
+    if (!check_create(req, &create))
         return;
     order_doc doc = {0};
     bool replayed = false;
@@ -292,16 +303,27 @@ static void create_done(void *arg, orderd_err err, order_doc *doc)
         reply_store_error(req, err);
     else
         reply_created(req, doc, false);
-    void (*resume)(request *) = req->async_resume;
-    resume(req); /* req belongs to the polling thread again after this */
+    request_resume(req); /* req belongs to the polling thread again after this */
 }
 
-int orders_api_create(app *application, request *req, order_create_req *create,
-                      void (*resume)(request *req))
+void orders_api_create(void *ctx, request *req)
 {
-    req->async_resume = resume;
-    return order_store_create_async(application->store, create, req->deadline_ns, create_done, req);
+    app *a = ctx;
+    if (req->idempotency_key) {
+        request_run_on_worker(req, create_idempotent);
+        return;
+    }
+    order_create_req create = {0};
+    if (!check_create(req, &create))
+        return; /* bad input: answered without any I/O */
+    request_suspend(req);
+    int queued = order_store_create_async(a->store, &create, req->deadline_ns, create_done, req);
+    order_create_req_clear(&create); /* emptied when it was queued */
+    if (queued != 0)
+        request_resume_overloaded(req);
 }
+
+/* ---- GET /orders/:id ------------------------------------------------------- */
 
 /* Runs on a reader thread when the batched read of GET /orders/:id ends. */
 static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cache_status)
@@ -317,19 +339,48 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
     } else {
         reply_order(req, 200, doc);
     }
-    void (*resume)(request *) = req->async_resume;
-    resume(req); /* req belongs to the polling thread again after this */
+    request_resume(req); /* req belongs to the polling thread again after this */
 }
 
-int orders_api_read(app *application, request *req, void (*resume)(request *req))
+/* From the in-process hot cache, on the polling thread (no I/O): true
+ * when it answered, false when the request must take the batched read. */
+static bool reply_from_hot_cache(app *application, request *req)
 {
-    req->async_resume = resume;
-    return order_store_get_async(application->store, req->path_id, req->deadline_ns, read_done,
-                                 req);
+    if (!application->hot)
+        return false;
+    int64_t version;
+    blob *body = hot_cache_get(application->hot, req->path_id, &version);
+    if (!body)
+        return false;
+    req->reply.cache = CACHE_STATUS_HIT;
+    set_etag(req, version);
+    if (req->if_none_match && if_none_match_hits(req->if_none_match, version)) {
+        req->reply.status = 304;
+        blob_release(body);
+        return true;
+    }
+    req->reply.status = 200;
+    req->reply.content_type = "application/json";
+    req->reply.blob = body;
+    req->reply.body_len = body->len; /* for the access log's byte count */
+    return true;
 }
 
-static void patch_order(app *a, request *req)
+void orders_api_get(void *ctx, request *req)
 {
+    app *a = ctx;
+    if (reply_from_hot_cache(a, req))
+        return;
+    request_suspend(req);
+    if (order_store_get_async(a->store, req->path_id, req->deadline_ns, read_done, req) != 0)
+        request_resume_overloaded(req);
+}
+
+/* ---- PATCH and DELETE /orders/:id ------------------------------------------ */
+
+void orders_api_patch(void *ctx, request *req)
+{
+    app *a = ctx;
     int64_t expected;
     if (!expected_version_from(req, &expected))
         return;
@@ -361,8 +412,9 @@ static void patch_order(app *a, request *req)
     reply_order(req, 200, &doc);
 }
 
-static void delete_order(app *a, request *req)
+void orders_api_delete(void *ctx, request *req)
 {
+    app *a = ctx;
     int64_t expected;
     if (!expected_version_from(req, &expected))
         return;
@@ -373,6 +425,8 @@ static void delete_order(app *a, request *req)
     }
     req->reply.status = 204;
 }
+
+/* ---- GET /orders ------------------------------------------------------------ */
 
 /* Reads the list query string; false (with a 400 listing each bad
  * parameter) when any is unknown, repeated or malformed. */
@@ -430,8 +484,9 @@ static bool parse_list_query(request *req, order_list_query *q)
     return true;
 }
 
-static void list_orders(app *a, request *req)
+void orders_api_list(void *ctx, request *req)
 {
+    app *a = ctx;
     order_list_query q;
     if (!parse_list_query(req, &q))
         return;
@@ -444,43 +499,4 @@ static void list_orders(app *a, request *req)
         return;
     }
     request_reply_json(req, 200, json, len);
-}
-
-bool orders_api_try_hot(app *application, request *req)
-{
-    if (!application->hot)
-        return false;
-    hot_blob *blob = hot_cache_get(application->hot, req->path_id);
-    if (!blob)
-        return false;
-    req->reply.cache = CACHE_STATUS_HIT;
-    set_etag(req, blob->version);
-    if (req->if_none_match && if_none_match_hits(req->if_none_match, blob->version)) {
-        req->reply.status = 304;
-        hot_blob_release(blob);
-        return true;
-    }
-    req->reply.status = 200;
-    req->reply.content_type = "application/json";
-    req->reply.blob = blob;
-    req->reply.body_len = blob->len; /* for the access log's byte count */
-    return true;
-}
-
-void orders_api_handle(app *application, request *req)
-{
-    if (req->route == ROUTE_ORDERS) {
-        /* a POST without a key went to the group commit (orders_api_create) */
-        if (req->method == HTTP_POST)
-            create_order_idempotent(application, req);
-        else
-            list_orders(application, req);
-        return;
-    }
-    /* GET/HEAD /orders/:id never come here: orders_api_try_hot or
-     * orders_api_read answer them without a worker */
-    if (req->method == HTTP_PATCH)
-        patch_order(application, req);
-    else
-        delete_order(application, req);
 }

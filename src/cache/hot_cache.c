@@ -7,8 +7,8 @@
 #include "orderd/cache/hot_cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -16,7 +16,8 @@
 
 typedef struct hot_entry {
     int64_t id;
-    hot_blob *blob;
+    int64_t version;
+    blob *body;
     int64_t stored_ms;
     struct hot_entry *next_in_bucket;
     struct hot_entry *older, *newer; /* FIFO for eviction */
@@ -56,12 +57,6 @@ static uint64_t mix(int64_t id)
 static shard *shard_of(hot_cache *hc, int64_t id)
 {
     return &hc->shards[mix(id) % SHARDS];
-}
-
-void hot_blob_release(hot_blob *blob)
-{
-    if (blob && atomic_fetch_sub_explicit(&blob->refs, 1, memory_order_acq_rel) == 1)
-        free(blob);
 }
 
 hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms)
@@ -106,7 +101,7 @@ static void remove_entry(shard *s, hot_entry *e)
     else
         s->newest = e->older;
     s->count--;
-    hot_blob_release(e->blob);
+    blob_release(e->body);
     free(e);
 }
 
@@ -151,30 +146,33 @@ static bool invalidation_pending(hot_cache *hc)
     return atomic_load(&hc->busy);
 }
 
-hot_blob *hot_cache_get(hot_cache *hc, int64_t id)
+blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
 {
     if (!atomic_load_explicit(&hc->online, memory_order_acquire))
         return NULL;
     shard *s = shard_of(hc, id);
-    hot_blob *blob = NULL;
+    blob *body = NULL;
+    int64_t body_version = 0;
     pthread_mutex_lock(&s->lock);
     hot_entry *e = find(s, id);
     if (e && now_ms() - e->stored_ms <= hc->max_age_ms) {
-        blob = e->blob;
-        atomic_fetch_add_explicit(&blob->refs, 1, memory_order_relaxed);
+        body = blob_retain(e->body);
+        body_version = e->version;
     } else if (e) {
         remove_entry(s, e); /* too old: make room instead of keeping it */
     }
     pthread_mutex_unlock(&s->lock);
     /* checked after the lookup, so an invalidation applied while we
      * looked cannot slip past both checks */
-    if (blob && invalidation_pending(hc)) {
-        hot_blob_release(blob);
+    if (body && invalidation_pending(hc)) {
+        blob_release(body);
         return NULL;
     }
-    if (blob)
+    if (body) {
         atomic_fetch_add_explicit(&hc->hits, 1, memory_order_relaxed);
-    return blob;
+        *version = body_version;
+    }
+    return body;
 }
 
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id)
@@ -187,26 +185,21 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
 {
     if (!atomic_load(&hc->online))
         return;
-    hot_blob *blob = malloc(sizeof *blob + len + 1);
-    if (!blob)
+    blob *body = blob_create(json, len);
+    if (!body)
         return;
-    atomic_init(&blob->refs, 1);
-    blob->version = version;
-    blob->len = len;
-    memcpy(blob->data, json, len);
-    blob->data[len] = '\0';
 
     shard *s = shard_of(hc, id);
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&s->seq) != ticket || !atomic_load(&hc->online)) {
         pthread_mutex_unlock(&s->lock);
-        hot_blob_release(blob); /* an invalidation came in after our read */
+        blob_release(body); /* an invalidation came in after our read */
         return;
     }
     hot_entry *e = find(s, id);
-    if (e && e->blob->version > version) {
+    if (e && e->version > version) {
         pthread_mutex_unlock(&s->lock);
-        hot_blob_release(blob);
+        blob_release(body);
         return;
     }
     if (e)
@@ -216,11 +209,12 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
     e = calloc(1, sizeof *e);
     if (!e) {
         pthread_mutex_unlock(&s->lock);
-        hot_blob_release(blob);
+        blob_release(body);
         return;
     }
     e->id = id;
-    e->blob = blob;
+    e->version = version;
+    e->body = body;
     e->stored_ms = now_ms();
     hot_entry **bucket = &s->buckets[mix(id) & (s->bucket_count - 1)];
     e->next_in_bucket = *bucket;

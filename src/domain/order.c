@@ -6,7 +6,6 @@
  */
 #include "orderd/domain/order.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,26 +52,6 @@ bool order_status_can_transition(order_status from, order_status to)
     default:
         return false;
     }
-}
-
-/* ---- validation errors ------------------------------------------------- */
-
-void field_errors_add(field_errors *errs, const char *field, const char *fmt, ...)
-{
-    if (errs->count >= FIELD_ERRORS_MAX)
-        return;
-    field_error *e = &errs->list[errs->count++];
-    size_t n = field != NULL ? strlen(field) : 0;
-    if (n >= sizeof e->field)
-        n = sizeof e->field - 1;
-    if (n > 0)
-        memcpy(e->field, field, n);
-    e->field[n] = '\0';
-
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- create / patch requests ------------------------------------------- */
@@ -534,29 +513,5 @@ bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id)
         return false;
     *created_at_us = (int64_t)get_be(raw + 1, 8);
     *id = decoded_id;
-    return true;
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-bool parse_positive_i64(const char *text, int64_t *out)
-{
-    /* A leading zero is refused so that each id has exactly one spelling
-     * ("/orders/007" is not "/orders/7"); this also refuses "0". */
-    if (text == NULL || text[0] < '1' || text[0] > '9')
-        return false;
-    int64_t v = 0;
-    for (const char *p = text; *p != '\0'; p++) {
-        if (!is_digit(*p))
-            return false;
-        int digit = *p - '0';
-        if (v > (INT64_MAX - digit) / 10)
-            return false;
-        v = v * 10 + digit;
-    }
-    *out = v;
     return true;
 }

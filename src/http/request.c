@@ -1,10 +1,19 @@
 /*
- * request.c - small accessors on the per-request state.
+ * request.c - small accessors on the per-request state, and its trips to
+ * other threads: suspend, run on an I/O worker, resume.
  */
 #include "orderd/http/request.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <microhttpd.h>
+
+#include "orderd/base/clock.h"
+#include "orderd/base/log.h"
+#include "orderd/http/problem.h"
 
 void request_reply_json(request *req, int status, char *body, size_t len)
 {
@@ -13,4 +22,49 @@ void request_reply_json(request *req, int status, char *body, size_t len)
     req->reply.content_type = body ? "application/json" : NULL;
     req->reply.body = body;
     req->reply.body_len = body ? len : 0;
+}
+
+void request_suspend(request *req)
+{
+    MHD_suspend_connection(req->connection);
+    req->suspended = true;
+}
+
+void request_resume(request *req)
+{
+    /* the reply is queued by the access-handler call that follows; the
+     * resuming thread writes nothing after this line, so the polling
+     * thread may read req again as soon as libmicrohttpd calls it */
+    MHD_resume_connection(req->connection);
+}
+
+void request_resume_overloaded(request *req)
+{
+    problem_reply(req, 503, "the server is overloaded", NULL);
+    req->reply.retry_after_s = 1;
+    request_resume(req);
+}
+
+static void run_on_worker(void *arg)
+{
+    request *req = arg;
+    if (clock_now_ns() >= req->deadline_ns) {
+        /* it waited in the queue past its deadline: don't start the work */
+        problem_reply(req, 503, "the server is overloaded; the request timed out in the queue",
+                      NULL);
+        req->reply.retry_after_s = 1;
+    } else {
+        log_bind_request(req->request_id);
+        req->worker_handler(req->handler_ctx, req);
+        log_bind_request(NULL);
+    }
+    request_resume(req);
+}
+
+void request_run_on_worker(request *req, request_handler *handler)
+{
+    req->worker_handler = handler;
+    request_suspend(req);
+    if (worker_pool_submit(req->workers, run_on_worker, req) != 0)
+        request_resume_overloaded(req);
 }

@@ -1,88 +1,191 @@
 /*
- * router.c - the route table.  Four paths do not need a trie; a switch on
- * the path keeps routing to a few string compares per request.
+ * router.c - route tables.  A handful of patterns does not need a trie:
+ * router_create groups the rows by pattern once, and a request costs one
+ * walk over the patterns with a character compare each, then an array
+ * lookup by method.
  */
 #include "orderd/http/router.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#include "orderd/domain/order.h"
+#include "orderd/base/parse.h"
 
-typedef struct route_def {
-    const char *pattern;
-    const char *allow;
-    unsigned methods; /* bit per http_method */
-} route_def;
+#define ID_SEGMENT ":id"
+/* digits of INT64_MAX; a longer segment is never an id */
+#define ID_DIGITS_MAX 19
 
-#define M(m) (1u << (m))
-
-static const route_def routes[ROUTE_COUNT] = {
-    [ROUTE_NONE] = {"", "", 0},
-    [ROUTE_ORDERS] = {"/orders", "GET, HEAD, POST", M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_POST)},
-    [ROUTE_ORDER] = {"/orders/:id", "GET, HEAD, PATCH, DELETE",
-                     M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_PATCH) | M(HTTP_DELETE)},
-    [ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD", M(HTTP_GET) | M(HTTP_HEAD)},
-    [ROUTE_READYZ] = {"/readyz", "GET, HEAD", M(HTTP_GET) | M(HTTP_HEAD)},
-    [ROUTE_METRICS] = {"/metrics", "GET, HEAD", M(HTTP_GET) | M(HTTP_HEAD)},
+static const char *const method_names[HTTP_OTHER] = {
+    [HTTP_GET] = "GET", [HTTP_HEAD] = "HEAD",   [HTTP_POST] = "POST",
+    [HTTP_PUT] = "PUT", [HTTP_PATCH] = "PATCH", [HTTP_DELETE] = "DELETE",
 };
 
-static route_id route_of_path(const char *path, const char **id_text)
+/* One pattern and every row that has it. */
+typedef struct route_path {
+    const char *pattern;
+    const route *by_method[HTTP_OTHER];
+    char allow[sizeof "GET, HEAD, POST, PUT, PATCH, DELETE"];
+} route_path;
+
+struct router {
+    size_t count;
+    route_path paths[]; /* in the order of each pattern's first row */
+};
+
+/* ---- building ------------------------------------------------------------ */
+
+/* "/" then segments; ":" only as a whole ":id" segment, at most once. */
+static bool pattern_is_valid(const char *pattern, bool *has_id)
 {
-    static const char orders_prefix[] = "/orders/";
-    *id_text = NULL;
-    if (strcmp(path, "/orders") == 0)
-        return ROUTE_ORDERS;
-    if (strncmp(path, orders_prefix, sizeof orders_prefix - 1) == 0) {
-        const char *rest = path + sizeof orders_prefix - 1;
-        /* "/orders/1/items" is no route of ours; "/orders/" has an empty id */
-        if (strchr(rest, '/') != NULL)
-            return ROUTE_NONE;
-        *id_text = rest;
-        return ROUTE_ORDER;
+    *has_id = false;
+    if (!pattern || pattern[0] != '/')
+        return false;
+    for (const char *p = pattern; *p; p++) {
+        if (*p != ':')
+            continue;
+        size_t n = sizeof ID_SEGMENT - 1;
+        if (*has_id || p[-1] != '/' || strncmp(p, ID_SEGMENT, n) != 0 ||
+            (p[n] != '/' && p[n] != '\0'))
+            return false;
+        *has_id = true;
     }
-    if (strcmp(path, "/healthz") == 0)
-        return ROUTE_HEALTHZ;
-    if (strcmp(path, "/readyz") == 0)
-        return ROUTE_READYZ;
-    if (strcmp(path, "/metrics") == 0)
-        return ROUTE_METRICS;
-    return ROUTE_NONE;
+    return true;
 }
 
-route_match router_match(http_method method, const char *path, route_id *route, int64_t *id)
+static const char *check_row(const route *row)
 {
-    const char *id_text;
-    *route = route_of_path(path, &id_text);
-    if (*route == ROUTE_NONE)
-        return ROUTE_NOT_FOUND;
-    if (!(routes[*route].methods & M(method)))
-        return ROUTE_METHOD_NOT_ALLOWED;
-    if (*route == ROUTE_ORDER && !parse_positive_i64(id_text, id))
-        return ROUTE_BAD_ID;
-    return ROUTE_MATCHED;
+    bool has_id;
+    if ((unsigned)row->method >= HTTP_OTHER)
+        return "a route has no method";
+    if (!pattern_is_valid(row->pattern, &has_id))
+        return "a route pattern is not \"/segment/...\" with at most one \":id\" segment";
+    if (!row->handler)
+        return "a route has no handler";
+    if (row->mode != ROUTE_INLINE && row->mode != ROUTE_ON_WORKER &&
+        row->mode != ROUTE_SELF_SCHEDULED)
+        return "a route has no mode";
+    if (has_id && !row->bad_id_detail)
+        return "a route with \":id\" has no bad_id_detail";
+    return NULL;
 }
 
-const char *route_pattern(route_id route)
+static route_path *path_for(router *r, const char *pattern)
 {
-    return (unsigned)route < ROUTE_COUNT ? routes[route].pattern : "";
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->paths[i].pattern, pattern) == 0)
+            return &r->paths[i];
+    route_path *p = &r->paths[r->count++];
+    p->pattern = pattern;
+    return p;
 }
 
-const char *route_allow(route_id route)
+/* HEAD where GET is, then "GET, HEAD, ..." in method order. */
+static void finish_path(route_path *p)
 {
-    return (unsigned)route < ROUTE_COUNT ? routes[route].allow : "";
+    if (!p->by_method[HTTP_HEAD])
+        p->by_method[HTTP_HEAD] = p->by_method[HTTP_GET];
+    size_t n = 0;
+    for (int m = 0; m < HTTP_OTHER; m++) {
+        if (!p->by_method[m])
+            continue;
+        if (n > 0) {
+            memcpy(p->allow + n, ", ", 2);
+            n += 2;
+        }
+        size_t len = strlen(method_names[m]);
+        memcpy(p->allow + n, method_names[m], len);
+        n += len;
+    }
+    p->allow[n] = '\0';
+}
+
+static const char *add_row(router *r, const route *row)
+{
+    const char *why = check_row(row);
+    if (why)
+        return why;
+    route_path *p = path_for(r, row->pattern);
+    if (p->by_method[row->method])
+        return "two routes have the same method and pattern";
+    p->by_method[row->method] = row;
+    return NULL;
+}
+
+router *router_create(const route *routes, size_t count, const char **why)
+{
+    router *r = calloc(1, sizeof *r + count * sizeof r->paths[0]);
+    *why = r ? NULL : "out of memory";
+    for (size_t i = 0; r && i < count && !*why; i++)
+        *why = add_row(r, &routes[i]);
+    if (*why) {
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->count; i++)
+        finish_path(&r->paths[i]);
+    return r;
+}
+
+void router_destroy(router *r)
+{
+    free(r);
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+/* Whether path has pattern's shape; *id is the ":id" segment's text. */
+static bool path_matches(const char *pattern, const char *path, const char **id, size_t *id_len)
+{
+    while (*pattern) {
+        if (*pattern == ':') {
+            /* "/orders/" has an empty id: a bad id, not another path */
+            *id = path;
+            *id_len = strcspn(path, "/");
+            path += *id_len;
+            pattern += sizeof ID_SEGMENT - 1;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *path == '\0';
+}
+
+static bool parse_id(const char *text, size_t len, int64_t *id)
+{
+    char digits[ID_DIGITS_MAX + 1];
+    if (len == 0 || len > ID_DIGITS_MAX)
+        return false;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    return parse_positive_i64(digits, id);
+}
+
+route_status router_match(const router *r, http_method method, const char *path, route_match *out)
+{
+    *out = (route_match){.route = NULL, .pattern = "", .allow = "", .id = 0};
+    for (size_t i = 0; i < r->count; i++) {
+        const route_path *p = &r->paths[i];
+        const char *id = NULL;
+        size_t id_len = 0;
+        if (!path_matches(p->pattern, path, &id, &id_len))
+            continue;
+        out->pattern = p->pattern;
+        out->allow = p->allow;
+        const route *row = (unsigned)method < HTTP_OTHER ? p->by_method[method] : NULL;
+        if (!row)
+            return ROUTE_METHOD_NOT_ALLOWED;
+        out->route = row;
+        if (id && !parse_id(id, id_len, &out->id))
+            return ROUTE_BAD_ID;
+        return ROUTE_MATCHED;
+    }
+    return ROUTE_NOT_FOUND;
 }
 
 http_method http_method_parse(const char *method)
 {
-    static const struct {
-        const char *name;
-        http_method method;
-    } names[] = {
-        {"GET", HTTP_GET}, {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},
-        {"PUT", HTTP_PUT}, {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(method, names[i].name) == 0)
-            return names[i].method;
+    for (int m = 0; m < HTTP_OTHER; m++)
+        if (strcmp(method, method_names[m]) == 0)
+            return (http_method)m;
     return HTTP_OTHER;
 }

@@ -8,9 +8,10 @@
  *      call goes out with "Connection: close" (the one exception: a body
  *      announced larger than body_limit, where closing is what we want);
  *   2. zero or more calls with body bytes, which we buffer up to the limit;
- *   3. a final call with no data: we route and either answer at once
- *      (cheap, I/O-free handlers) or suspend the connection and hand the
- *      request to an I/O worker, which resumes it when the reply is ready;
+ *   3. a final call with no data: we match the route table and run the
+ *      row's handler as the row says (router.h): at once for I/O-free
+ *      answers, or with the connection suspended on an I/O worker or on
+ *      the handler's own threads, which resume it when the reply is ready;
  *   4. after a resume: we queue the reply.
  * The polling threads therefore never wait on PostgreSQL or Redis.
  */
@@ -28,19 +29,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orderd/base/blob.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
-#include "orderd/api/health.h"
-#include "orderd/cache/hot_cache.h"
 #include "orderd/base/log.h"
-#include "orderd/api/orders_api.h"
 #include "orderd/http/problem.h"
 #include "orderd/http/request_id.h"
 #include "orderd/http/router.h"
 #include "orderd/base/worker_pool.h"
 
 struct server {
-    app *app;
+    const orderd_config *cfg;
+    router *router;
+    void *handler_ctx;
     struct MHD_Daemon *daemon;
     worker_pool *workers;
     atomic_int in_flight;
@@ -87,14 +88,15 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     request *req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
-    req->server = srv;
     req->connection = conn;
+    req->workers = srv->workers;
+    req->handler_ctx = srv->handler_ctx;
     req->start_ns = clock_now_ns();
-    req->deadline_ns =
-        req->start_ns + (uint64_t)srv->app->cfg->request_timeout_ms * UINT64_C(1000000);
+    req->deadline_ns = req->start_ns + (uint64_t)srv->cfg->request_timeout_ms * UINT64_C(1000000);
     req->method_name = method;
     req->method = http_method_parse(method);
     req->path = url;
+    req->route_pattern = "";
     request_id_assign(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"),
                       req->request_id);
     req->if_none_match = dup_header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
@@ -120,7 +122,7 @@ static void request_free(request *req)
     free(req->idempotency_key);
     free(req->body);
     free(req->reply.body);
-    hot_blob_release(req->reply.blob);
+    blob_release(req->reply.blob);
     free(req);
 }
 
@@ -166,9 +168,9 @@ static void append_body(request *req, const char *data, size_t size, size_t limi
 
 /* ---- replies ---------------------------------------------------------------- */
 
-static void release_blob(void *blob)
+static void release_blob(void *shared)
 {
-    hot_blob_release(blob);
+    blob_release(shared);
 }
 
 static enum MHD_Result queue_reply(server *srv, request *req)
@@ -226,94 +228,42 @@ static enum MHD_Result queue_reply(server *srv, request *req)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-/* The reply is ready (filled on another thread): hand req back to MHD. */
-static void resume_request(request *req)
-{
-    if (req->reply.status == 0)
-        problem_reply(req, 500, "the handler produced no response", NULL);
-    req->suspended = false;
-    /* after this line the polling thread owns req again: do not touch it */
-    MHD_resume_connection(req->connection);
-}
-
-static void run_blocking(void *arg)
-{
-    request *req = arg;
-    app *a = req->server->app;
-    if (clock_now_ns() >= req->deadline_ns) {
-        /* it waited in the queue past its deadline: don't start the work */
-        problem_reply(req, 503, "the server is overloaded; the request timed out in the queue",
-                      NULL);
-        req->reply.retry_after_s = 1;
-    } else {
-        log_bind_request(req->request_id);
-        if (req->route == ROUTE_READYZ)
-            health_ready(a, req);
-        else
-            orders_api_handle(a, req);
-        log_bind_request(NULL);
-    }
-    resume_request(req);
-}
-
+/* Routes req, then runs the row's handler the way the row says. */
 static void dispatch(server *srv, request *req)
 {
-    route_id route;
-    int64_t id = 0;
-    route_match match = router_match(req->method, req->path, &route, &id);
-    req->route = route;
-    req->path_id = id;
+    route_match match;
+    route_status status = router_match(srv->router, req->method, req->path, &match);
+    req->route_pattern = match.pattern;
+    req->path_id = match.id;
     req->dispatched = true;
 
     if (req->body_too_large) {
         problem_reply(req, 413, "the request body is larger than the configured limit", NULL);
         return;
     }
-    switch (match) {
+    switch (status) {
     case ROUTE_NOT_FOUND:
         problem_reply(req, 404, "no such resource", NULL);
         return;
     case ROUTE_METHOD_NOT_ALLOWED:
         problem_reply(req, 405, "this method is not allowed on this resource", NULL);
-        req->reply.allow = route_allow(route);
+        req->reply.allow = match.allow;
         return;
     case ROUTE_BAD_ID:
-        problem_reply(req, 400, "the order id must be a positive 64-bit integer", NULL);
+        problem_reply(req, 400, match.route->bad_id_detail, NULL);
         return;
     case ROUTE_MATCHED:
         break;
     }
-    /* I/O-free answers stay on the polling thread */
-    if (route == ROUTE_HEALTHZ) {
-        health_live(srv->app, req);
+    switch (match.route->mode) {
+    case ROUTE_ON_WORKER:
+        request_run_on_worker(req, match.route->handler);
         return;
-    }
-    if (route == ROUTE_METRICS) {
-        health_metrics(srv->app, req);
+    case ROUTE_INLINE:
+    case ROUTE_SELF_SCHEDULED:
+        /* both start here; a self-scheduled one may hand req on */
+        match.route->handler(srv->handler_ctx, req);
         return;
-    }
-    /* single reads and creates without a key are batched (order_reader.h,
-     * order_writer.h); everything else blocks an I/O worker */
-    bool read_one = route == ROUTE_ORDER && (req->method == HTTP_GET || req->method == HTTP_HEAD);
-    bool create = route == ROUTE_ORDERS && req->method == HTTP_POST && !req->idempotency_key;
-    if (read_one && orders_api_try_hot(srv->app, req))
-        return;
-    order_create_req checked = {0};
-    if (create && !orders_api_check_create(req, &checked))
-        return; /* bad input: answered without any I/O */
-
-    MHD_suspend_connection(req->connection);
-    req->suspended = true;
-    int queued = read_one ? orders_api_read(srv->app, req, resume_request)
-                 : create ? orders_api_create(srv->app, req, &checked, resume_request)
-                          : worker_pool_submit(srv->workers, run_blocking, req);
-    order_create_req_clear(&checked); /* emptied when it was queued */
-    if (queued != 0) {
-        problem_reply(req, 503, "the server is overloaded", NULL);
-        req->reply.retry_after_s = 1;
-        req->suspended = false;
-        /* the reply is queued on the call that follows the resume */
-        MHD_resume_connection(req->connection);
     }
 }
 
@@ -324,7 +274,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     (void)version;
     server *srv = cls;
     request *req = *req_cls;
-    size_t limit = srv->app->cfg->body_limit;
+    size_t limit = srv->cfg->body_limit;
 
     if (!req) {
         req = request_begin(srv, conn, url, method);
@@ -353,10 +303,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (req->reply_queued)
         return MHD_YES;
-    if (!req->dispatched)
+    if (!req->dispatched) {
         dispatch(srv, req);
-    if (req->suspended || req->reply.status == 0)
-        return MHD_YES;
+        if (req->suspended)
+            return MHD_YES; /* another thread has req until request_resume */
+    }
+    req->suspended = false; /* called again after request_resume */
+    if (req->reply.status == 0)
+        problem_reply(req, 500, "the handler produced no response", NULL);
     return queue_reply(srv, req);
 }
 
@@ -377,7 +331,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!req)
         return;
     *req_cls = NULL;
-    if (srv->app->cfg->access_log && log_enabled(LOG_INFO)) {
+    if (srv->cfg->access_log && log_enabled(LOG_INFO)) {
         char remote[INET6_ADDRSTRLEN + 16];
         format_remote(conn, remote);
         access_record rec = {
@@ -385,7 +339,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             .request_id = req->request_id,
             .method = req->method_name,
             .path = req->path,
-            .route = route_pattern((route_id)req->route),
+            .route = req->route_pattern,
             /* 499: the client went away before we answered (nginx's code) */
             .status = req->reply_queued ? req->reply.status : 499,
             .duration_ms = (double)(clock_now_ns() - req->start_ns) / 1e6,
@@ -412,23 +366,29 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-server *server_start(app *application)
+server *server_start(const server_options *opts)
 {
-    const orderd_config *cfg = application->cfg;
+    const orderd_config *cfg = opts->cfg;
     server *srv = calloc(1, sizeof *srv);
     if (!srv)
         return NULL;
-    srv->app = application;
+    srv->cfg = cfg;
+    srv->handler_ctx = opts->handler_ctx;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
 
+    const char *why;
+    srv->router = router_create(opts->routes, opts->route_count, &why);
+    if (!srv->router) {
+        LOG(LOG_ERROR, NULL, "route table: %s", why);
+        goto fail;
+    }
     int workers = cfg->io_workers > 0 ? cfg->io_workers : cfg->db_pool_size;
     /* the queue bounds waiting work: beyond one job per allowed connection
      * there is nobody left to answer anyway */
     srv->workers = worker_pool_create(workers, (size_t)cfg->max_connections + 16);
     if (!srv->workers) {
         LOG(LOG_ERROR, NULL, "cannot start %d I/O worker threads", workers);
-        free(srv);
-        return NULL;
+        goto fail;
     }
 
     struct sockaddr_storage addr;
@@ -445,9 +405,7 @@ server *server_start(app *application)
         flags |= MHD_USE_IPv6;
     } else {
         LOG(LOG_ERROR, NULL, "listen: \"%s\" is not an IP address", cfg->listen_host);
-        worker_pool_destroy(srv->workers);
-        free(srv);
-        return NULL;
+        goto fail;
     }
 
     /* the logger goes first so it also receives what the other options say */
@@ -461,11 +419,15 @@ server *server_start(app *application)
     if (!srv->daemon) {
         LOG(LOG_ERROR, NULL, "cannot listen on %s:%u (in use, or not permitted)", cfg->listen_host,
             (unsigned)cfg->listen_port);
-        worker_pool_destroy(srv->workers);
-        free(srv);
-        return NULL;
+        goto fail;
     }
     return srv;
+
+fail:
+    worker_pool_destroy(srv->workers);
+    router_destroy(srv->router);
+    free(srv);
+    return NULL;
 }
 
 void server_stop_accepting(server *srv)
@@ -514,5 +476,6 @@ void server_destroy(server *srv)
     MHD_stop_daemon(srv->daemon);
     if (srv->quiesced_fd != MHD_INVALID_SOCKET)
         close(srv->quiesced_fd);
+    router_destroy(srv->router);
     free(srv);
 }

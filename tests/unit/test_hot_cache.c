@@ -42,83 +42,91 @@ static void put(hot_cache *hc, int64_t id, int64_t version, const char *json)
 static void hit_returns_the_bytes_and_version(void **state)
 {
     fixture *f = *state;
+    int64_t version = 0;
     put(f->hc, 1, 3, "{\"id\":1}");
-    hot_blob *b = hot_cache_get(f->hc, 1);
+    blob *b = hot_cache_get(f->hc, 1, &version);
     assert_non_null(b);
-    assert_int_equal(b->version, 3);
+    assert_int_equal(version, 3);
     assert_int_equal(b->len, 8);
     assert_string_equal(b->data, "{\"id\":1}");
-    hot_blob_release(b);
-    assert_null(hot_cache_get(f->hc, 2));
+    blob_release(b);
+    assert_null(hot_cache_get(f->hc, 2, &version));
     assert_int_equal(hot_cache_hits(f->hc), 1);
 }
 
 static void a_stale_ticket_refuses_the_put(void **state)
 {
     fixture *f = *state;
+    int64_t version = 0;
     uint64_t ticket = hot_cache_ticket(f->hc, 5);
     hot_cache_invalidate(f->hc, 5); /* arrives while the reader talks to Redis */
     hot_cache_put(f->hc, 5, 1, "old", 3, ticket);
-    assert_null(hot_cache_get(f->hc, 5));
+    assert_null(hot_cache_get(f->hc, 5, &version));
     put(f->hc, 5, 2, "new");
-    hot_blob *b = hot_cache_get(f->hc, 5);
+    blob *b = hot_cache_get(f->hc, 5, &version);
     assert_non_null(b);
     assert_string_equal(b->data, "new");
-    hot_blob_release(b);
+    blob_release(b);
 }
 
 static void an_older_version_never_replaces_a_newer_one(void **state)
 {
     fixture *f = *state;
+    int64_t version = 0;
     put(f->hc, 6, 4, "v4");
     put(f->hc, 6, 3, "v3");
-    hot_blob *b = hot_cache_get(f->hc, 6);
+    blob *b = hot_cache_get(f->hc, 6, &version);
     assert_string_equal(b->data, "v4");
-    hot_blob_release(b);
+    assert_int_equal(version, 4);
+    blob_release(b);
 }
 
 static void pending_bytes_on_the_subscriber_close_the_gate(void **state)
 {
     fixture *f = *state;
+    int64_t version = 0;
     put(f->hc, 7, 1, "x");
     assert_int_equal(write(f->sock[1], "*3\r\n", 4), 4); /* an invalidation on its way */
-    assert_null(hot_cache_get(f->hc, 7));
+    assert_null(hot_cache_get(f->hc, 7, &version));
     char buf[8];
     assert_int_equal(read(f->sock[0], buf, sizeof buf), 4);
-    hot_blob *b = hot_cache_get(f->hc, 7);
+    blob *b = hot_cache_get(f->hc, 7, &version);
     assert_non_null(b);
-    hot_blob_release(b);
+    blob_release(b);
     hot_cache_set_busy(f->hc, true); /* the listener is applying a batch */
-    assert_null(hot_cache_get(f->hc, 7));
+    assert_null(hot_cache_get(f->hc, 7, &version));
     hot_cache_set_busy(f->hc, false);
 }
 
 static void offline_flushes_and_serves_nothing(void **state)
 {
     fixture *f = *state;
+    int64_t version = 0;
     put(f->hc, 8, 1, "x");
     hot_cache_set_online(f->hc, false, -1);
-    assert_null(hot_cache_get(f->hc, 8));
+    assert_null(hot_cache_get(f->hc, 8, &version));
     put(f->hc, 8, 1, "x"); /* puts while offline are dropped */
     hot_cache_set_online(f->hc, true, f->sock[0]);
-    assert_null(hot_cache_get(f->hc, 8));
+    assert_null(hot_cache_get(f->hc, 8, &version));
     assert_int_equal(hot_cache_size(f->hc), 0);
 }
 
 static void a_blob_outlives_its_invalidation(void **state)
 {
     fixture *f = *state;
+    int64_t version = 0;
     put(f->hc, 9, 1, "still sending");
-    hot_blob *b = hot_cache_get(f->hc, 9);
+    blob *b = hot_cache_get(f->hc, 9, &version);
     hot_cache_invalidate(f->hc, 9);
     hot_cache_flush(f->hc);
     assert_string_equal(b->data, "still sending"); /* ASan would flag a use after free */
-    hot_blob_release(b);
+    blob_release(b);
 }
 
 static void full_shards_evict_the_oldest(void **state)
 {
     (void)state;
+    int64_t version = 0;
     int sock[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
     hot_cache *hc = hot_cache_create(64, 60000); /* about one entry per shard */
@@ -126,9 +134,9 @@ static void full_shards_evict_the_oldest(void **state)
     for (int64_t id = 1; id <= 10000; id++)
         put(hc, id, 1, "x");
     assert_true(hot_cache_size(hc) <= 64 * 2 + 64);
-    hot_blob *b = hot_cache_get(hc, 10000);
+    blob *b = hot_cache_get(hc, 10000, &version);
     assert_non_null(b); /* the newest survives */
-    hot_blob_release(b);
+    blob_release(b);
     hot_cache_destroy(hc);
     close(sock[0]);
     close(sock[1]);
@@ -137,16 +145,17 @@ static void full_shards_evict_the_oldest(void **state)
 static void entries_older_than_max_age_are_not_served(void **state)
 {
     (void)state;
+    int64_t version = 0;
     int sock[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
     hot_cache *hc = hot_cache_create(100, 30);
     hot_cache_set_online(hc, true, sock[0]);
     put(hc, 1, 1, "x");
-    hot_blob *b = hot_cache_get(hc, 1);
+    blob *b = hot_cache_get(hc, 1, &version);
     assert_non_null(b);
-    hot_blob_release(b);
+    blob_release(b);
     usleep(80 * 1000);
-    assert_null(hot_cache_get(hc, 1));
+    assert_null(hot_cache_get(hc, 1, &version));
     hot_cache_destroy(hc);
     close(sock[0]);
     close(sock[1]);

@@ -118,41 +118,6 @@ static void test_status_transitions(void **state UNUSED)
     assert_false(order_status_can_transition(ORDER_PENDING, ORDER_STATUS_COUNT));
 }
 
-/* ---- field_errors ------------------------------------------------------ */
-
-static void test_field_errors_add_formats(void **state UNUSED)
-{
-    field_errors errs = {0};
-    field_errors_add(&errs, "items[2].quantity", "must be between %d and %d", 1, 1000000);
-    assert_int_equal(errs.count, 1);
-    assert_string_equal(errs.list[0].field, "items[2].quantity");
-    assert_string_equal(errs.list[0].message, "must be between 1 and 1000000");
-}
-
-static void test_field_errors_add_caps(void **state UNUSED)
-{
-    field_errors errs = {0};
-    for (int i = 0; i < FIELD_ERRORS_MAX + 5; i++)
-        field_errors_add(&errs, "f", "error %d", i);
-    assert_int_equal(errs.count, FIELD_ERRORS_MAX);
-    assert_string_equal(errs.list[FIELD_ERRORS_MAX - 1].message, "error 15");
-}
-
-static void test_field_errors_add_truncates(void **state UNUSED)
-{
-    char long_field[200], long_message[300];
-    memset(long_field, 'f', sizeof long_field - 1);
-    long_field[sizeof long_field - 1] = '\0';
-    memset(long_message, 'm', sizeof long_message - 1);
-    long_message[sizeof long_message - 1] = '\0';
-    field_errors errs = {0};
-    field_errors_add(&errs, long_field, "%s", long_message);
-    assert_int_equal(strlen(errs.list[0].field), sizeof errs.list[0].field - 1);
-    assert_int_equal(strlen(errs.list[0].message), sizeof errs.list[0].message - 1);
-    field_errors_add(&errs, NULL, "x");
-    assert_string_equal(errs.list[1].field, "");
-}
-
 /* ---- order_create_parse: scalar fields --------------------------------- */
 
 static void test_create_minimal(void **state UNUSED)
@@ -733,36 +698,6 @@ static void test_cursor_rejects_bad_id(void **state UNUSED)
     assert_int_equal(i, 22);
 }
 
-/* ---- parse_positive_i64 ------------------------------------------------ */
-
-static void test_parse_positive_i64_valid(void **state UNUSED)
-{
-    int64_t v = 0;
-    assert_true(parse_positive_i64("1", &v));
-    assert_int_equal(v, 1);
-    assert_true(parse_positive_i64("42", &v));
-    assert_int_equal(v, 42);
-    assert_true(parse_positive_i64("9223372036854775807", &v));
-    assert_int_equal(v, INT64_MAX);
-}
-
-static void test_parse_positive_i64_rejects(void **state UNUSED)
-{
-    /* clang-format off */
-    const char *bad[] = {"", "0", "00", "01", "-1", "+1", " 1", "1 ", "1a", "1.0", "1e3", "0x1",
-                         "9223372036854775808", "18446744073709551616",
-                         "99999999999999999999999999"};
-    /* clang-format on */
-    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        int64_t v = 77;
-        if (parse_positive_i64(bad[k], &v))
-            fail_msg("accepted \"%s\"", bad[k]);
-        assert_int_equal(v, 77);
-    }
-    int64_t v;
-    assert_false(parse_positive_i64(NULL, &v));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -770,9 +705,6 @@ int main(void)
         cmocka_unit_test(test_status_parse_round_trips),
         cmocka_unit_test(test_status_parse_rejects),
         cmocka_unit_test(test_status_transitions),
-        cmocka_unit_test(test_field_errors_add_formats),
-        cmocka_unit_test(test_field_errors_add_caps),
-        cmocka_unit_test(test_field_errors_add_truncates),
         cmocka_unit_test(test_create_minimal),
         cmocka_unit_test(test_create_currency),
         cmocka_unit_test(test_create_currency_table),
@@ -810,8 +742,6 @@ int main(void)
         cmocka_unit_test(test_cursor_distinct),
         cmocka_unit_test(test_cursor_rejects_malformed),
         cmocka_unit_test(test_cursor_rejects_bad_id),
-        cmocka_unit_test(test_parse_positive_i64_valid),
-        cmocka_unit_test(test_parse_positive_i64_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,16 +1,14 @@
 /*
- * health.h - /healthz (liveness, no I/O: answered on the polling thread),
- * /readyz (readiness: one PostgreSQL round trip, on a worker) and
- * /metrics (counters, no I/O: polling thread).
+ * health.h - /healthz (liveness, no I/O: answered on the polling thread)
+ * and /readyz (readiness: one PostgreSQL round trip, on a worker).  Rows
+ * of the route table (api/routes.c); ctx is the app (api/app.h).
  */
 #ifndef ORDERD_HEALTH_H
 #define ORDERD_HEALTH_H
 
-#include "orderd/api/app.h"
 #include "orderd/http/request.h"
 
-void health_live(app *application, request *req);
-void health_ready(app *application, request *req);
-void health_metrics(app *application, request *req);
+void health_live(void *ctx, request *req);
+void health_ready(void *ctx, request *req);
 
 #endif

@@ -1,48 +1,35 @@
 /*
- * orders_api.h - the /orders handlers: parse and validate the request,
- * call the order store, map orderd_err to HTTP.
- *
- * They block (PostgreSQL), so server.c runs them on an I/O worker.
+ * orders_api.h - the /orders handlers, rows of the route table
+ * (api/routes.c): parse and validate the request, call the order store,
+ * map orderd_err to HTTP.  ctx is the app (api/app.h).
  */
 #ifndef ORDERD_ORDERS_API_H
 #define ORDERD_ORDERS_API_H
 
-#include "orderd/api/app.h"
-#include "orderd/domain/order.h"
 #include "orderd/http/request.h"
 
-/* GET/POST /orders and PATCH/DELETE /orders/:id, on an I/O worker.
- * Fills req->reply. */
-void orders_api_handle(app *application, request *req);
+/* GET /orders: one page of the list, on an I/O worker. */
+void orders_api_list(void *ctx, request *req);
 
 /*
- * POST /orders, first half, on the polling thread (no I/O): checks the
- * Idempotency-Key's form, the media type and the body.  true with *out
- * filled (caller passes it on or clears it); false with the reply set.
+ * POST /orders, self-scheduled.  With an Idempotency-Key it moves to an
+ * I/O worker (its own transaction).  Without one, bad input is answered on
+ * the polling thread and a valid order joins the next group commit
+ * (order_writer.h), which resumes the request.
  */
-bool orders_api_check_create(request *req, order_create_req *out);
+void orders_api_create(void *ctx, request *req);
 
 /*
- * POST /orders without an Idempotency-Key, second half: queues the create
- * for the next group commit (order_writer.h), taking *create's contents.
- * resume(req) is called on a writer thread when the reply is ready.  -1
- * (resume not called, *create untouched) when the writer is stopping.
+ * GET /orders/:id, self-scheduled: answered on the polling thread from the
+ * hot cache when it can be, otherwise by the batched reader
+ * (order_reader.h), which resumes the request.
  */
-int orders_api_create(app *application, request *req, order_create_req *create,
-                      void (*resume)(request *req));
+void orders_api_get(void *ctx, request *req);
 
-/*
- * GET/HEAD /orders/:id through the batched reader (order_reader.h); does
- * not block.  When the reply is ready, resume(req) is called on a reader
- * thread.  -1 (resume not called) when the reader is stopping.
- */
-int orders_api_read(app *application, request *req, void (*resume)(request *req));
+/* PATCH /orders/:id (a status change), on an I/O worker. */
+void orders_api_patch(void *ctx, request *req);
 
-/*
- * GET/HEAD /orders/:id from the in-process hot cache, on the polling
- * thread (no I/O).  Returns true when it answered (reply filled), false
- * when the request must take the normal path.
- */
-bool orders_api_try_hot(app *application, request *req);
+/* DELETE /orders/:id, on an I/O worker. */
+void orders_api_delete(void *ctx, request *req);
 
 #endif

@@ -20,27 +20,18 @@
  *     connection are both up, and whenever either drops, the cache is
  *     flushed and serves nothing.  Every entry also has a maximum age.
  *
- * Bodies are immutable refcounted blobs: a hit hands the same bytes to
- * libmicrohttpd without copying, and an invalidation never frees memory
- * a response is still sending.
+ * Bodies are immutable refcounted blobs (base/blob.h): a hit hands the
+ * same bytes to libmicrohttpd without copying, and an invalidation never
+ * frees memory a response is still sending.
  */
 #ifndef ORDERD_HOT_CACHE_H
 #define ORDERD_HOT_CACHE_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct hot_blob {
-    atomic_int refs;
-    int64_t version;
-    size_t len;
-    char data[]; /* the response body, len bytes + NUL */
-} hot_blob;
-
-/* Drops one reference; the last frees it. NULL-safe. */
-void hot_blob_release(hot_blob *blob);
+#include "orderd/base/blob.h"
 
 typedef struct hot_cache hot_cache;
 
@@ -49,11 +40,12 @@ hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms);
 void hot_cache_destroy(hot_cache *hc);
 
 /*
- * A hit: a blob with a reference for the caller (hot_blob_release when
- * done).  NULL when absent, too old, offline, or an invalidation may be
+ * A hit: the response body with a reference for the caller (blob_release
+ * when done) and its order version in *version.  NULL (*version
+ * untouched) when absent, too old, offline, or an invalidation may be
  * pending.  Never blocks on I/O: one ioctl and a shard mutex.
  */
-hot_blob *hot_cache_get(hot_cache *hc, int64_t id);
+blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version);
 
 /* Taken before reading Redis; see rule 1. */
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orderd/base/field_errors.h"
 #include "orderd/domain/money.h"
 
 #define ORDER_MAX_ITEMS        100
@@ -33,22 +34,6 @@ const char *order_status_name(order_status s);
 bool order_status_parse(const char *name, order_status *out);
 /* pending->paid->shipped->delivered, pending|paid->cancelled. */
 bool order_status_can_transition(order_status from, order_status to);
-
-/* ---- validation errors ------------------------------------------------ */
-
-#define FIELD_ERRORS_MAX 16
-typedef struct field_error {
-    char field[64]; /* JSON path such as "items[2].quantity" */
-    char message[128];
-} field_error;
-
-typedef struct field_errors {
-    field_error list[FIELD_ERRORS_MAX];
-    size_t count; /* stops growing at FIELD_ERRORS_MAX */
-} field_errors;
-
-void field_errors_add(field_errors *errs, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ---- create / patch requests ------------------------------------------ */
 
@@ -137,9 +122,5 @@ typedef struct order_list_query {
 size_t order_cursor_encode(int64_t created_at_us, int64_t id, char out[64]);
 /* false when text is not a cursor this service issued. */
 bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id);
-
-/* Strict parsers shared by the path and the query string. */
-/* 1..INT64_MAX, digits only, no leading zero ("07" is refused). */
-bool parse_positive_i64(const char *text, int64_t *out);
 
 #endif

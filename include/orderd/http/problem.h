@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "orderd/domain/order.h"
+#include "orderd/base/field_errors.h"
 #include "orderd/http/request.h"
 
 #define PROBLEM_CONTENT_TYPE "application/problem+json"

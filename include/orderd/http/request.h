@@ -1,13 +1,17 @@
 /*
  * request.h - one HTTP request's state, from the first access-handler
- * call to the completion callback.
+ * call to the completion callback, and how a handler hands it to another
+ * thread.
  *
  * Ownership: server.c allocates a request when libmicrohttpd first calls
  * us, and frees it (and everything it points to) in the completion
  * callback.  Handlers read the inputs and fill `reply`; any buffer they put
  * in reply.body becomes the request's (freed with it or handed to MHD).
- * While a handler runs on an I/O worker the connection is suspended, so
- * nothing else touches the request.
+ *
+ * A request belongs to one thread at a time: the polling thread, until a
+ * handler hands it on (request_suspend, request_run_on_worker); then the
+ * thread that has it, until that thread calls request_resume.  The
+ * connection stays suspended in between, so nothing else touches it.
  */
 #ifndef ORDERD_REQUEST_H
 #define ORDERD_REQUEST_H
@@ -15,6 +19,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "orderd/base/worker_pool.h"
+
+typedef struct request request;
+
+/* Fills req->reply, or hands req on (below).  ctx is the context the
+ * server was started with (server.h), borrowed. */
+typedef void request_handler(void *ctx, request *req);
 
 typedef enum http_method {
     HTTP_GET = 0,
@@ -42,22 +54,22 @@ typedef struct http_reply {
     char location[48];        /* "" = none */
     char etag[32];            /* "" = none; includes the quotes */
     int retry_after_s;        /* > 0 adds Retry-After */
-    const char *allow;        /* static; for 405 */
+    const char *allow;        /* for 405: static or the router's */
     const char *cache;        /* static X-Cache value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
-    /* instead of body: a shared immutable body from the hot cache; one
+    /* instead of body: shared immutable bytes (base/blob.h); one
      * reference owned by the request, handed to libmicrohttpd */
-    struct hot_blob *blob;
+    struct blob *blob;
 } http_reply;
 
-typedef struct request {
+struct request {
     /* what was asked; path and method_name are libmicrohttpd's, valid
      * until completion */
     http_method method;
     const char *method_name;
     const char *path;
-    int route;       /* router.h route_id */
-    int64_t path_id; /* /orders/:id when route needs it */
+    const char *route_pattern; /* the matched pattern (router.h), for logs; "" if none */
+    int64_t path_id;           /* the pattern's ":id", when it has one */
     char request_id[REQUEST_ID_MAX + 1];
     uint64_t start_ns;    /* clock_now_ns() at the first call */
     uint64_t deadline_ns; /* start + request_timeout_ms */
@@ -79,16 +91,44 @@ typedef struct request {
 
     http_reply reply;
 
-    /* server.c internals */
+    /* server.c and request.c internals */
     struct MHD_Connection *connection;
-    struct server *server;
-    bool suspended;
+    worker_pool *workers;            /* the server's, for request_run_on_worker */
+    void *handler_ctx;               /* the server's, passed to handlers */
+    request_handler *worker_handler; /* what request_run_on_worker runs */
+    bool suspended;                  /* polling thread only: handed on */
     bool dispatched;
-    void (*async_resume)(struct request *req); /* orders_api_read/create's callback */
     bool reply_queued;
-} request;
+};
 
 /* Sets reply.status / content type / body (takes ownership of body). */
 void request_reply_json(request *req, int status, char *body, size_t len);
+
+/* ---- handing a request to another thread ------------------------------ */
+
+/*
+ * Suspends req's connection so the polling thread can serve others.  Call
+ * it on the polling thread before any other thread can see req; that
+ * thread then owns req until it calls request_resume.
+ */
+void request_suspend(request *req);
+
+/*
+ * Gives a suspended req back: the polling thread sends req->reply (a 500
+ * when it is still empty).  Any thread; do not touch req afterwards.
+ */
+void request_resume(request *req);
+
+/* The hand-over failed (a queue full or stopping): 503 with Retry-After,
+ * then request_resume.  Any thread, for a suspended req. */
+void request_resume_overloaded(request *req);
+
+/*
+ * Suspends req and runs handler(req->handler_ctx, req) on the server's I/O
+ * worker pool, where it may block; the reply goes out when it returns.
+ * 503 when the queue is full, or when req's deadline passes before a
+ * worker takes it.  On the polling thread.
+ */
+void request_run_on_worker(request *req, request_handler *handler);
 
 #endif

@@ -1,28 +1,42 @@
 /*
  * server.h - the libmicrohttpd daemon: epoll, a pool of polling threads,
- * per-request state, and suspend/resume around blocking handlers.
+ * per-request state, and running each request's route.
  *
- * Request path: server.c (access handler) -> router.c (which route) ->
- * request_id.c (X-Request-ID) -> one of:
- *   - answered on the polling thread, no I/O: health.c (/healthz,
- *     /metrics), hot-cache hits (orders_api_try_hot), bad input;
- *   - batched, connection suspended: GET /orders/:id (order_reader.c) and
- *     POST /orders without an Idempotency-Key (order_writer.c);
- *   - the rest on an I/O worker (worker_pool.c), connection suspended.
+ * Request path: server.c (access handler) -> request_id.c (X-Request-ID)
+ * -> router.c (which row of the route table) -> the row's handler, run
+ * as the row says (router.h route_mode):
+ *   - inline on the polling thread, no I/O;
+ *   - on an I/O worker (worker_pool.c), connection suspended;
+ *   - self-scheduled: the handler answers at once or hands the request to
+ *     its own threads, which resume it (request.h).
  * server.c then queues the reply; the completion callback writes the
- * access log line (log.c) and frees the request.
+ * access log line (log.c) and frees the request.  The server names no
+ * handler: the table and the handlers' context come from the caller.
  */
 #ifndef ORDERD_SERVER_H
 #define ORDERD_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "orderd/api/app.h"
+#include "orderd/base/config.h"
+#include "orderd/http/router.h"
 
 typedef struct server server;
 
-/* Starts listening. NULL (after logging why) when the port cannot be bound. */
-server *server_start(app *application);
+typedef struct server_options {
+    const orderd_config *cfg; /* listen, threads, limits, timeouts, access log */
+    const route *routes;      /* the route table (router.h) */
+    size_t route_count;
+    void *handler_ctx; /* passed to every handler */
+} server_options;
+
+/*
+ * Starts listening.  Everything opts points to is borrowed until
+ * server_destroy; opts itself only during the call.  NULL (after logging
+ * why) when the table is malformed or the port cannot be bound.
+ */
+server *server_start(const server_options *opts);
 
 /*
  * Graceful stop, step 1: stop accepting connections and mark every later

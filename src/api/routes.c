@@ -1,0 +1,29 @@
+/*
+ * routes.c - the route table (see routes.h and http/router.h).
+ *
+ * Reads of one order and creates without a key are self-scheduled: the
+ * hot cache or bad input answers them on the polling thread, the batched
+ * reader and writer take the rest.  Whatever else touches PostgreSQL runs
+ * on an I/O worker; what needs no I/O stays inline.
+ */
+#include "orderd/api/routes.h"
+
+#include "orderd/api/health.h"
+#include "orderd/api/metrics.h"
+#include "orderd/api/orders_api.h"
+
+#define ORDER_ID_DETAIL "the order id must be a positive 64-bit integer"
+
+/* method, pattern, handler, how it runs, the 400 for a bad ":id" */
+const route api_routes[] = {
+    {HTTP_GET, "/orders", orders_api_list, ROUTE_ON_WORKER, NULL},
+    {HTTP_POST, "/orders", orders_api_create, ROUTE_SELF_SCHEDULED, NULL},
+    {HTTP_GET, "/orders/:id", orders_api_get, ROUTE_SELF_SCHEDULED, ORDER_ID_DETAIL},
+    {HTTP_PATCH, "/orders/:id", orders_api_patch, ROUTE_ON_WORKER, ORDER_ID_DETAIL},
+    {HTTP_DELETE, "/orders/:id", orders_api_delete, ROUTE_ON_WORKER, ORDER_ID_DETAIL},
+    {HTTP_GET, "/healthz", health_live, ROUTE_INLINE, NULL},
+    {HTTP_GET, "/readyz", health_ready, ROUTE_ON_WORKER, NULL},
+    {HTTP_GET, "/metrics", metrics_api_get, ROUTE_INLINE, NULL},
+};
+
+const size_t api_route_count = sizeof api_routes / sizeof api_routes[0];
