@@ -324,8 +324,8 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
 int orders_api_read(app *application, request *req, void (*resume)(request *req))
 {
     req->async_resume = resume;
-    return order_store_get_async(application->store, req->path_id, req->deadline_ns, read_done,
-                                 req);
+    return order_store_get_async(application->store, req->path_id, req->deadline_ns, req->no_cache,
+                                 read_done, req);
 }
 
 static void patch_order(app *a, request *req)
@@ -437,8 +437,8 @@ static void list_orders(app *a, request *req)
         return;
     char *json = NULL;
     size_t len = 0;
-    orderd_err err =
-        order_store_list(a->store, &q, req->deadline_ns, &json, &len, &req->reply.cache);
+    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, req->no_cache, &json, &len,
+                                      &req->reply.cache);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
         return;
@@ -448,7 +448,7 @@ static void list_orders(app *a, request *req)
 
 bool orders_api_try_hot(app *application, request *req)
 {
-    if (!application->hot)
+    if (!application->hot || req->no_cache)
         return false;
     hot_blob *blob = hot_cache_get(application->hot, req->path_id);
     if (!blob)

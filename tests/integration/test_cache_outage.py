@@ -127,7 +127,8 @@ class StartWithoutRedis(unittest.TestCase):
         try:
             ready = c.get("/readyz")
             self.assertEqual(ready.status, 200)
-            self.assertEqual(ready.json(), {"status": "ready", "postgres": "up", "redis": "down"})
+            self.assertEqual(ready.json(), {"status": "ready", "postgres": "up", "redis": "down",
+                                       "invalidation": "caught_up"})
             created = c.post("/orders", json_body={"customer_id": new_customer_id(), "total": "3.00"})
             self.assertEqual(created.status, 201)
             started = time.monotonic()
