@@ -97,28 +97,44 @@ static const char invalidate_created_script[] =
     "return 1\n";
 
 /*
- * Invalidation from the change feed: KEYS are n order keys, then
+ * Invalidation from the change feed: KEYS are n order keys, then the
  * generation keys.  ARGV: n, marker ttl_ms, generation ttl_ms, then per
- * order its new version and marker.  Each order key is set as
- * invalidate_script sets one; every generation is bumped.
+ * order: new version, marker, k, and the k indexes (into KEYS) of the
+ * generations it touches.  Each order key is set as invalidate_script
+ * sets one.  The same change usually arrives twice (the writer's own
+ * invalidation, then the feed): when the tombstone of exactly this
+ * change (its version) is there, some invalidation of it has run and
+ * bumped a superset of its generations, so they are not bumped again and
+ * lists filled since stay cached.  Anything else proves nothing (a newer
+ * tombstone belongs to another change, a present entry may be a fill that
+ * came first), so it gets the bump.
  */
 static const char invalidate_changes_script[] =
     "local n = tonumber(ARGV[1])\n"
+    "local bumped = {}\n"
+    "local a = 4\n"
     "for i = 1, n do\n"
-    "  local v, marker = ARGV[2 + 2 * i], ARGV[3 + 2 * i]\n"
+    "  local v, marker, k = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])\n"
     "  local deleting = string.sub(marker, 1, 1) == 'D'\n"
     "  local cur = redis.call('GET', KEYS[i])\n"
-    "  local set = true\n"
+    "  local set, applied = true, false\n"
     "  if cur then\n"
     "    local kind, cv = string.match(cur, '^(%u)(%d+):')\n"
+    "    cv = tonumber(cv)\n"
     "    if kind == 'D' then set = false\n"
-    "    elseif (not deleting) and cv and tonumber(cv) >= tonumber(v) then set = false end\n"
+    "    elseif (not deleting) and cv and cv >= v then set = false end\n"
+    "    applied = cv == v and ((kind == 'T' and not deleting) or (kind == 'D' and deleting))\n"
     "  end\n"
     "  if set then redis.call('SET', KEYS[i], marker, 'PX', ARGV[2]) end\n"
-    "end\n"
-    "for i = n + 1, #KEYS do\n"
-    "  redis.call('INCR', KEYS[i])\n"
-    "  redis.call('PEXPIRE', KEYS[i], ARGV[3])\n"
+    "  for j = 1, k do\n"
+    "    local g = tonumber(ARGV[a + 2 + j])\n"
+    "    if not applied and not bumped[g] then\n"
+    "      bumped[g] = true\n"
+    "      redis.call('INCR', KEYS[g])\n"
+    "      redis.call('PEXPIRE', KEYS[g], ARGV[3])\n"
+    "    end\n"
+    "  end\n"
+    "  a = a + 3 + k\n"
     "end\n"
     "return 1\n";
 
@@ -406,54 +422,65 @@ void order_cache_invalidate_created(order_cache *oc, const order *created, int n
     free(keys);
 }
 
-/* Adds key to keys[*n] unless it is there already. */
-static void add_key_once(char (*keys)[48], int *n, const char *key)
+/* The index of key in keys[0..*n), added at the end when absent. */
+static int key_index(char (*keys)[48], int *n, const char *key)
 {
     for (int i = 0; i < *n; i++)
         if (strcmp(keys[i], key) == 0)
-            return;
-    strcpy(keys[(*n)++], key);
+            return i;
+    strcpy(keys[*n], key);
+    return (*n)++;
 }
 
-/* Every list generation a change can move an order into or out of. */
-static void add_generations(const order_change *c, char (*keys)[48], int *n)
+/*
+ * Every list generation a change can move an order into or out of, as
+ * indexes into keys (added there once): gen:all, its customers' and
+ * statuses'.  Returns how many (at most 5) went into idx.
+ */
+static int change_generations(const order_change *c, char (*keys)[48], int *n, int idx[5])
 {
     char key[48];
+    int k = 0;
+    cache_key_gen_all(key);
+    idx[k++] = key_index(keys, n, key);
     if (c->customer_id > 0) {
         cache_key_gen_customer(c->customer_id, key);
-        add_key_once(keys, n, key);
+        idx[k++] = key_index(keys, n, key);
     }
-    if (c->old_customer_id > 0) {
+    if (c->old_customer_id > 0 && c->old_customer_id != c->customer_id) {
         cache_key_gen_customer(c->old_customer_id, key);
-        add_key_once(keys, n, key);
+        idx[k++] = key_index(keys, n, key);
     }
     if (c->has_old_status) {
         cache_key_gen_status(c->old_status, key);
-        add_key_once(keys, n, key);
+        idx[k++] = key_index(keys, n, key);
     }
-    if (c->has_new_status) {
+    if (c->has_new_status && !(c->has_old_status && c->old_status == c->new_status)) {
         cache_key_gen_status(c->new_status, key);
-        add_key_once(keys, n, key);
+        idx[k++] = key_index(keys, n, key);
     }
+    return k;
 }
 
 void order_cache_invalidate_changes(order_cache *oc, const order_change *changes, int n)
 {
     if (n <= 0)
         return;
-    /* n order keys, gen:all, at most two customers and two statuses each */
-    int cap = n + 1 + 4 * n;
+    /* n order keys, then at most five generations each */
+    int cap = 6 * n;
     char(*keys)[48] = malloc((size_t)cap * sizeof *keys);
-    char(*markers)[2][32] = malloc((size_t)n * sizeof *markers);
-    const char **argv = malloc(((size_t)cap + 3 + 2 * (size_t)n) * sizeof *argv);
-    if (!keys || !markers || !argv)
+    char(*nums)[8][24] = malloc((size_t)n * sizeof *nums);
+    char(*markers)[32] = malloc((size_t)n * sizeof *markers);
+    const char **argv = malloc(((size_t)cap + 3 + 8 * (size_t)n) * sizeof *argv);
+    int(*gens)[5] = malloc((size_t)n * sizeof *gens);
+    int *gen_count = malloc((size_t)n * sizeof *gen_count);
+    if (!keys || !nums || !markers || !argv || !gens || !gen_count)
         goto out;
     int nkeys = 0;
     for (int i = 0; i < n; i++)
         cache_key_order(changes[i].id, keys[nkeys++]);
-    cache_key_gen_all(keys[nkeys++]);
     for (int i = 0; i < n; i++)
-        add_generations(&changes[i], keys, &nkeys);
+        gen_count[i] = change_generations(&changes[i], keys, &nkeys, gens[i]);
     char count[16], ttl[24];
     snprintf(count, sizeof count, "%d", n);
     snprintf(ttl, sizeof ttl, "%" PRId64, oc->opts.tombstone_ttl_ms);
@@ -467,16 +494,26 @@ void order_cache_invalidate_changes(order_cache *oc, const order_change *changes
         bool deleted = changes[i].op == ORDER_CHANGE_DELETE;
         /* as order_store.c does: nothing read before the delete may fill */
         int64_t version = deleted ? changes[i].version + 1 : changes[i].version;
-        snprintf(markers[i][0], sizeof markers[i][0], "%" PRId64, version);
+        snprintf(nums[i][0], sizeof nums[i][0], "%" PRId64, version);
         cache_entry_render_marker(deleted ? CACHE_ENTRY_DELETED : CACHE_ENTRY_TOMBSTONE, version,
-                                  markers[i][1]);
-        argv[argc++] = markers[i][0];
-        argv[argc++] = markers[i][1];
+                                  markers[i]);
+        snprintf(nums[i][1], sizeof nums[i][1], "%d", gen_count[i]);
+        argv[argc++] = nums[i][0];
+        argv[argc++] = markers[i];
+        argv[argc++] = nums[i][1];
+        for (int j = 0; j < gen_count[i]; j++) {
+            /* Lua indexes KEYS from 1 */
+            snprintf(nums[i][2 + j], sizeof nums[i][2 + j], "%d", gens[i][j] + 1);
+            argv[argc++] = nums[i][2 + j];
+        }
     }
     redis_client_eval_durable(oc->opts.redis, oc->invalidate_changes_id, nkeys, argc, argv, NULL);
 out:
+    free(gen_count);
+    free(gens);
     free(argv);
     free(markers);
+    free(nums);
     free(keys);
 }
 
