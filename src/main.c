@@ -40,6 +40,26 @@ typedef struct service {
     janitor *housekeeping;
 } service;
 
+/* the hot cache's invalidation sources (hot_cache.h) */
+enum { HOT_SOURCE_TRACKING = 0, HOT_SOURCE_FEED = 1 };
+
+/*
+ * How far back the change feed replays at first start: the longest any
+ * cached entry can live (a Redis entry with its jitter, a list page, a
+ * hot-cache entry), plus the longest read in flight.  Changes older than
+ * that can only concern entries that have expired.
+ */
+static int64_t replay_window_ms(const orderd_config *cfg)
+{
+    int64_t longest = (int64_t)cfg->cache_ttl_s * 1000 * (100 + cfg->cache_ttl_jitter_pct) / 100;
+    int64_t list = (int64_t)cfg->cache_list_ttl_s * 1000;
+    if (list > longest)
+        longest = list;
+    if (cfg->hot_cache_max_age_ms > longest)
+        longest = cfg->hot_cache_max_age_ms;
+    return longest + 2 * (int64_t)cfg->request_timeout_ms + 5000;
+}
+
 /* Redis and, on top of it, the hot cache.  0, or the exit code. */
 static int open_cache(service *s)
 {
@@ -62,11 +82,13 @@ static int open_cache(service *s)
         return 2;
     }
     if (cfg->hot_cache_entries > 0) {
+        /* two invalidation sources: Redis tracking and the change feed */
         s->application.hot =
-            hot_cache_create((size_t)cfg->hot_cache_entries, cfg->hot_cache_max_age_ms);
-        s->hot_tracking = s->application.hot ? tracking_start(s->redis, s->application.hot,
-                                                              cfg->redis_probe_interval_ms)
-                                             : NULL;
+            hot_cache_create((size_t)cfg->hot_cache_entries, cfg->hot_cache_max_age_ms, 2);
+        s->hot_tracking = s->application.hot
+                              ? tracking_start(s->redis, s->application.hot, HOT_SOURCE_TRACKING,
+                                               cfg->redis_probe_interval_ms)
+                              : NULL;
         if (!s->hot_tracking) {
             LOG(LOG_ERROR, NULL, "cannot start the hot cache");
             return 1;
@@ -90,6 +112,11 @@ static order_store *open_store(service *s)
         /* outlives any read in flight: reads end by their deadline */
         .tombstone_ttl_ms = 2 * (int64_t)cfg->request_timeout_ms + 5000,
         .xfetch_beta = cfg->cache_xfetch_beta_pct / 100.0,
+        .db_url = cfg->db_url,
+        .db_connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .feed_sync_interval_ms = cfg->invalidation_sync_interval_ms,
+        .feed_replay_window_ms = replay_window_ms(cfg),
+        .hot_feed_source = HOT_SOURCE_FEED,
         .test_hooks = test_hooks_from_env(),
     };
     return order_store_create(&store_opts);

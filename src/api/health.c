@@ -46,20 +46,33 @@ void health_ready(void *ctx, request *req)
     if (deadline > req->deadline_ns)
         deadline = req->deadline_ns;
     orderd_err pg = draining ? ORDERD_OK : db_pool_ping(application->db, deadline);
-    /* Redis being down never makes us unready: reads fall back to PostgreSQL */
+    /* Redis being down never makes us unready: reads fall back to
+     * PostgreSQL.  Not knowing yet whether it is up does, and so does a
+     * change feed that has not caught up: until both have settled, a
+     * write here could skip Redis while other processes trust it, and
+     * our caches would serve what they cannot vouch for. */
     const char *redis = order_store_cache_state(application->store);
-    if (!draining && pg == ORDERD_OK) {
-        char body[96];
-        snprintf(body, sizeof body, "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\"}",
-                 redis);
+    int feed_state;
+    const char *feed = order_store_invalidation_state(application->store, &feed_state);
+    bool settled = order_store_caches_settled(application->store);
+    if (!draining && pg == ORDERD_OK && settled) {
+        char body[128];
+        snprintf(body, sizeof body,
+                 "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\","
+                 "\"invalidation\":\"%s\"}",
+                 redis, feed);
         reply_static_json(req, 200, body);
         return;
     }
     json_t *extra = json_object();
     json_object_set_new(extra, "postgres", json_string(pg == ORDERD_OK ? "up" : "down"));
     json_object_set_new(extra, "redis", json_string(redis));
+    json_object_set_new(extra, "invalidation", json_string(feed));
     json_object_set_new(extra, "draining", json_boolean(draining));
-    problem_reply_ext(
-        req, 503, draining ? "the server is shutting down" : "PostgreSQL is not reachable", extra);
+    const char *why = draining          ? "the server is shutting down"
+                      : pg != ORDERD_OK ? "PostgreSQL is not reachable"
+                                        : "the caches are not settled yet (Redis state or the "
+                                          "PostgreSQL change feed)";
+    problem_reply_ext(req, 503, why, extra);
     json_decref(extra);
 }

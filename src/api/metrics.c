@@ -22,6 +22,7 @@ void metrics_api_get(void *ctx, request *req)
         .hot_hits = application->hot ? hot_cache_hits(application->hot) : 0,
         .hot_entries = application->hot ? hot_cache_size(application->hot) : 0,
     };
+    order_store_invalidation_state(application->store, &gauges.invalidation_state);
     size_t len = 0;
     char *body = metrics_render(&gauges, &len);
     if (!body) {

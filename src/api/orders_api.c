@@ -346,7 +346,7 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
  * when it answered, false when the request must take the batched read. */
 static bool reply_from_hot_cache(app *application, request *req)
 {
-    if (!application->hot)
+    if (!application->hot || req->no_cache)
         return false;
     int64_t version;
     blob *body = hot_cache_get(application->hot, req->path_id, &version);
@@ -372,7 +372,8 @@ void orders_api_get(void *ctx, request *req)
     if (reply_from_hot_cache(a, req))
         return;
     request_suspend(req);
-    if (order_store_get_async(a->store, req->path_id, req->deadline_ns, read_done, req) != 0)
+    if (order_store_get_async(a->store, req->path_id, req->deadline_ns, req->no_cache, read_done,
+                              req) != 0)
         request_resume_overloaded(req);
 }
 
@@ -492,8 +493,8 @@ void orders_api_list(void *ctx, request *req)
         return;
     char *json = NULL;
     size_t len = 0;
-    orderd_err err =
-        order_store_list(a->store, &q, req->deadline_ns, &json, &len, &req->reply.cache);
+    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, req->no_cache, &json, &len,
+                                      &req->reply.cache);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
         return;

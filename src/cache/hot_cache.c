@@ -32,12 +32,19 @@ typedef struct shard {
     atomic_uint_fast64_t seq; /* bumped by every invalidation and flush */
 } shard;
 
+/* One stream of invalidations the cache depends on (hot_cache.h). */
+typedef struct source {
+    atomic_bool online;
+    atomic_int fd; /* where its invalidations arrive; -1 offline */
+    atomic_bool busy;
+} source;
+
 struct hot_cache {
     shard shards[SHARDS];
     int64_t max_age_ms;
-    atomic_bool online;
-    atomic_int subscriber_fd;
-    atomic_bool busy;
+    int source_count;
+    source sources[HOT_CACHE_SOURCES_MAX];
+    atomic_int sources_online; /* serve only when it equals source_count */
     atomic_uint_fast64_t hits;
 };
 
@@ -59,15 +66,17 @@ static shard *shard_of(hot_cache *hc, int64_t id)
     return &hc->shards[mix(id) % SHARDS];
 }
 
-hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms)
+hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources)
 {
-    if (max_entries == 0)
+    if (max_entries == 0 || sources < 1 || sources > HOT_CACHE_SOURCES_MAX)
         return NULL;
     hot_cache *hc = calloc(1, sizeof *hc);
     if (!hc)
         return NULL;
     hc->max_age_ms = max_age_ms;
-    atomic_store(&hc->subscriber_fd, -1);
+    hc->source_count = sources;
+    for (int i = 0; i < sources; i++)
+        atomic_store(&hc->sources[i].fd, -1);
     size_t per_shard = max_entries / SHARDS + 1;
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &hc->shards[i];
@@ -136,19 +145,29 @@ void hot_cache_destroy(hot_cache *hc)
 /* Rule 2 of hot_cache.h: is an invalidation possibly on its way in? */
 static bool invalidation_pending(hot_cache *hc)
 {
-    if (atomic_load(&hc->busy))
-        return true;
-    int pending = 0;
-    int fd = atomic_load(&hc->subscriber_fd);
-    if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending > 0)
-        return true;
-    /* the listener may have taken the bytes between our two looks */
-    return atomic_load(&hc->busy);
+    for (int i = 0; i < hc->source_count; i++) {
+        source *src = &hc->sources[i];
+        if (atomic_load(&src->busy))
+            return true;
+        int pending = 0;
+        int fd = atomic_load(&src->fd);
+        if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending > 0)
+            return true;
+        /* the listener may have taken the bytes between our two looks */
+        if (atomic_load(&src->busy))
+            return true;
+    }
+    return false;
+}
+
+static bool is_online(hot_cache *hc)
+{
+    return atomic_load_explicit(&hc->sources_online, memory_order_acquire) == hc->source_count;
 }
 
 blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
 {
-    if (!atomic_load_explicit(&hc->online, memory_order_acquire))
+    if (!is_online(hc))
         return NULL;
     shard *s = shard_of(hc, id);
     blob *body = NULL;
@@ -183,7 +202,7 @@ uint64_t hot_cache_ticket(hot_cache *hc, int64_t id)
 void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json, size_t len,
                    uint64_t ticket)
 {
-    if (!atomic_load(&hc->online))
+    if (!is_online(hc))
         return;
     blob *body = blob_create(json, len);
     if (!body)
@@ -191,7 +210,7 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
 
     shard *s = shard_of(hc, id);
     pthread_mutex_lock(&s->lock);
-    if (atomic_load(&s->seq) != ticket || !atomic_load(&hc->online)) {
+    if (atomic_load(&s->seq) != ticket || !is_online(hc)) {
         pthread_mutex_unlock(&s->lock);
         blob_release(body); /* an invalidation came in after our read */
         return;
@@ -252,22 +271,25 @@ void hot_cache_flush(hot_cache *hc)
     }
 }
 
-void hot_cache_set_online(hot_cache *hc, bool online, int subscriber_fd)
+void hot_cache_set_online(hot_cache *hc, int source_index, bool online, int fd)
 {
+    source *src = &hc->sources[source_index];
     if (!online) {
-        atomic_store(&hc->online, false);
-        atomic_store(&hc->subscriber_fd, -1);
+        if (atomic_exchange(&src->online, false))
+            atomic_fetch_sub(&hc->sources_online, 1);
+        atomic_store(&src->fd, -1);
         hot_cache_flush(hc);
         return;
     }
     hot_cache_flush(hc); /* nothing from before this connection is trusted */
-    atomic_store(&hc->subscriber_fd, subscriber_fd);
-    atomic_store_explicit(&hc->online, true, memory_order_release);
+    atomic_store(&src->fd, fd);
+    if (!atomic_exchange(&src->online, true))
+        atomic_fetch_add_explicit(&hc->sources_online, 1, memory_order_release);
 }
 
-void hot_cache_set_busy(hot_cache *hc, bool busy)
+void hot_cache_set_busy(hot_cache *hc, int source_index, bool busy)
 {
-    atomic_store(&hc->busy, busy);
+    atomic_store(&hc->sources[source_index].busy, busy);
 }
 
 uint64_t hot_cache_hits(hot_cache *hc)

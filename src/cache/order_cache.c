@@ -5,6 +5,7 @@
 #include "orderd/cache/order_cache.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,48 @@ static const char invalidate_created_script[] =
     "end\n"
     "return 1\n";
 
+/*
+ * Invalidation from the change feed: KEYS are n order keys, then the
+ * generation keys.  ARGV: n, marker ttl_ms, generation ttl_ms, then per
+ * order: new version, marker, k, and the k indexes (into KEYS) of the
+ * generations it touches.  Each order key is set as invalidate_script
+ * sets one.  The same change usually arrives twice (the writer's own
+ * invalidation, then the feed): when the tombstone of exactly this
+ * change (its version) is there, some invalidation of it has run and
+ * bumped a superset of its generations, so they are not bumped again and
+ * lists filled since stay cached.  Anything else proves nothing (a newer
+ * tombstone belongs to another change, a present entry may be a fill that
+ * came first), so it gets the bump.
+ */
+static const char invalidate_changes_script[] =
+    "local n = tonumber(ARGV[1])\n"
+    "local bumped = {}\n"
+    "local a = 4\n"
+    "for i = 1, n do\n"
+    "  local v, marker, k = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])\n"
+    "  local deleting = string.sub(marker, 1, 1) == 'D'\n"
+    "  local cur = redis.call('GET', KEYS[i])\n"
+    "  local set, applied = true, false\n"
+    "  if cur then\n"
+    "    local kind, cv = string.match(cur, '^(%u)(%d+):')\n"
+    "    cv = tonumber(cv)\n"
+    "    if kind == 'D' then set = false\n"
+    "    elseif (not deleting) and cv and cv >= v then set = false end\n"
+    "    applied = cv == v and ((kind == 'T' and not deleting) or (kind == 'D' and deleting))\n"
+    "  end\n"
+    "  if set then redis.call('SET', KEYS[i], marker, 'PX', ARGV[2]) end\n"
+    "  for j = 1, k do\n"
+    "    local g = tonumber(ARGV[a + 2 + j])\n"
+    "    if not applied and not bumped[g] then\n"
+    "      bumped[g] = true\n"
+    "      redis.call('INCR', KEYS[g])\n"
+    "      redis.call('PEXPIRE', KEYS[g], ARGV[3])\n"
+    "    end\n"
+    "  end\n"
+    "  a = a + 3 + k\n"
+    "end\n"
+    "return 1\n";
+
 /* TEST ONLY, the classic design: KEYS[1] order key, KEYS[2..] generations. */
 static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
                                                "for i = 2, #KEYS do\n"
@@ -107,7 +150,11 @@ static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
 
 struct order_cache {
     order_cache_options opts;
-    int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id, invalidate_created_id;
+    int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id, invalidate_created_id,
+        invalidate_changes_id;
+    /* entries may be read and filled only while every change that could
+     * have made them stale is known to have been applied (set_trusted) */
+    atomic_bool trusted;
 };
 
 order_cache *order_cache_create(const order_cache_options *opts)
@@ -121,8 +168,9 @@ order_cache *order_cache_create(const order_cache_options *opts)
     oc->unsafe_invalidate_id = redis_client_script_add(opts->redis, unsafe_invalidate_script);
     oc->fill_many_id = redis_client_script_add(opts->redis, fill_many_script);
     oc->invalidate_created_id = redis_client_script_add(opts->redis, invalidate_created_script);
+    oc->invalidate_changes_id = redis_client_script_add(opts->redis, invalidate_changes_script);
     if (oc->invalidate_id < 0 || oc->list_get_id < 0 || oc->unsafe_invalidate_id < 0 ||
-        oc->fill_many_id < 0 || oc->invalidate_created_id < 0) {
+        oc->fill_many_id < 0 || oc->invalidate_created_id < 0 || oc->invalidate_changes_id < 0) {
         free(oc);
         return NULL;
     }
@@ -136,7 +184,17 @@ void order_cache_destroy(order_cache *oc)
 
 bool order_cache_is_up(order_cache *oc)
 {
+    return atomic_load(&oc->trusted) && redis_client_is_up(oc->opts.redis);
+}
+
+bool order_cache_redis_is_up(order_cache *oc)
+{
     return redis_client_is_up(oc->opts.redis);
+}
+
+void order_cache_set_trusted(order_cache *oc, bool trusted)
+{
+    atomic_store(&oc->trusted, trusted);
 }
 
 /* Interprets one cached value (owned text, or NULL for none). */
@@ -179,7 +237,7 @@ void order_cache_lookup_many(order_cache *oc, const int64_t *ids, int n, order_c
     const char **argv = malloc(((size_t)n + 1) * sizeof *argv);
     char(*keys)[48] = malloc((size_t)n * sizeof *keys);
     redisReply *reply = NULL;
-    bool ok = argv && keys;
+    bool ok = argv && keys && atomic_load(&oc->trusted);
     if (ok) {
         argv[0] = "MGET";
         for (int i = 0; i < n; i++) {
@@ -223,6 +281,8 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
     redisReply *reply = NULL;
     for (int i = 0; i < n; i++)
         items[i].accepted = false;
+    if (!atomic_load(&oc->trusted))
+        goto out;
     if (!argv || !argvlen || !keys || !nums || !entries)
         goto out;
     int64_t now_ms = clock_wall_us() / 1000;
@@ -362,6 +422,101 @@ void order_cache_invalidate_created(order_cache *oc, const order *created, int n
     free(keys);
 }
 
+/* The index of key in keys[0..*n), added at the end when absent. */
+static int key_index(char (*keys)[48], int *n, const char *key)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(keys[i], key) == 0)
+            return i;
+    strcpy(keys[*n], key);
+    return (*n)++;
+}
+
+/*
+ * Every list generation a change can move an order into or out of, as
+ * indexes into keys (added there once): gen:all, its customers' and
+ * statuses'.  Returns how many (at most 5) went into idx.
+ */
+static int change_generations(const order_change *c, char (*keys)[48], int *n, int idx[5])
+{
+    char key[48];
+    int k = 0;
+    cache_key_gen_all(key);
+    idx[k++] = key_index(keys, n, key);
+    if (c->customer_id > 0) {
+        cache_key_gen_customer(c->customer_id, key);
+        idx[k++] = key_index(keys, n, key);
+    }
+    if (c->old_customer_id > 0 && c->old_customer_id != c->customer_id) {
+        cache_key_gen_customer(c->old_customer_id, key);
+        idx[k++] = key_index(keys, n, key);
+    }
+    if (c->has_old_status) {
+        cache_key_gen_status(c->old_status, key);
+        idx[k++] = key_index(keys, n, key);
+    }
+    if (c->has_new_status && !(c->has_old_status && c->old_status == c->new_status)) {
+        cache_key_gen_status(c->new_status, key);
+        idx[k++] = key_index(keys, n, key);
+    }
+    return k;
+}
+
+void order_cache_invalidate_changes(order_cache *oc, const order_change *changes, int n)
+{
+    if (n <= 0)
+        return;
+    /* n order keys, then at most five generations each */
+    int cap = 6 * n;
+    char(*keys)[48] = malloc((size_t)cap * sizeof *keys);
+    char(*nums)[8][24] = malloc((size_t)n * sizeof *nums);
+    char(*markers)[32] = malloc((size_t)n * sizeof *markers);
+    const char **argv = malloc(((size_t)cap + 3 + 8 * (size_t)n) * sizeof *argv);
+    int(*gens)[5] = malloc((size_t)n * sizeof *gens);
+    int *gen_count = malloc((size_t)n * sizeof *gen_count);
+    if (!keys || !nums || !markers || !argv || !gens || !gen_count)
+        goto out;
+    int nkeys = 0;
+    for (int i = 0; i < n; i++)
+        cache_key_order(changes[i].id, keys[nkeys++]);
+    for (int i = 0; i < n; i++)
+        gen_count[i] = change_generations(&changes[i], keys, &nkeys, gens[i]);
+    char count[16], ttl[24];
+    snprintf(count, sizeof count, "%d", n);
+    snprintf(ttl, sizeof ttl, "%" PRId64, oc->opts.tombstone_ttl_ms);
+    int argc = 0;
+    for (int k = 0; k < nkeys; k++)
+        argv[argc++] = keys[k];
+    argv[argc++] = count;
+    argv[argc++] = ttl;
+    argv[argc++] = GENERATION_TTL_MS;
+    for (int i = 0; i < n; i++) {
+        bool deleted = changes[i].op == ORDER_CHANGE_DELETE;
+        /* as order_store.c does: nothing read before the delete may fill */
+        int64_t version = deleted ? changes[i].version + 1 : changes[i].version;
+        snprintf(nums[i][0], sizeof nums[i][0], "%" PRId64, version);
+        cache_entry_render_marker(deleted ? CACHE_ENTRY_DELETED : CACHE_ENTRY_TOMBSTONE, version,
+                                  markers[i]);
+        snprintf(nums[i][1], sizeof nums[i][1], "%d", gen_count[i]);
+        argv[argc++] = nums[i][0];
+        argv[argc++] = markers[i];
+        argv[argc++] = nums[i][1];
+        for (int j = 0; j < gen_count[i]; j++) {
+            /* Lua indexes KEYS from 1 */
+            snprintf(nums[i][2 + j], sizeof nums[i][2 + j], "%d", gens[i][j] + 1);
+            argv[argc++] = nums[i][2 + j];
+        }
+    }
+    redis_client_eval_durable(oc->opts.redis, oc->invalidate_changes_id, nkeys, argc, argv, NULL);
+out:
+    free(gen_count);
+    free(gens);
+    free(argv);
+    free(markers);
+    free(nums);
+    free(keys);
+}
+
 order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_query *q, char **json,
                                            size_t *len, char generation[24])
 {
@@ -370,7 +525,8 @@ order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_que
     cache_list_suffix(q, suffix);
     const char *argv[] = {gen_key, suffix};
     redisReply *reply = NULL;
-    if (redis_client_eval(oc->opts.redis, oc->list_get_id, 1, 2, argv, NULL, &reply) != REDIS_RC_OK)
+    if (!atomic_load(&oc->trusted) ||
+        redis_client_eval(oc->opts.redis, oc->list_get_id, 1, 2, argv, NULL, &reply) != REDIS_RC_OK)
         return ORDER_CACHE_DOWN;
     order_cache_result result = ORDER_CACHE_DOWN;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&

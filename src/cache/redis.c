@@ -45,6 +45,7 @@ struct redis_client {
     breaker brk;
     atomic_bool up;            /* breaker closed: read without the lock on the hot path */
     atomic_bool failures_seen; /* a failure since the last success: record() must lock */
+    atomic_bool settled;       /* start-up decided: closed once, or found down once */
     journal_entry *journal;
     size_t journal_len;
     bool journal_overflowed;
@@ -217,6 +218,11 @@ static void record(redis_client *c, bool success)
             c->host, c->port);
         wake_recovery(c);
     }
+}
+
+bool redis_client_is_settled(redis_client *c)
+{
+    return atomic_load(&c->settled);
 }
 
 bool redis_client_is_up(redis_client *c)
@@ -531,6 +537,7 @@ static void try_recover(redis_client *c, redisContext **ctx, uint64_t *alive_sin
         freeReplyObject(r);
     if (!alive) {
         *alive_since_ns = 0;
+        atomic_store(&c->settled, true); /* known down: reads bypass it */
         return;
     }
     uint64_t now = clock_now_ns();
@@ -549,6 +556,7 @@ static void try_recover(redis_client *c, redisContext **ctx, uint64_t *alive_sin
     if (closed) {
         atomic_store(&c->failures_seen, false);
         atomic_store(&c->up, true);
+        atomic_store(&c->settled, true);
     }
     pthread_mutex_unlock(&c->lock);
     if (closed) {

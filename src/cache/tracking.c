@@ -29,6 +29,7 @@ struct tracking {
     int64_t refresh[REFRESH_MAX]; /* ids dropped by the batch being applied */
     size_t refresh_count;
     int retry_interval_ms;
+    int source_index; /* ours among the hot cache's invalidation sources */
     atomic_bool stopping;
     pthread_t thread;
 };
@@ -125,7 +126,7 @@ static void refresh_dropped(tracking *t)
  */
 static bool drain_subscriber(tracking *t, redisContext *s, bool read_socket)
 {
-    hot_cache_set_busy(t->hot, true);
+    hot_cache_set_busy(t->hot, t->source_index, true);
     bool ok = !read_socket || redisBufferRead(s) == REDIS_OK;
     while (ok) {
         void *reply = NULL;
@@ -138,7 +139,7 @@ static bool drain_subscriber(tracking *t, redisContext *s, bool read_socket)
         apply_message(t, reply);
         freeReplyObject(reply);
     }
-    hot_cache_set_busy(t->hot, false);
+    hot_cache_set_busy(t->hot, t->source_index, false);
     refresh_dropped(t);
     return ok;
 }
@@ -161,7 +162,7 @@ static void run_session(tracking *t)
     /* the subscriber now only waits: no read timeout, we poll() instead */
     redisSetTimeout(s, (struct timeval){0, 0});
 
-    hot_cache_set_online(t->hot, true, s->fd);
+    hot_cache_set_online(t->hot, t->source_index, true, s->fd);
     /* anything that came in with the SUBSCRIBE reply is already buffered */
     if (!drain_subscriber(t, s, false))
         goto offline;
@@ -182,7 +183,7 @@ static void run_session(tracking *t)
             break;
     }
 offline:
-    hot_cache_set_online(t->hot, false, -1);
+    hot_cache_set_online(t->hot, t->source_index, false, -1);
     if (!atomic_load(&t->stopping))
         LOG(LOG_WARN, NULL, "hot cache offline: lost the redis invalidation connections");
 out:
@@ -205,7 +206,8 @@ static void *listener_main(void *arg)
     return NULL;
 }
 
-tracking *tracking_start(redis_client *redis, hot_cache *hot, int retry_interval_ms)
+tracking *tracking_start(redis_client *redis, hot_cache *hot, int source_index,
+                         int retry_interval_ms)
 {
     tracking *t = calloc(1, sizeof *t);
     if (!t)
@@ -213,6 +215,7 @@ tracking *tracking_start(redis_client *redis, hot_cache *hot, int retry_interval
     t->redis = redis;
     t->hot = hot;
     t->retry_interval_ms = retry_interval_ms > 0 ? retry_interval_ms : 100;
+    t->source_index = source_index;
     if (pthread_create(&t->thread, NULL, listener_main, t) != 0) {
         free(t);
         return NULL;
@@ -226,6 +229,6 @@ void tracking_stop(tracking *t)
         return;
     atomic_store(&t->stopping, true);
     pthread_join(t->thread, NULL);
-    hot_cache_set_online(t->hot, false, -1);
+    hot_cache_set_online(t->hot, t->source_index, false, -1);
     free(t);
 }

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -67,4 +68,56 @@ void request_run_on_worker(request *req, request_handler *handler)
     request_suspend(req);
     if (worker_pool_submit(req->workers, run_on_worker, req) != 0)
         request_resume_overloaded(req);
+}
+
+/* Is [s, s+n) the token tok, ignoring case? */
+static bool token_is(const char *s, size_t n, const char *tok)
+{
+    return strlen(tok) == n && strncasecmp(s, tok, n) == 0;
+}
+
+/* max-age's argument: delta-seconds, optionally quoted; is it zero? */
+static bool age_is_zero(const char *s, size_t n)
+{
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s++;
+        n -= 2;
+    }
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '0')
+            return false;
+    return true;
+}
+
+bool request_cache_control_wants_fresh(const char *value)
+{
+    if (!value)
+        return false;
+    const char *p = value;
+    while (*p) {
+        /* one directive: token [ "=" ( token / quoted-string ) ], then "," */
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *name = p;
+        while (*p && *p != '=' && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        size_t name_len = (size_t)(p - name);
+        const char *arg = NULL;
+        size_t arg_len = 0;
+        if (*p == '=') {
+            arg = ++p;
+            while (*p && *p != ',' && *p != ' ' && *p != '\t')
+                p++;
+            arg_len = (size_t)(p - arg);
+        }
+        while (*p && *p != ',')
+            p++;
+        if (token_is(name, name_len, "no-cache") && !arg)
+            return true;
+        if (token_is(name, name_len, "max-age") && arg && age_is_zero(arg, arg_len))
+            return true;
+    }
+    return false;
 }

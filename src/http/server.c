@@ -102,6 +102,8 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     req->if_none_match = dup_header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
     req->if_match = dup_header(conn, MHD_HTTP_HEADER_IF_MATCH);
     req->idempotency_key = dup_header(conn, "Idempotency-Key");
+    req->no_cache = request_cache_control_wants_fresh(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CACHE_CONTROL));
     const char *content_type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req->has_content_type = content_type != NULL;

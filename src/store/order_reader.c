@@ -21,6 +21,7 @@ typedef struct read_job {
     uint64_t ticket;     /* hot cache ticket, taken before the first lookup */
     int64_t min_version; /* the tombstone the lookup saw: older rows are stale */
     bool bypass;         /* Redis was down: read PostgreSQL, fill nothing */
+    bool fresh;          /* Cache-Control: no-cache: read PostgreSQL, then fill */
     const char *cache_status;
     order_read_done done; /* NULL: an early refresh nobody waits for */
     void *arg;
@@ -142,7 +143,7 @@ static int recheck(order_reader *r, read_job **jobs, int n)
     for (int i = 0; i < n; i++) {
         order_cache_read *f = &found[i];
         bool usable = (f->result == ORDER_CACHE_HIT || f->result == ORDER_CACHE_REFRESH) &&
-                      f->version >= jobs[i]->min_version && jobs[i]->done;
+                      f->version >= jobs[i]->min_version && jobs[i]->done && !jobs[i]->fresh;
         if (usable)
             answer(jobs[i], ORDERD_OK, f->json, f->len, f->version);
         else
@@ -342,8 +343,8 @@ void order_reader_stop(order_reader *r)
     free(r);
 }
 
-int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order_read_done done,
-                        void *arg)
+int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool fresh,
+                        order_read_done done, void *arg)
 {
     read_job *job = calloc(1, sizeof *job);
     if (!job)
@@ -354,8 +355,18 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order
         metric_inc(METRIC_CACHE_BYPASSES);
         job->bypass = true;
         job->cache_status = CACHE_STATUS_BYPASS;
+    } else if (fresh) {
+        /* the client asked for PostgreSQL's answer: skip both caches,
+         * and take the hot-cache ticket now, before the read, so the
+         * refill cannot land over an invalidation that comes meanwhile */
+        metric_inc(METRIC_CACHE_MISSES);
+        job->fresh = true;
+        job->cache_status = CACHE_STATUS_MISS;
+        if (r->opts.hot)
+            job->ticket = hot_cache_ticket(r->opts.hot, id);
     }
-    if (!batch_queue_push(r->opts.cache ? &r->lookups : &r->loads, &job->link)) {
+    bool lookup = r->opts.cache && !fresh;
+    if (!batch_queue_push(lookup ? &r->lookups : &r->loads, &job->link)) {
         free(job);
         return -1;
     }

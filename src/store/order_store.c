@@ -21,6 +21,7 @@
 #include "orderd/base/metrics.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/db/order_db.h"
+#include "orderd/store/invalidation.h"
 #include "orderd/store/order_reader.h"
 #include "orderd/store/order_writer.h"
 
@@ -30,6 +31,8 @@ struct order_store {
     hot_cache *hot;       /* NULL: no in-process cache */
     order_reader *reader; /* GET /orders/:id, batched */
     order_writer *writer; /* POST /orders without a key: group commit */
+    invalidation *feed;   /* NULL: caching off */
+    redis_client *redis;  /* borrowed; NULL: caching off */
     uint64_t acquire_timeout_ns;
 };
 
@@ -62,6 +65,19 @@ order_store *order_store_create(const order_store_options *opts)
         };
         store->cache = order_cache_create(&co);
         if (!store->cache)
+            goto fail;
+        store->redis = opts->cache;
+        invalidation_options io = {
+            .db_url = opts->db_url,
+            .connect_timeout_ms = opts->db_connect_timeout_ms,
+            .sync_interval_ms = opts->feed_sync_interval_ms,
+            .replay_window_ms = opts->feed_replay_window_ms,
+            .cache = store->cache,
+            .hot = store->hot,
+            .hot_source = opts->hot_feed_source,
+        };
+        store->feed = invalidation_start(&io);
+        if (!store->feed)
             goto fail;
     }
     order_reader_options ro = {
@@ -98,6 +114,7 @@ void order_store_destroy(order_store *store)
         return;
     order_writer_stop(store->writer);
     order_reader_stop(store->reader);
+    invalidation_stop(store->feed);
     order_cache_destroy(store->cache);
     free(store);
 }
@@ -106,7 +123,24 @@ const char *order_store_cache_state(order_store *store)
 {
     if (!store->cache)
         return "off";
-    return order_cache_is_up(store->cache) ? "up" : "down";
+    return order_cache_redis_is_up(store->cache) ? "up" : "down";
+}
+
+const char *order_store_invalidation_state(order_store *store, int *state_num)
+{
+    if (!store->feed) {
+        *state_num = -1;
+        return "off";
+    }
+    change_feed_state state = invalidation_state(store->feed);
+    *state_num = (int)state;
+    return change_feed_state_name(state);
+}
+
+bool order_store_caches_settled(order_store *store)
+{
+    return !store->feed || (redis_client_is_settled(store->redis) &&
+                            invalidation_state(store->feed) == CHANGE_FEED_CAUGHT_UP);
 }
 
 /*
@@ -146,10 +180,10 @@ int order_store_create_async(order_store *store, order_create_req *req, uint64_t
     return order_writer_submit(store->writer, req, deadline_ns, done, arg);
 }
 
-int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
+int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, bool fresh,
                           order_read_done done, void *arg)
 {
-    return order_reader_submit(store->reader, id, deadline_ns, done, arg);
+    return order_reader_submit(store->reader, id, deadline_ns, fresh, done, arg);
 }
 
 /*
@@ -301,12 +335,12 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q, ui
                                char **json, size_t *len);
 
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                            char **json, size_t *len, const char **cache_status)
+                            bool fresh, char **json, size_t *len, const char **cache_status)
 {
     char generation[24];
     order_cache_result looked =
-        store->cache ? order_cache_list_lookup(store->cache, q, json, len, generation)
-                     : ORDER_CACHE_DOWN;
+        store->cache && !fresh ? order_cache_list_lookup(store->cache, q, json, len, generation)
+                               : ORDER_CACHE_DOWN;
     if (looked == ORDER_CACHE_HIT) {
         *cache_status = CACHE_STATUS_HIT;
         return ORDERD_OK;

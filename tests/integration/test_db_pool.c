@@ -165,14 +165,15 @@ static void test_migrations_recorded_once(void **state)
         test_db_query(admin, "SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
                              "FROM schema_migrations");
     assert_non_null(versions);
-    assert_string_equal(versions, "1:0001_orders.sql,2:0002_idempotency_keys.sql");
+    assert_string_equal(versions,
+                        "1:0001_orders.sql,2:0002_idempotency_keys.sql,3:0003_order_changes.sql");
     const char *before =
         test_db_query(admin, "SELECT max(applied_at)::text FROM schema_migrations");
     char applied_at[64];
     snprintf(applied_at, sizeof applied_at, "%s", before);
 
     assert_int_equal(migrate_run(db.conninfo, db.sql_dir), 0);
-    assert_string_equal(test_db_query(admin, "SELECT count(*) FROM schema_migrations"), "2");
+    assert_string_equal(test_db_query(admin, "SELECT count(*) FROM schema_migrations"), "3");
     assert_string_equal(test_db_query(admin, "SELECT max(applied_at)::text FROM schema_migrations"),
                         applied_at);
     assert_int_equal(migrate_run(db.conninfo, "/nonexistent/sql"), -1);

@@ -17,10 +17,10 @@ typedef struct fixture {
 static int setup(void **state)
 {
     static fixture f;
-    f.hc = hot_cache_create(1000, 60000);
+    f.hc = hot_cache_create(1000, 60000, 1);
     if (!f.hc || socketpair(AF_UNIX, SOCK_STREAM, 0, f.sock) != 0)
         return -1;
-    hot_cache_set_online(f.hc, true, f.sock[0]);
+    hot_cache_set_online(f.hc, 0, true, f.sock[0]);
     *state = &f;
     return 0;
 }
@@ -93,9 +93,9 @@ static void pending_bytes_on_the_subscriber_close_the_gate(void **state)
     blob *b = hot_cache_get(f->hc, 7, &version);
     assert_non_null(b);
     blob_release(b);
-    hot_cache_set_busy(f->hc, true); /* the listener is applying a batch */
+    hot_cache_set_busy(f->hc, 0, true); /* the listener is applying a batch */
     assert_null(hot_cache_get(f->hc, 7, &version));
-    hot_cache_set_busy(f->hc, false);
+    hot_cache_set_busy(f->hc, 0, false);
 }
 
 static void offline_flushes_and_serves_nothing(void **state)
@@ -103,10 +103,10 @@ static void offline_flushes_and_serves_nothing(void **state)
     fixture *f = *state;
     int64_t version = 0;
     put(f->hc, 8, 1, "x");
-    hot_cache_set_online(f->hc, false, -1);
+    hot_cache_set_online(f->hc, 0, false, -1);
     assert_null(hot_cache_get(f->hc, 8, &version));
     put(f->hc, 8, 1, "x"); /* puts while offline are dropped */
-    hot_cache_set_online(f->hc, true, f->sock[0]);
+    hot_cache_set_online(f->hc, 0, true, f->sock[0]);
     assert_null(hot_cache_get(f->hc, 8, &version));
     assert_int_equal(hot_cache_size(f->hc), 0);
 }
@@ -129,8 +129,8 @@ static void full_shards_evict_the_oldest(void **state)
     int64_t version = 0;
     int sock[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
-    hot_cache *hc = hot_cache_create(64, 60000); /* about one entry per shard */
-    hot_cache_set_online(hc, true, sock[0]);
+    hot_cache *hc = hot_cache_create(64, 60000, 1); /* about one entry per shard */
+    hot_cache_set_online(hc, 0, true, sock[0]);
     for (int64_t id = 1; id <= 10000; id++)
         put(hc, id, 1, "x");
     assert_true(hot_cache_size(hc) <= 64 * 2 + 64);
@@ -148,8 +148,8 @@ static void entries_older_than_max_age_are_not_served(void **state)
     int64_t version = 0;
     int sock[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
-    hot_cache *hc = hot_cache_create(100, 30);
-    hot_cache_set_online(hc, true, sock[0]);
+    hot_cache *hc = hot_cache_create(100, 30, 1);
+    hot_cache_set_online(hc, 0, true, sock[0]);
     put(hc, 1, 1, "x");
     blob *b = hot_cache_get(hc, 1, &version);
     assert_non_null(b);
@@ -159,6 +159,45 @@ static void entries_older_than_max_age_are_not_served(void **state)
     hot_cache_destroy(hc);
     close(sock[0]);
     close(sock[1]);
+}
+
+static void every_source_must_be_online_and_quiet(void **state)
+{
+    (void)state;
+    int64_t version = 0;
+    int tracking[2], feed[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, tracking), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, feed), 0);
+    hot_cache *hc = hot_cache_create(100, 60000, 2);
+    hot_cache_set_online(hc, 0, true, tracking[0]);
+    put(hc, 1, 1, "x"); /* refused: the second source is not online yet */
+    assert_null(hot_cache_get(hc, 1, &version));
+    hot_cache_set_online(hc, 1, true, feed[0]);
+    put(hc, 1, 1, "x");
+    blob *b = hot_cache_get(hc, 1, &version);
+    assert_non_null(b);
+    blob_release(b);
+    assert_int_equal(write(feed[1], "n", 1), 1); /* a notification arrives on the feed */
+    assert_null(hot_cache_get(hc, 1, &version));
+    char c;
+    assert_int_equal(read(feed[0], &c, 1), 1);
+    hot_cache_set_busy(hc, 1, true); /* the feed is applying it */
+    assert_null(hot_cache_get(hc, 1, &version));
+    hot_cache_set_busy(hc, 1, false);
+    b = hot_cache_get(hc, 1, &version);
+    assert_non_null(b);
+    blob_release(b);
+    hot_cache_set_online(hc, 1, false, -1); /* one source lost: flushed, offline */
+    assert_null(hot_cache_get(hc, 1, &version));
+    hot_cache_set_online(hc, 1, true, feed[0]);
+    assert_null(hot_cache_get(hc, 1, &version));
+    assert_null(hot_cache_create(100, 60000, 0));
+    assert_null(hot_cache_create(100, 60000, HOT_CACHE_SOURCES_MAX + 1));
+    hot_cache_destroy(hc);
+    close(tracking[0]);
+    close(tracking[1]);
+    close(feed[0]);
+    close(feed[1]);
 }
 
 int main(void)
@@ -174,6 +213,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_blob_outlives_its_invalidation, setup, teardown),
         cmocka_unit_test(full_shards_evict_the_oldest),
         cmocka_unit_test(entries_older_than_max_age_are_not_served),
+        cmocka_unit_test(every_source_must_be_online_and_quiet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

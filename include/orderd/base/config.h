@@ -65,6 +65,7 @@ typedef struct orderd_config {
     int cache_xfetch_beta_pct;
     int hot_cache_entries;
     int hot_cache_max_age_ms;
+    int invalidation_sync_interval_ms;
 
     /* logging */
     log_level log_level;

@@ -23,6 +23,8 @@ typedef enum metric_id {
     METRIC_SHARED_READS, /* misses answered by a read another request of the batch caused */
     METRIC_LIST_CACHE_HITS,
     METRIC_LIST_CACHE_MISSES,
+    METRIC_INVALIDATIONS_PUSHED,   /* changes applied from notifications */
+    METRIC_INVALIDATIONS_REPLAYED, /* changes applied from the log (catch-up) */
     METRIC_COUNT
 } metric_id;
 
@@ -35,6 +37,13 @@ static inline void metric_inc(metric_id id)
 
 uint64_t metric_get(metric_id id);
 
+/*
+ * orderd_invalidation_lag_seconds: from the changing statement in
+ * PostgreSQL (its clock) to the change applied in this process (ours).
+ * Fixed buckets, relaxed atomics: one call per notification.
+ */
+void metrics_observe_invalidation_lag_us(int64_t lag_us);
+
 /* Values owned by other modules, read when /metrics is asked. */
 typedef struct metrics_gauges {
     int cache_up; /* 1 up, 0 bypassed, -1 no Redis configured */
@@ -42,6 +51,7 @@ typedef struct metrics_gauges {
     int db_in_use;
     uint64_t hot_hits; /* answered from the in-process cache */
     uint64_t hot_entries;
+    int invalidation_state; /* change feed: 0 down, 1 catching up, 2 caught up, -1 none */
 } metrics_gauges;
 
 /* Renders every counter plus the gauges as Prometheus text into a

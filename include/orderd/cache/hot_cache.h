@@ -2,23 +2,25 @@
  * hot_cache.h - an in-process cache of order responses in front of Redis,
  * read on the HTTP polling thread with no I/O.
  *
- * Coherence across processes comes from Redis client-side caching
- * (tracking.c): Redis pushes an invalidation for every change to an
- * "order:" key, from any process, to our subscriber connection, and the
- * entry is dropped.  Three rules keep reads from going stale:
+ * Coherence across processes comes from invalidation *sources*, each a
+ * stream of "this order changed" arriving on a socket: PostgreSQL's
+ * change feed (store/invalidation.c, every committed change from any
+ * writer) and Redis client-side caching (tracking.c, every change to an
+ * "order:" key).  Either one drops the entry; whichever arrives first
+ * wins.  Three rules keep reads from going stale:
  *
  *  1. Fill tickets.  A reader takes a ticket (its shard's invalidation
  *     sequence) *before* asking Redis; the put is refused if an
  *     invalidation landed in that shard meanwhile.
- *  2. The gate.  Redis queues an invalidation while it runs the write,
- *     before the writer's client can possibly send anyone a new request.
- *     So before serving, hot_cache_get() checks that nothing is waiting
- *     on the subscriber socket (ioctl FIONREAD) and that the listener is
- *     not halfway through applying a batch.  If either, it answers "not
- *     here" and the request takes the normal path.
- *  3. Offline means empty.  Until the subscriber and the tracking
- *     connection are both up, and whenever either drops, the cache is
- *     flushed and serves nothing.  Every entry also has a maximum age.
+ *  2. The gate.  Before serving, hot_cache_get() checks that nothing is
+ *     waiting on any source's socket (ioctl FIONREAD) and that no
+ *     listener is halfway through applying a batch.  If either, it
+ *     answers "not here" and the request takes the normal path.  What
+ *     the gate cannot see is an invalidation still on the wire: that is
+ *     the bound docs/CONSISTENCY.md states and tests measure.
+ *  3. Offline means empty.  Until every source is online (connected and,
+ *     for the change feed, caught up), and whenever one drops, the cache
+ *     is flushed and serves nothing.  Every entry also has a maximum age.
  *
  * Bodies are immutable refcounted blobs (base/blob.h): a hit hands the
  * same bytes to libmicrohttpd without copying, and an invalidation never
@@ -35,8 +37,12 @@
 
 typedef struct hot_cache hot_cache;
 
-/* max_entries > 0; entries older than max_age_ms are not served. */
-hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms);
+#define HOT_CACHE_SOURCES_MAX 4
+
+/* max_entries > 0; entries older than max_age_ms are not served; sources
+ * (1..HOT_CACHE_SOURCES_MAX) invalidation streams must all be online
+ * before anything is served.  NULL on a bad argument or no memory. */
+hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources);
 void hot_cache_destroy(hot_cache *hc);
 
 /*
@@ -53,15 +59,17 @@ uint64_t hot_cache_ticket(hot_cache *hc, int64_t id);
 void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json, size_t len,
                    uint64_t ticket);
 
-/* ---- for the invalidation listener (tracking.c) and local writes ---- */
+/* ---- for the invalidation sources and local writes ---- */
 
 /* Drops id; returns whether it was cached (worth re-reading). */
 bool hot_cache_invalidate(hot_cache *hc, int64_t id);
 void hot_cache_flush(hot_cache *hc);
-/* online with the subscriber's socket fd, or offline (fd ignored; flushes). */
-void hot_cache_set_online(hot_cache *hc, bool online, int subscriber_fd);
-/* The listener brackets reading and applying a batch with busy true/false. */
-void hot_cache_set_busy(hot_cache *hc, bool busy);
+/* Source source_index (0..sources-1) goes online, with the socket its
+ * invalidations arrive on, or offline (fd ignored).  Either way the cache
+ * is flushed. */
+void hot_cache_set_online(hot_cache *hc, int source_index, bool online, int fd);
+/* A source brackets reading and applying a batch with busy true/false. */
+void hot_cache_set_busy(hot_cache *hc, int source_index, bool busy);
 
 /* Counters for /metrics. */
 uint64_t hot_cache_hits(hot_cache *hc);

@@ -28,6 +28,7 @@
 #include "orderd/base/test_hooks.h"
 #include "orderd/cache/redis.h"
 #include "orderd/domain/order.h"
+#include "orderd/domain/order_change.h"
 
 typedef struct order_cache order_cache;
 
@@ -104,7 +105,25 @@ order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_que
 void order_cache_list_fill(order_cache *oc, const order_list_query *q, const char *generation,
                            const char *json, size_t len);
 
-/* Is Redis usable right now? */
+/*
+ * Changes PostgreSQL published (db/change_feed.h), from any writer: one
+ * script call sets each order's tombstone (or deleted marker) unless
+ * something at least as new is cached, and bumps every list generation
+ * the changes touch.  Durable like order_cache_invalidate.
+ */
+void order_cache_invalidate_changes(order_cache *oc, const order_change *changes, int n);
+
+/*
+ * Trust.  A new order_cache is untrusted: lookups answer DOWN and fills
+ * are dropped, so reads go to PostgreSQL, until set_trusted(true) says
+ * every change that could make an entry stale has been applied (the
+ * change feed is caught up).  Invalidations are always written.
+ */
+void order_cache_set_trusted(order_cache *oc, bool trusted);
+
+/* Is the cache usable for reads right now: Redis up and trusted? */
 bool order_cache_is_up(order_cache *oc);
+/* Is Redis itself reachable (whatever the trust)? */
+bool order_cache_redis_is_up(order_cache *oc);
 
 #endif

@@ -64,6 +64,12 @@ int redis_client_script_add(redis_client *c, const char *source);
 
 /* Is the breaker closed (Redis usable)? */
 bool redis_client_is_up(redis_client *c);
+/*
+ * Has start-up decided: the breaker closed once, or Redis was found
+ * unreachable once?  Until then a write may not reach Redis while other
+ * processes trust it, so the process does not report ready.
+ */
+bool redis_client_is_settled(redis_client *c);
 /* Times the breaker opened since start (tests, metrics). */
 uint64_t redis_client_times_opened(redis_client *c);
 

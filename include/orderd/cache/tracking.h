@@ -19,8 +19,10 @@
 
 typedef struct tracking tracking;
 
-/* Starts the listener thread; redis and hot are borrowed. NULL on failure. */
-tracking *tracking_start(redis_client *redis, hot_cache *hot, int retry_interval_ms);
+/* Starts the listener thread, which drives the hot cache's invalidation
+ * source source_index; redis and hot are borrowed. NULL on failure. */
+tracking *tracking_start(redis_client *redis, hot_cache *hot, int source_index,
+                         int retry_interval_ms);
 /* Stops the thread and takes the hot cache offline. NULL-safe. */
 void tracking_stop(tracking *t);
 

@@ -82,6 +82,7 @@ struct request {
     char *if_match;
     char *idempotency_key;
     bool content_type_json; /* Content-Type is application/json (any params) */
+    bool no_cache;          /* Cache-Control: no-cache or max-age=0: answer from the source */
     bool has_content_type;
 
     char *body; /* owned, NUL-terminated, body_len bytes */
@@ -100,6 +101,13 @@ struct request {
     bool dispatched;
     bool reply_queued;
 };
+
+/*
+ * Does a request Cache-Control value (RFC 9111 5.2.1) ask for an answer
+ * validated at the origin: a "no-cache" or "max-age=0" directive?  NULL
+ * is no header.
+ */
+bool request_cache_control_wants_fresh(const char *value);
 
 /* Sets reply.status / content type / body (takes ownership of body). */
 void request_reply_json(request *req, int status, char *body, size_t len);

@@ -49,9 +49,10 @@ void order_reader_shutdown(order_reader *r);
 /* Shuts down (if not yet) and frees. NULL-safe. */
 void order_reader_stop(order_reader *r);
 
-/* Queues a read; done is called exactly once.  -1 when stopping or out
- * of memory (done is then not called). */
-int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order_read_done done,
-                        void *arg);
+/* Queues a read; done is called exactly once.  fresh: PostgreSQL's
+ * answer, never a cached one (the caches are refilled with it).  -1 when
+ * stopping or out of memory (done is then not called). */
+int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool fresh,
+                        order_read_done done, void *arg);
 
 #endif

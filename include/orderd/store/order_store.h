@@ -49,7 +49,13 @@ typedef struct order_store_options {
     int64_t list_ttl_ms;
     int64_t tombstone_ttl_ms; /* must exceed the longest read (request timeout) */
     double xfetch_beta;       /* early-refresh eagerness; 0 disables */
-    test_hooks test_hooks;    /* TEST ONLY: passed on to the cache and the reader */
+    /* the change feed (invalidation.h), on whenever caching is */
+    const char *db_url;
+    int db_connect_timeout_ms;
+    int feed_sync_interval_ms;
+    int64_t feed_replay_window_ms;
+    int hot_feed_source;   /* the feed's invalidation source index in hot */
+    test_hooks test_hooks; /* TEST ONLY: passed on to the cache and the reader */
 } order_store_options;
 
 void order_doc_clear(order_doc *doc);
@@ -70,10 +76,11 @@ typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
 
 /*
  * Reads one order in the next batch (order_reader.h); done is called
- * exactly once, on another thread.  Unlike the other calls this one does
+ * exactly once, on another thread.  fresh (Cache-Control: no-cache):
+ * skip Redis, read PostgreSQL, refill.  Unlike the other calls this one does
  * not block.  -1 (done not called) when the store is stopping.
  */
-int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
+int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, bool fresh,
                           order_read_done done, void *arg);
 
 /*
@@ -103,9 +110,10 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
 orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_version,
                               uint64_t deadline_ns);
 
-/* Renders {"data":[...],"next_cursor":...} into a malloc'd *json. */
+/* Renders {"data":[...],"next_cursor":...} into a malloc'd *json.
+ * fresh: from PostgreSQL, not from the list cache. */
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                            char **json, size_t *len, const char **cache_status);
+                            bool fresh, char **json, size_t *len, const char **cache_status);
 
 /*
  * Answers every queued batched read and create and refuses new ones
@@ -116,5 +124,18 @@ void order_store_stop_async(order_store *store);
 
 /* "up", "down" or "off", for /readyz. */
 const char *order_store_cache_state(order_store *store);
+
+/*
+ * The change feed for /readyz and /metrics: "caught_up", "catching_up",
+ * "down", or "off" without caching; *state_num 2/1/0/-1 the same.
+ */
+const char *order_store_invalidation_state(order_store *store, int *state_num);
+
+/*
+ * May this process report ready, as far as its caches go?  Redis has
+ * settled (redis.h) and the change feed has caught up; true without
+ * caching.
+ */
+bool order_store_caches_settled(order_store *store);
 
 #endif

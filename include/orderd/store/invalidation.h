@@ -1,0 +1,43 @@
+/*
+ * invalidation.h - PostgreSQL's change feed applied to this process's
+ * caches: every committed change to an order, from any writer (another
+ * replica, psql, a batch job), drops the hot-cache entry and writes the
+ * versioned tombstone to Redis (order_cache_invalidate_changes), and the
+ * feed's state decides whether either cache may be read at all:
+ *
+ *   caught up -> Redis entries trusted, the hot cache's feed source online;
+ *   otherwise -> Redis bypassed (reads go to PostgreSQL), hot cache offline.
+ *
+ * So a replica that cannot reach Redis no longer leaves the others stale:
+ * every replica that can reach Redis repairs it from the feed.
+ */
+#ifndef ORDERD_STORE_INVALIDATION_H
+#define ORDERD_STORE_INVALIDATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orderd/cache/hot_cache.h"
+#include "orderd/cache/order_cache.h"
+#include "orderd/db/change_feed.h"
+
+typedef struct invalidation_options {
+    const char *db_url; /* copied by the feed */
+    int connect_timeout_ms;
+    int sync_interval_ms;
+    int64_t replay_window_ms; /* longest life of any cached entry, and some */
+    order_cache *cache;       /* borrowed; not NULL */
+    hot_cache *hot;           /* borrowed; NULL = no hot cache */
+    int hot_source;           /* the feed's source index in hot */
+} invalidation_options;
+
+typedef struct invalidation invalidation;
+
+/* Starts the feed; the caches stay untrusted until it has caught up. */
+invalidation *invalidation_start(const invalidation_options *opts);
+/* Stops the feed; caches untrusted again. NULL-safe. */
+void invalidation_stop(invalidation *inv);
+
+change_feed_state invalidation_state(invalidation *inv);
+
+#endif

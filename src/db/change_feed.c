@@ -1,0 +1,375 @@
+/*
+ * change_feed.c - LISTEN, catch up from the log, follow (change_feed.h).
+ */
+#include "orderd/db/change_feed.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orderd/base/clock.h"
+#include "orderd/base/log.h"
+
+#define CHANNEL "orderd_order_changes"
+/* changes handed to the sink per call, at most */
+#define APPLY_MAX 256
+/* how often the log is pruned, by whichever process gets there first */
+#define PRUNE_INTERVAL_NS (UINT64_C(60) * 1000 * 1000 * 1000)
+/* notified transactions remembered between two log reads, so the read
+ * does not apply them again; past this, they are simply applied twice */
+#define SEEN_MAX 4096
+
+struct change_feed {
+    change_feed_options opts;
+    char *url;
+    pthread_t thread;
+    int wake[2]; /* a byte on wake[1] ends poll() at stop */
+    atomic_bool stopping;
+    atomic_int state;
+    atomic_uint_fast64_t notifications, replayed;
+
+    /* the feed thread's own */
+    PGconn *pg;
+    char *snapshot; /* pg_snapshot text of the last log read; NULL before the first */
+    uint64_t snapshot_ns;
+    uint64_t pruned_ns;
+    uint64_t seen[SEEN_MAX]; /* txids notified since the last log read */
+    int seen_count;
+};
+
+const char *change_feed_state_name(change_feed_state state)
+{
+    switch (state) {
+    case CHANGE_FEED_CAUGHT_UP:
+        return "caught_up";
+    case CHANGE_FEED_CATCHING_UP:
+        return "catching_up";
+    case CHANGE_FEED_DOWN:
+        break;
+    }
+    return "down";
+}
+
+static void set_state(change_feed *f, change_feed_state state, int fd)
+{
+    atomic_store(&f->state, (int)state);
+    f->opts.sink.state(f->opts.sink.ctx, state, fd);
+}
+
+/* ---- payloads ------------------------------------------------------------- */
+
+/* Hands one payload's changes to the sink. false when it is malformed. */
+static bool deliver(change_feed *f, const char *payload, size_t len, bool pushed)
+{
+    order_change_reader reader;
+    if (!order_change_reader_open(&reader, payload, len))
+        return false;
+    order_change batch[APPLY_MAX];
+    int n = 0, rc;
+    while ((rc = order_change_reader_next(&reader, &batch[n])) == 1) {
+        if (++n == APPLY_MAX) {
+            f->opts.sink.apply(f->opts.sink.ctx, batch, n, reader.changed_at_us, pushed);
+            n = 0;
+        }
+    }
+    if (n > 0)
+        f->opts.sink.apply(f->opts.sink.ctx, batch, n, reader.changed_at_us, pushed);
+    if (pushed && f->seen_count < SEEN_MAX)
+        f->seen[f->seen_count++] = reader.txid;
+    return rc == 0;
+}
+
+static bool was_seen(const change_feed *f, const char *payload, size_t len)
+{
+    order_change_reader reader;
+    if (!order_change_reader_open(&reader, payload, len))
+        return false;
+    for (int i = 0; i < f->seen_count; i++)
+        if (f->seen[i] == reader.txid)
+            return true;
+    return false;
+}
+
+/* Applies every notification libpq has buffered. */
+static void drain_notifications(change_feed *f)
+{
+    PGnotify *note;
+    while ((note = PQnotifies(f->pg)) != NULL) {
+        if (strcmp(note->relname, CHANNEL) == 0) {
+            atomic_fetch_add_explicit(&f->notifications, 1, memory_order_relaxed);
+            if (!deliver(f, note->extra, strlen(note->extra), true))
+                LOG(LOG_ERROR, NULL, "change feed: malformed notification ignored: %.80s",
+                    note->extra);
+        }
+        PQfreemem(note);
+    }
+}
+
+/* ---- the log ----------------------------------------------------------------- */
+
+/*
+ * One statement, so the snapshot it returns is the one it read the log
+ * under: every change visible in it is applied below, and every change
+ * not visible in it either shows up in the next read or is notified.
+ */
+static const char read_since_snapshot[] = "SELECT pg_current_snapshot()::text, NULL::text "
+                                          "UNION ALL SELECT NULL, payload FROM order_changes "
+                                          "WHERE txid >= pg_snapshot_xmin($1::pg_snapshot) "
+                                          "AND NOT pg_visible_in_snapshot(txid, $1::pg_snapshot)";
+static const char read_window[] = "SELECT pg_current_snapshot()::text, NULL::text "
+                                  "UNION ALL SELECT NULL, payload FROM order_changes "
+                                  "WHERE changed_at > now() - $1::bigint * interval '1 ms'";
+
+/*
+ * Reads what the last snapshot did not see (or, without one or when it
+ * is older than the replay window, the window) and applies it.  false
+ * when the connection failed.
+ */
+static bool read_log(change_feed *f)
+{
+    uint64_t now = clock_now_ns();
+    bool by_snapshot =
+        f->snapshot && now - f->snapshot_ns < (uint64_t)f->opts.replay_window_ms * 1000000u;
+    char window[24];
+    snprintf(window, sizeof window, "%lld", (long long)f->opts.replay_window_ms);
+    const char *param = by_snapshot ? f->snapshot : window;
+    /* while the read is out, a change may be on its way that the hot
+     * cache's gate cannot see (and a cut-off connection shows up as a
+     * read that does not come back): hold the gate closed meanwhile */
+    f->opts.sink.busy(f->opts.sink.ctx, true);
+    PGresult *res = PQexecParams(f->pg, by_snapshot ? read_since_snapshot : read_window, 1, NULL,
+                                 &param, NULL, NULL, 0);
+    f->opts.sink.busy(f->opts.sink.ctx, false);
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok) {
+        LOG(LOG_WARN, NULL, "change feed: reading the log failed: %s", PQerrorMessage(f->pg));
+        PQclear(res);
+        return false;
+    }
+    char *snapshot = NULL;
+    for (int row = 0; row < PQntuples(res); row++) {
+        if (!PQgetisnull(res, row, 0)) {
+            free(snapshot);
+            snapshot = strdup(PQgetvalue(res, row, 0));
+            continue;
+        }
+        const char *payload = PQgetvalue(res, row, 1);
+        size_t len = (size_t)PQgetlength(res, row, 1);
+        if (was_seen(f, payload, len))
+            continue;
+        atomic_fetch_add_explicit(&f->replayed, 1, memory_order_relaxed);
+        if (!deliver(f, payload, len, false))
+            LOG(LOG_ERROR, NULL, "change feed: malformed log row ignored: %.80s", payload);
+    }
+    PQclear(res);
+    if (!snapshot)
+        return false;
+    free(f->snapshot);
+    f->snapshot = snapshot;
+    f->snapshot_ns = now;
+    f->seen_count = 0;
+    /* notifications that came in with the result */
+    drain_notifications(f);
+    return true;
+}
+
+/*
+ * Deletes log rows older than the retention: twice the replay window, so
+ * a catch-up by snapshot (never older than the window) finds every row
+ * it needs.  Every process does it; a row already deleted costs nothing.
+ */
+static void prune_log(change_feed *f)
+{
+    uint64_t now = clock_now_ns();
+    if (now - f->pruned_ns < PRUNE_INTERVAL_NS)
+        return;
+    f->pruned_ns = now;
+    char retention[24];
+    snprintf(retention, sizeof retention, "%lld", (long long)(2 * f->opts.replay_window_ms));
+    const char *param = retention;
+    PGresult *res = PQexecParams(
+        f->pg, "DELETE FROM order_changes WHERE changed_at < now() - $1::bigint * interval '1 ms'",
+        1, NULL, &param, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        LOG(LOG_WARN, NULL, "change feed: pruning the log failed: %s", PQerrorMessage(f->pg));
+    PQclear(res);
+}
+
+/* ---- one session ------------------------------------------------------------------ */
+
+static PGconn *connect_feed(const change_feed *f)
+{
+    char timeout[16], user_timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", (f->opts.connect_timeout_ms + 999) / 1000);
+    /* a connection that silently stops delivering must be noticed: TCP
+     * gives up on unacknowledged data after two log-read intervals */
+    int user_timeout_ms = 2 * f->opts.sync_interval_ms < 2000 ? 2000 : 2 * f->opts.sync_interval_ms;
+    snprintf(user_timeout, sizeof user_timeout, "%d", user_timeout_ms);
+    /* application_name first, so a URL can override it; timeouts last, so
+     * the settings win (as db_pool.c does) */
+    const char *keys[] = {"application_name", "dbname",
+                          "connect_timeout",  "tcp_user_timeout",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", NULL};
+    const char *values[] = {
+        "orderd-change-feed", f->url, timeout, user_timeout, "2", "1", "2", NULL};
+    PGconn *pg = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        LOG(LOG_DEBUG, NULL, "change feed: connect failed: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    PGresult *res = PQexec(pg, "LISTEN " CHANNEL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        LOG(LOG_WARN, NULL, "change feed: LISTEN failed: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+/* Waits for notifications until the next log read is due; false on error or stop. */
+static bool follow_until_next_read(change_feed *f)
+{
+    uint64_t due = f->snapshot_ns + (uint64_t)f->opts.sync_interval_ms * 1000000u;
+    for (;;) {
+        uint64_t now = clock_now_ns();
+        if (now >= due)
+            return true;
+        struct pollfd fds[2] = {{.fd = PQsocket(f->pg), .events = POLLIN},
+                                {.fd = f->wake[0], .events = POLLIN}};
+        int wait_ms = (int)((due - now) / 1000000u) + 1;
+        if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
+            return false;
+        if (atomic_load(&f->stopping))
+            return false;
+        if (fds[0].revents == 0)
+            continue;
+        f->opts.sink.busy(f->opts.sink.ctx, true);
+        bool ok = PQconsumeInput(f->pg) == 1;
+        if (ok)
+            drain_notifications(f);
+        f->opts.sink.busy(f->opts.sink.ctx, false);
+        if (!ok || PQstatus(f->pg) != CONNECTION_OK) {
+            LOG(LOG_WARN, NULL, "change feed: connection lost: %s", PQerrorMessage(f->pg));
+            return false;
+        }
+    }
+}
+
+static void run_session(change_feed *f)
+{
+    set_state(f, CHANGE_FEED_CATCHING_UP, -1);
+    uint64_t started = clock_now_ns();
+    if (!read_log(f))
+        return;
+    LOG(LOG_INFO, NULL, "change feed caught up in %.1f ms (%llu log rows replayed so far)",
+        (double)(clock_now_ns() - started) / 1e6, (unsigned long long)atomic_load(&f->replayed));
+    set_state(f, CHANGE_FEED_CAUGHT_UP, PQsocket(f->pg));
+    while (!atomic_load(&f->stopping) && follow_until_next_read(f)) {
+        if (!read_log(f))
+            return;
+        prune_log(f);
+    }
+}
+
+/* Sleeps ms or until stop; false when stopping. */
+static bool wait_or_stop(change_feed *f, int ms)
+{
+    struct pollfd wake = {.fd = f->wake[0], .events = POLLIN};
+    poll(&wake, 1, ms);
+    return !atomic_load(&f->stopping);
+}
+
+static void *feed_main(void *arg)
+{
+    change_feed *f = arg;
+    int backoff_ms = 100;
+    while (!atomic_load(&f->stopping)) {
+        f->pg = connect_feed(f);
+        if (f->pg) {
+            backoff_ms = 100;
+            run_session(f);
+            PQfinish(f->pg);
+            f->pg = NULL;
+        }
+        if (atomic_load(&f->state) != CHANGE_FEED_DOWN) {
+            LOG(LOG_WARN, NULL, "change feed down: caches are bypassed until it catches up");
+            set_state(f, CHANGE_FEED_DOWN, -1);
+        }
+        if (!wait_or_stop(f, backoff_ms))
+            break;
+        backoff_ms = backoff_ms * 2 > f->opts.retry_max_ms ? f->opts.retry_max_ms : backoff_ms * 2;
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+change_feed *change_feed_start(const change_feed_options *opts)
+{
+    change_feed *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->opts = *opts;
+    if (f->opts.sync_interval_ms < 10)
+        f->opts.sync_interval_ms = 10;
+    if (f->opts.retry_max_ms < 100)
+        f->opts.retry_max_ms = 100;
+    f->wake[0] = f->wake[1] = -1;
+    f->url = strdup(opts->url);
+    if (!f->url || pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        goto fail;
+    set_state(f, CHANGE_FEED_DOWN, -1);
+    if (pthread_create(&f->thread, NULL, feed_main, f) != 0)
+        goto fail;
+    return f;
+fail:
+    if (f->wake[0] >= 0) {
+        close(f->wake[0]);
+        close(f->wake[1]);
+    }
+    free(f->url);
+    free(f);
+    return NULL;
+}
+
+void change_feed_stop(change_feed *feed)
+{
+    if (!feed)
+        return;
+    atomic_store(&feed->stopping, true);
+    ssize_t ignored = write(feed->wake[1], "x", 1);
+    (void)ignored;
+    pthread_join(feed->thread, NULL);
+    set_state(feed, CHANGE_FEED_DOWN, -1);
+    close(feed->wake[0]);
+    close(feed->wake[1]);
+    free(feed->snapshot);
+    free(feed->url);
+    free(feed);
+}
+
+change_feed_state change_feed_get_state(change_feed *feed)
+{
+    return (change_feed_state)atomic_load(&feed->state);
+}
+
+uint64_t change_feed_notifications(change_feed *feed)
+{
+    return atomic_load_explicit(&feed->notifications, memory_order_relaxed);
+}
+
+uint64_t change_feed_replayed(change_feed *feed)
+{
+    return atomic_load_explicit(&feed->replayed, memory_order_relaxed);
+}
