@@ -22,7 +22,7 @@ nft's queue statement (CONFIG_NFT_QUEUE), but it has NFQUEUE through
 iptables-nft.  So a delay is packet level and lives inside the delayed
 host's namespace: iptables sends its OUTPUT (leaving the host) and INPUT
 (arriving) packets to an NFQUEUE, and a small delayer process in that
-namespace (this file, `netlab.py delayer`) accepts each packet `ms` after
+namespace (nfqueue_delay.py) accepts each packet `ms` after
 it was queued, in order.  Both directions get the delay: a round trip
 through a host delayed by D ms takes 2 D longer.  --queue-bypass: with no
 delayer bound, packets pass undelayed rather than vanish.
@@ -33,8 +33,6 @@ queue): a partition drops everything to and from one peer; loss drops a
 random pct of packets (numgen random).
 """
 
-import collections
-import errno
 import itertools
 import json
 import os
@@ -42,8 +40,6 @@ import re
 import select
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -159,165 +155,6 @@ def _pick_network(seed):
     raise RuntimeError("no free /24 left in 198.18.0.0/15")
 
 
-# ---- the delayer: NFQUEUE over raw netlink --------------------------------
-
-NETLINK_NETFILTER = 12
-NFNL_SUBSYS_QUEUE = 3
-NFQNL_MSG_PACKET = 0
-NFQNL_MSG_CONFIG = 2
-NFQNL_MSG_VERDICT_BATCH = 3
-NLM_F_REQUEST = 1
-NLM_F_ACK = 4
-NLMSG_ERROR = 2
-NFQA_PACKET_HDR = 1
-NFQA_VERDICT_HDR = 2
-NFQA_CFG_CMD = 1
-NFQA_CFG_PARAMS = 2
-NFQA_CFG_QUEUE_MAXLEN = 3
-NFQA_CFG_MASK = 4
-NFQA_CFG_FLAGS = 5
-NFQA_CFG_F_FAIL_OPEN = 1
-NFQNL_CFG_CMD_BIND = 1
-NFQNL_COPY_META = 1
-NF_ACCEPT = 1
-QUEUE_MAXLEN = 8192
-
-
-class _NfQueue:
-    """One netlink socket bound to any number of NFQUEUE queues."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        self.sock.bind((0, 0))
-        self.seq = 0
-        self.backlog = []  # packets that arrived while waiting for an ack
-
-    def _send(self, msg_type, queue, attrs, flags=NLM_F_REQUEST):
-        payload = struct.pack(">BBH", socket.AF_UNSPEC, 0, queue)  # nfgenmsg, res_id = queue
-        for atype, data in attrs:
-            alen = 4 + len(data)
-            payload += struct.pack("=HH", alen, atype) + data + b"\0" * (-alen % 4)
-        self.seq += 1
-        header = struct.pack("=IHHII", 16 + len(payload), (NFNL_SUBSYS_QUEUE << 8) | msg_type, flags, self.seq, 0)
-        self.sock.send(header + payload)
-
-    def _expect_ack(self):
-        while True:
-            data = self.sock.recv(1 << 16)
-            for msg_type, msg in self._messages(data):
-                if msg_type == NLMSG_ERROR:
-                    (error,) = struct.unpack_from("=i", msg, 16)
-                    if error != 0:
-                        raise OSError(-error, f"nfqueue config: {os.strerror(-error)}")
-                    return
-                self.backlog.extend(self._packet(msg_type, msg))
-
-    @staticmethod
-    def _messages(data):
-        off = 0
-        while off + 16 <= len(data):
-            length, msg_type = struct.unpack_from("=IH", data, off)
-            if length < 16:
-                return
-            yield msg_type, data[off:off + length]
-            off += (length + 3) & ~3
-
-    @staticmethod
-    def _packet(msg_type, msg):
-        """[(queue, packet id)] for a packet message, else []."""
-        if msg_type != (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET:
-            return []
-        (queue,) = struct.unpack_from(">H", msg, 18)
-        pos = 20
-        while pos + 4 <= len(msg):
-            alen, atype = struct.unpack_from("=HH", msg, pos)
-            if alen < 4:
-                break
-            if (atype & 0x3FFF) == NFQA_PACKET_HDR:
-                return [(queue, struct.unpack_from(">I", msg, pos + 4)[0])]
-            pos += (alen + 3) & ~3
-        return []
-
-    def bind(self, queue):
-        config = [
-            [(NFQA_CFG_CMD, struct.pack(">BBH", NFQNL_CFG_CMD_BIND, 0, 0))],
-            [(NFQA_CFG_PARAMS, struct.pack(">IB", 0, NFQNL_COPY_META)),
-             (NFQA_CFG_QUEUE_MAXLEN, struct.pack(">I", QUEUE_MAXLEN)),
-             (NFQA_CFG_MASK, struct.pack(">I", NFQA_CFG_F_FAIL_OPEN)),
-             (NFQA_CFG_FLAGS, struct.pack(">I", NFQA_CFG_F_FAIL_OPEN))],
-        ]
-        for attrs in config:
-            self._send(NFQNL_MSG_CONFIG, queue, attrs, NLM_F_REQUEST | NLM_F_ACK)
-            self._expect_ack()
-
-    def accept_through(self, queue, packet_id):
-        """Accepts every packet of queue up to and including packet_id."""
-        self._send(NFQNL_MSG_VERDICT_BATCH, queue, [(NFQA_VERDICT_HDR, struct.pack(">II", NF_ACCEPT, packet_id))])
-
-    def read_packets(self):
-        """[(queue, packet id)] for every queued packet readable now."""
-        out, self.backlog = self.backlog, []
-        while True:
-            try:
-                data = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return out
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-                continue  # notifications were lost; a later batch verdict covers those packets
-            for msg_type, msg in self._messages(data):
-                out.extend(self._packet(msg_type, msg))
-
-
-def delayer_main():
-    """`netlab.py delayer`, run inside a namespace by Lab.
-
-    stdin takes lines "delay QUEUE MS" (binds QUEUE the first time) and
-    answers "ok" on stdout once in force; EOF ends it.  A packet is
-    accepted MS after it was queued, never before one queued earlier.
-    """
-    nfq = _NfQueue()
-    delays = {}
-    pending = collections.defaultdict(collections.deque)  # queue -> (due, packet id)
-    last_due = collections.defaultdict(float)
-    stdin = sys.stdin.fileno()
-    line_buf = b""
-    while True:
-        now = time.monotonic()
-        dues = [q[0][0] for q in pending.values() if q]
-        timeout = max(0.0, min(dues) - now) if dues else None
-        readable, _, _ = select.select([nfq.sock, stdin], [], [], timeout)
-        if stdin in readable:
-            chunk = os.read(stdin, 4096)
-            if not chunk:
-                return
-            line_buf += chunk
-            while b"\n" in line_buf:
-                line, line_buf = line_buf.split(b"\n", 1)
-                words = line.decode().split()
-                if len(words) == 3 and words[0] == "delay":
-                    queue, ms = int(words[1]), float(words[2])
-                    if queue not in delays:
-                        nfq.bind(queue)
-                    delays[queue] = ms / 1000.0
-                    sys.stdout.write("ok\n")
-                    sys.stdout.flush()
-        now = time.monotonic()
-        for queue, packet_id in nfq.read_packets():
-            due = max(now + delays.get(queue, 0.0), last_due[queue])
-            last_due[queue] = due
-            pending[queue].append((due, packet_id))
-        now = time.monotonic()
-        for queue, items in pending.items():
-            through = None
-            while items and items[0][0] <= now:
-                through = items.popleft()[1]
-            if through is not None:
-                nfq.accept_through(queue, through)
-
-
 # ---- the lab ---------------------------------------------------------------
 
 class Lab:
@@ -390,7 +227,8 @@ class Lab:
     def _delayer(self, host):
         proc = self._delayers.get(host)
         if proc is None or proc.poll() is not None:
-            proc = subprocess.Popen(self.netns_cmd(host) + [sys.executable, "-u", os.path.abspath(__file__), "delayer"],
+            delayer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nfqueue_delay.py")
+            proc = subprocess.Popen(self.netns_cmd(host) + [sys.executable, "-u", delayer],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=_die_with_parent)
             self._delayers[host] = proc
         return proc
@@ -733,15 +571,13 @@ def _up(args):
 
 
 def main(argv):
-    if argv[:1] == ["delayer"]:
-        delayer_main()
-    elif argv[:1] == ["cleanup"]:
+    if argv[:1] == ["cleanup"]:
         for name in remove_leftovers():
             print(f"removed {name}")
     elif argv[:1] == ["up"]:
         _up(argv[1:])
     else:
-        sys.stderr.write("usage: netlab.py cleanup | up [replica...]  (delayer: internal)\n")
+        sys.stderr.write("usage: netlab.py cleanup | up [replica...]\n")
         return 2
     return 0
 

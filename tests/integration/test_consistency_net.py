@@ -33,7 +33,7 @@ import unittest
 
 import net_probe
 from harness import main
-from net_probe import BOUND_MS, OrderState, Prober, Tally, in_thread, lag_metric_p99
+from net_probe import BOUND_MS, Prober, Tally, in_thread, lag_metric_p99
 from netlab import REDIS_PORT, OrderdLab
 
 FAR_MS = 5.0    # b <-> redis, each way
