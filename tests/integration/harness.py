@@ -474,7 +474,13 @@ def migrate(db_url, env=None):
 
 
 class Daemon:
-    """One orderd process on a free loopback port."""
+    """One orderd process on a free loopback port.
+
+    host is where it listens and is asked; netlab.Replica overrides it and
+    command() to run the daemon inside a network namespace.
+    """
+
+    host = "127.0.0.1"
 
     def __init__(self, env=None, args=(), port=None):
         self.port = port or free_port()
@@ -486,11 +492,14 @@ class Daemon:
         self.proc = None
         self.returncode = None
 
+    def command(self):
+        return [orderd_bin()] + self.args
+
     def start(self, wait=True, timeout=20):
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         # cwd is the daemon's own folder so no config/orderd.conf is read.
-        self.proc = subprocess.Popen([orderd_bin()] + self.args, env=daemon_env(self.env), cwd=self.dir,
+        self.proc = subprocess.Popen(self.command(), env=daemon_env(self.env), cwd=self.dir,
                                      stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                      preexec_fn=_die_with_parent)
         _cleanups.append(self._kill)
@@ -511,7 +520,7 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"orderd exited with {self.proc.returncode} at start-up:\n{self.output_tail()}")
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
                 conn.request("GET", "/healthz")
                 if conn.getresponse().status == 200:
                     conn.close()
@@ -617,7 +626,7 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def client(self, timeout=30):
-        return Client(self.port, timeout=timeout)
+        return Client(self.port, host=self.host, timeout=timeout)
 
 
 class Stack:

@@ -25,6 +25,11 @@ def redis_server_path():
 
 
 class RedisInstance:
+    """host is where it listens and is asked; netlab.LabRedis overrides it
+    and server_command() to run the server inside a network namespace."""
+
+    host = "127.0.0.1"
+
     def __init__(self):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="orderd-redis.")
@@ -32,14 +37,16 @@ class RedisInstance:
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}"
+        return f"redis://{self.host}:{self.port}"
+
+    def server_command(self):
+        return [redis_server_path(), "--port", str(self.port), "--bind", self.host,
+                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--logfile", os.path.join(self.dir, "redis.log")]
 
     def start(self, timeout=10):
-        self.proc = subprocess.Popen(
-            [redis_server_path(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.dir,
-             "--logfile", os.path.join(self.dir, "redis.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.server_command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -85,7 +92,7 @@ class RedisInstance:
         for a in args:
             b = str(a).encode()
             payload += f"${len(b)}\r\n".encode() + b + b"\r\n"
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+        with socket.create_connection((self.host, self.port), timeout=timeout) as s:
             s.sendall(payload)
             f = s.makefile("rb")
             return _read_reply(f)

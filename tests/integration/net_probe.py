@@ -1,0 +1,385 @@
+"""net_probe.py - write/read rounds against orderd replicas and the
+counting of stale reads, for test_consistency_net.py.
+
+A round: read the order through the far replica first (so its caches hold
+the old version), write it through one replica (or in PostgreSQL), note
+when the answer arrived, then read it through the far replica(s) at once.
+A read is stale when it shows an older version than the write's answer
+(ETag or "version"), the same version with another status (a plain SQL
+UPDATE need not bump the version today), 404 for an order that exists, or
+200 for a deleted one.  Its age is measured from the write's answer to
+the moment the read was *sent*, so a read counted beyond the bound was
+certainly sent that late.  A round's lag is measured the same way, to the
+sending of its first fresh read: from then on the replica no longer
+served the old version (its answer may take longer, e.g. a miss that goes
+to a far Redis).
+
+Each round probes in one of two ways, alternating:
+  "lag":     polls normal GETs until the write shows (or LAG_DEADLINE_S:
+             the round fails), then one no-cache GET;
+  "nocache": one no-cache GET right after the first normal read.
+A no-cache GET refills the caches, so it must not come before the
+polling that measures how long the old version stays visible.
+"""
+
+import http.client
+import math
+import threading
+import time
+
+from harness import new_customer_id, psql
+
+BOUND_MS = 100.0           # the contract's bound on invalidation lag (docs state the number)
+LAG_DEADLINE_S = 2.0       # a write not visible by then fails its round
+POLL_INTERVAL_S = 0.002
+MAX_VIOLATING_ROUNDS = 5   # rounds beyond the bound after which a scenario stops: the proof is in
+LIFE = ["pending", "paid", "shipped", "delivered"]
+NOCACHE_HEADERS = [{"Cache-Control": "no-cache"}, {"Cache-Control": "max-age=0"}]
+
+
+class OrderState:
+    """What a fresh read of one order shows, and when that became true."""
+
+    def __init__(self, oid, version=None, status=None, gone=False, acked_at=None):
+        self.id = oid
+        self.version = version
+        self.status = status
+        self.gone = gone
+        self.acked_at = acked_at if acked_at is not None else time.monotonic()
+
+    def next_write(self):
+        """("patch", status) along the order's life, then ("delete", None)."""
+        i = LIFE.index(self.status)
+        return ("patch", LIFE[i + 1]) if i + 1 < len(LIFE) else ("delete", None)
+
+    def __repr__(self):
+        return f"<order {self.id} {'gone' if self.gone else f'v{self.version} {self.status}'}>"
+
+
+def judge(resp, state):
+    """"fresh", "stale" or "error" (no answer about the order at all)."""
+    if resp is None:
+        return "error"
+    if state.gone:
+        return {200: "stale", 404: "fresh"}.get(resp.status, "error")
+    if resp.status == 404:
+        return "stale"
+    if resp.status != 200:
+        return "error"
+    try:
+        body = resp.json()
+        version = int(body["version"])
+        etag = int((resp.header("ETag") or "").strip('"'))
+    except (ValueError, KeyError, TypeError):
+        return "error"
+    if body.get("id") != state.id:
+        return "error"
+    seen = min(version, etag)
+    if seen < state.version or (seen == state.version and body.get("status") != state.status):
+        return "stale"
+    return "fresh"
+
+
+def percentile(values, pct):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100.0 * len(ordered)) - 1)]
+
+
+def fmt_ms(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+class Tally:
+    """The counts one scenario prints and asserts on."""
+
+    FIELDS = ("rounds", "reads", "stale_rounds", "failed_rounds", "violating_rounds", "nocache_reads",
+              "nocache_stale", "errors", "write_failures", "primed", "primable")
+
+    def __init__(self, name):
+        self.name = name
+        self.started = time.monotonic()
+        for field in self.FIELDS:
+            setattr(self, field, 0)
+        self.stale_ages = []   # ms from the write's answer to the sending of each stale read
+        self.lags = []         # ms from the write's answer to the sending of the first fresh read
+        self.stale_by_cache = {}  # X-Cache of the stale answers
+        self.errors_by_kind = {}  # HTTP status (or "conn") of the answers that were no answer
+        self.extra = {}
+
+    def error(self, resp):
+        self.errors += 1
+        kind = "conn" if resp is None else str(resp.status)
+        self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + 1
+
+    def merge(self, other):
+        self.started = min(self.started, other.started)
+        for field in self.FIELDS:
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+        self.stale_ages += other.stale_ages
+        self.lags += other.lags
+        for mine, theirs in ((self.stale_by_cache, other.stale_by_cache),
+                             (self.errors_by_kind, other.errors_by_kind)):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
+
+    @property
+    def beyond(self):
+        return [a for a in self.stale_ages if a >= BOUND_MS]
+
+    def line(self):
+        lag_p50, lag_p99 = percentile(self.lags, 50), percentile(self.lags, 99)
+        by_cache = ",".join(f"{k}:{v}" for k, v in sorted(self.stale_by_cache.items())) or "-"
+        by_kind = ",".join(f"{k}:{v}" for k, v in sorted(self.errors_by_kind.items())) or "-"
+        parts = [f"[{self.name}] rounds={self.rounds}", f"stale_rounds={self.stale_rounds}",
+                 f"stale_reads={len(self.stale_ages)}", f"beyond_{BOUND_MS:g}ms={len(self.beyond)}",
+                 f"worst_stale_ms={fmt_ms(max(self.stale_ages, default=None))}",
+                 f"stale_by_x_cache={by_cache}", f"failed_rounds={self.failed_rounds}",
+                 f"lag_ms_p50={fmt_ms(lag_p50)}", f"lag_ms_p99={fmt_ms(lag_p99)}",
+                 f"lag_ms_max={fmt_ms(max(self.lags, default=None))}",
+                 f"nocache_reads={self.nocache_reads}", f"nocache_stale={self.nocache_stale}",
+                 f"primed={self.primed}/{self.primable}", f"reads={self.reads}", f"errors={self.errors}({by_kind})",
+                 f"write_failures={self.write_failures}"]
+        parts += [f"{k}={v}" for k, v in self.extra.items()]
+        parts.append(f"elapsed_s={time.monotonic() - self.started:.1f}")
+        return " ".join(parts)
+
+
+class Prober:
+    """One client: its own keep-alive connection to every replica and its
+    own Tally, so several can run in threads."""
+
+    def __init__(self, stack, tally):
+        self.stack = stack
+        self.tally = tally
+        self.clients = {name: r.client(timeout=10) for name, r in stack.replicas.items()}
+        self.next_id = None  # a guess at the id the next POST gets, to read it before it exists
+        self.nocache_turn = 0
+
+    def close(self):
+        """Closes the connections (the next request opens a new one): a
+        replica told to stop waits for idle keep-alive connections."""
+        for c in self.clients.values():
+            c.close()
+
+    # -- one request --
+
+    def request(self, name, method, path, **kw):
+        """(response or None on a transport error, sent at, answered at)."""
+        sent = time.monotonic()
+        try:
+            resp = self.clients[name].request(method, path, **kw)
+        except (OSError, http.client.HTTPException):
+            resp = None
+        return resp, sent, time.monotonic()
+
+    def read(self, name, state, headers=None):
+        """One judged GET: (outcome, response, sent at); stale ones are
+        counted with their age."""
+        resp, sent, _ = self.request(name, "GET", f"/orders/{state.id}", headers=headers)
+        outcome = judge(resp, state)
+        self.tally.reads += 1
+        if outcome == "error":
+            self.tally.error(resp)
+        elif outcome == "stale":
+            self.tally.stale_ages.append((sent - state.acked_at) * 1000.0)
+            cache = resp.header("X-Cache") or "?"
+            self.tally.stale_by_cache[cache] = self.tally.stale_by_cache.get(cache, 0) + 1
+        return outcome, resp, sent
+
+    def nocache_read(self, name, state):
+        headers = NOCACHE_HEADERS[self.nocache_turn % len(NOCACHE_HEADERS)]
+        self.nocache_turn += 1
+        resp, _, _ = self.request(name, "GET", f"/orders/{state.id}", headers=headers)
+        outcome = judge(resp, state)
+        self.tally.nocache_reads += 1
+        if outcome == "stale":
+            self.tally.nocache_stale += 1
+        elif outcome == "error":
+            self.tally.error(resp)
+        return outcome
+
+    def pre_read(self, name, state, judged=True):
+        """Reads through name so its caches hold the current version (a
+        second read when the first missed); counts whether it was cached.
+        judged=False for an id that is only a guess."""
+        for _ in range(2):
+            if judged:
+                _, resp, _ = self.read(name, state)
+            else:
+                resp, _, _ = self.request(name, "GET", f"/orders/{state.id}")
+            if resp is not None and resp.header("X-Cache") == "HIT":
+                self.tally.primed += 1
+                break
+        self.tally.primable += 1
+
+    # -- after a write --
+
+    def observe(self, names, state, probe, deadline_s=LAG_DEADLINE_S):
+        """Reads state through every replica in names right after its write."""
+        pending = []
+        for name in names:
+            outcome, _, sent = self.read(name, state)
+            if outcome != "fresh":
+                pending.append(name)
+            elif probe == "lag":
+                self.tally.lags.append((sent - state.acked_at) * 1000.0)
+        if probe == "nocache":
+            for name in names:
+                self.nocache_read(name, state)
+            return
+        deadline = state.acked_at + deadline_s
+        while pending and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL_S)
+            for name in list(pending):
+                outcome, _, sent = self.read(name, state)
+                if outcome == "fresh":
+                    self.tally.lags.append((sent - state.acked_at) * 1000.0)
+                    pending.remove(name)
+        for _ in pending:
+            self.tally.failed_rounds += 1
+            self.tally.lags.append(deadline_s * 1000.0)  # censored: at least this
+        for name in names:
+            self.nocache_read(name, state)
+
+    # -- writes --
+
+    def resync(self, oid):
+        """The order as PostgreSQL has it (after a write that went wrong)."""
+        row = psql(self.stack.db_url, f"SELECT version, status FROM orders WHERE id = {oid}")
+        if not row:
+            return OrderState(oid, gone=True)
+        version, status = row.split("|")
+        return OrderState(oid, int(version), status)
+
+    def api_write(self, name, state):
+        """Writes the order's next step through name: POST when state is
+        None or gone.  Returns (new state or None when it failed, ok)."""
+        if state is None or state.gone:
+            resp, _, answered = self.request(name, "POST", "/orders",
+                                             json_body={"customer_id": new_customer_id(), "total": "9.99"})
+            if resp is None or resp.status != 201:
+                return None, False
+            body = resp.json()
+            self.next_id = body["id"] + 1
+            return OrderState(body["id"], body["version"], body["status"], acked_at=answered), True
+        kind, status = state.next_write()
+        if kind == "patch":
+            resp, _, answered = self.request(name, "PATCH", f"/orders/{state.id}", json_body={"status": status},
+                                             headers={"If-Match": f'"{state.version}"'})
+            if resp is None or resp.status != 200:
+                return None, False
+            body = resp.json()
+            return OrderState(state.id, body["version"], body["status"], acked_at=answered), True
+        resp, _, answered = self.request(name, "DELETE", f"/orders/{state.id}")
+        if resp is None or resp.status != 204:
+            return None, False
+        return OrderState(state.id, gone=True, acked_at=answered), True
+
+    def sql_write(self, session, state):
+        """The order's next step as plain SQL (no version bump of its own)."""
+        kind, status = state.next_write()
+        if kind == "patch":
+            rows = session.query(f"UPDATE orders SET status = '{status}' WHERE id = {state.id} "
+                                 "RETURNING version, status")
+            answered = time.monotonic()
+            version, got = rows[0].split("|")
+            return OrderState(state.id, int(version), got, acked_at=answered)
+        rows = session.query(f"DELETE FROM orders WHERE id = {state.id} RETURNING id")
+        answered = time.monotonic()
+        assert rows, f"order {state.id} was not there to delete"
+        return OrderState(state.id, gone=True, acked_at=answered)
+
+    # -- rounds --
+
+    def api_round(self, state, writer, reader, probe):
+        """One round; returns the order's state afterwards."""
+        before = self._marks()
+        if state is not None and not state.gone:
+            self.pre_read(reader, state)
+        elif self.next_id is not None:
+            # a cached "no such order" that the POST must clear
+            self.pre_read(reader, OrderState(self.next_id, gone=True), judged=False)
+        new, ok = self.api_write(writer, state)
+        if not ok:
+            self.tally.write_failures += 1
+            return self.resync(state.id) if state is not None and not state.gone else None
+        self.tally.rounds += 1
+        self.observe([reader], new, probe)
+        self._count_violation(before)
+        return new
+
+    def sql_round(self, session, state, readers, probe, deadline_s=LAG_DEADLINE_S):
+        before = self._marks()
+        for name in readers:
+            self.pre_read(name, state)
+        new = self.sql_write(session, state)
+        self.tally.rounds += 1
+        self.observe(readers, new, probe, deadline_s)
+        self._count_violation(before)
+        return new
+
+    def _marks(self):
+        return len(self.tally.stale_ages), len(self.tally.beyond), self.tally.failed_rounds
+
+    def _count_violation(self, before):
+        stale, beyond, failed = self._marks()
+        if stale != before[0]:
+            self.tally.stale_rounds += 1
+        if (beyond, failed) != before[1:]:
+            self.tally.violating_rounds += 1
+
+    def done(self, seconds, max_rounds, since=None):
+        """Time, round count or proof enough: the bounds of every loop."""
+        since = self.tally.started if since is None else since
+        return (time.monotonic() - since >= seconds or self.tally.rounds >= max_rounds
+                or self.tally.violating_rounds >= MAX_VIOLATING_ROUNDS)
+
+
+def in_thread(fn):
+    """Runs fn() in a thread; join() re-raises what it raised."""
+    errors = []
+
+    def run():
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the joiner
+            errors.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def join(timeout=120):
+        thread.join(timeout)
+        if thread.is_alive():
+            raise AssertionError("a round thread did not finish in time")
+        if errors:
+            raise errors[0]
+
+    return join
+
+
+def lag_metric_p99(replica):
+    """p99 estimate of orderd_invalidation_lag_seconds (bucket upper bound),
+    "absent" while the daemon has no such histogram."""
+    c = replica.client(timeout=5)
+    try:
+        resp = c.get("/metrics")
+    except OSError:
+        return "unreachable"
+    finally:
+        c.close()
+    buckets, count = [], None
+    for line in resp.text.splitlines():
+        if line.startswith("orderd_invalidation_lag_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((math.inf if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("orderd_invalidation_lag_seconds_count"):
+            count = float(line.rsplit(" ", 1)[1])
+    if not buckets or not count:
+        return "absent" if not buckets else "no-samples"
+    for le, cumulative in sorted(buckets):
+        if cumulative >= 0.99 * count:
+            return f"<={le * 1000:g}ms" if le != math.inf else ">last-bucket"
+    return "?"
