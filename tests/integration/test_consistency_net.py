@@ -315,14 +315,19 @@ class Faults(NetCase):
     def test_5c_replica_killed_during_writes(self):
         seconds, min_acked = KILL
         acked = {}  # order id -> last acknowledged OrderState
+        in_doubt = {}  # order id -> the write a's death left unanswered: (kind, status)
         writers = [self.prober(f"5c kill a, writer {n}") for n in range(3)]
 
         def write_until_a_dies(p):
             state, i = None, 0
             while i < 5000:
+                attempted = state.next_write() if state is not None and not state.gone else None
                 new = p.api_round(state, "a", "b", probe_for(i))
                 if p.tally.write_failures:
-                    return  # a is gone; the failed write's outcome is in doubt
+                    # a is gone; the failed write may or may not have committed
+                    if attempted is not None:
+                        in_doubt[state.id] = attempted
+                    return
                 state = new
                 acked[state.id] = state
                 i += 1
@@ -344,7 +349,8 @@ class Faults(NetCase):
         ids = ",".join(str(i) for i in acked)
         rows = self.stack.sql(f"SELECT id, version, status FROM orders WHERE id IN ({ids})")
         in_pg = {int(r.split("|")[0]): r.split("|")[1:] for r in rows.splitlines() if r}
-        lost = [o for o in acked.values() if not self.durable(o, in_pg.get(o.id))]
+        lost = [o for o in acked.values()
+                if not self.durable(o, in_pg.get(o.id), in_doubt.get(o.id))]
         self.report(before_kill, acked_orders=len(acked), lost_writes=len(lost),
                     after_kill_stale=len(after.stale_ages), after_kill_beyond=len(after.beyond),
                     after_kill_nocache_stale=after.nocache_stale, after_kill_failed=after.failed_rounds)
@@ -354,12 +360,14 @@ class Faults(NetCase):
         self.assertGreaterEqual(before_kill.rounds, min_acked, "too few writes before the kill")
 
     @staticmethod
-    def durable(order, row):
-        """The acknowledged state (or a later one) is what PostgreSQL has."""
+    def durable(order, row, unanswered=None):
+        """The acknowledged state (or a later one) is what PostgreSQL has.
+        unanswered: the write after it that got no answer, which may have
+        committed; a delete that did leaves no row."""
         if order.gone:
             return row is None
         if row is None:
-            return False
+            return unanswered is not None and unanswered[0] == "delete"
         version, status = int(row[0]), row[1]
         return version > order.version or (version == order.version and status == order.status)
 
