@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 
@@ -442,64 +443,6 @@ size_t log_json_escape(char *out, size_t outlen, const char *s)
 /* Line building                                                       */
 /* ------------------------------------------------------------------ */
 
-/* A line under construction: on the stack unless it outgrows it. */
-typedef struct line_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-    char inline_data[LINE_INLINE_SIZE];
-} line_buf;
-
-static void lb_init(line_buf *lb)
-{
-    lb->data = lb->inline_data;
-    lb->len = 0;
-    lb->cap = sizeof(lb->inline_data);
-    lb->failed = false;
-}
-
-static void lb_free(line_buf *lb)
-{
-    if (lb->data != lb->inline_data)
-        free(lb->data);
-}
-
-static bool lb_reserve(line_buf *lb, size_t extra)
-{
-    size_t cap = lb->cap;
-    char *p;
-
-    if (lb->failed)
-        return false;
-    if (lb->len + extra <= cap)
-        return true;
-    while (cap < lb->len + extra)
-        cap *= 2;
-    p = lb->data == lb->inline_data ? malloc(cap) : realloc(lb->data, cap);
-    if (p == NULL) {
-        lb->failed = true;
-        return false;
-    }
-    if (lb->data == lb->inline_data)
-        memcpy(p, lb->data, lb->len);
-    lb->data = p;
-    lb->cap = cap;
-    return true;
-}
-
-static void lb_append(line_buf *lb, const char *s, size_t n)
-{
-    if (!lb_reserve(lb, n))
-        return;
-    memcpy(lb->data + lb->len, s, n);
-    lb->len += n;
-}
-
-static void lb_str(line_buf *lb, const char *s)
-{
-    lb_append(lb, s, strlen(s));
-}
-
 /* Length of s when no byte of it needs escaping, else (size_t)-1. */
 static size_t plain_len(const char *s)
 {
@@ -510,25 +453,25 @@ static size_t plain_len(const char *s)
 }
 
 /* Appends "name":"<escaped value>" preceded by a comma. */
-static void lb_field(line_buf *lb, const char *name, const char *value)
+static void lb_field(buf *lb, const char *name, const char *value)
 {
-    lb_str(lb, ",\"");
-    lb_str(lb, name);
-    lb_str(lb, "\":\"");
+    buf_puts(lb, ",\"");
+    buf_puts(lb, name);
+    buf_puts(lb, "\":\"");
     /* request ids, methods, routes and addresses never need escaping:
      * one scan and a copy instead of the two passes below */
     size_t plain = plain_len(value);
     if (plain != (size_t)-1) {
-        lb_append(lb, value, plain);
-        lb_str(lb, "\"");
+        buf_append(lb, value, plain);
+        buf_puts(lb, "\"");
         return;
     }
     size_t need = log_json_escape(NULL, 0, value);
-    if (!lb_reserve(lb, need + 1))
+    if (!buf_reserve(lb, need))
         return;
     log_json_escape(lb->data + lb->len, lb->cap - lb->len, value);
-    lb->len += need;
-    lb_str(lb, "\"");
+    buf_commit(lb, need);
+    buf_puts(lb, "\"");
 }
 
 /*
@@ -559,26 +502,28 @@ static size_t format_ts(int64_t ts_us, char out[32])
     return cached_len + 4;
 }
 
-static void lb_start(line_buf *lb, int64_t ts_us, log_level level, const char *msg)
+/* A line is built in the caller's stack storage unless it outgrows it. */
+static void lb_start(buf *lb, char storage[LINE_INLINE_SIZE], int64_t ts_us, log_level level,
+                     const char *msg)
 {
     char ts[32];
 
-    lb_init(lb);
+    buf_init_in(lb, storage, LINE_INLINE_SIZE);
     format_ts(ts_us, ts);
-    lb_str(lb, "{\"ts\":\"");
-    lb_str(lb, ts);
-    lb_str(lb, "\",\"level\":\"");
-    lb_str(lb, log_level_name(level));
-    lb_str(lb, "\"");
+    buf_puts(lb, "{\"ts\":\"");
+    buf_puts(lb, ts);
+    buf_puts(lb, "\",\"level\":\"");
+    buf_puts(lb, log_level_name(level));
+    buf_puts(lb, "\"");
     lb_field(lb, "msg", msg);
 }
 
-static void lb_finish_and_emit(line_buf *lb)
+static void lb_finish_and_emit(buf *lb)
 {
-    lb_str(lb, "}\n");
+    buf_puts(lb, "}\n");
     if (!lb->failed)
         emit(lb->data, lb->len);
-    lb_free(lb);
+    buf_free(lb);
 }
 
 static _Thread_local const char *tl_request_id;
@@ -593,7 +538,8 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
 {
     char inline_msg[MSG_INLINE_SIZE];
     char *msg = inline_msg;
-    line_buf lb;
+    char line[LINE_INLINE_SIZE];
+    buf lb;
     va_list ap;
     int n;
 
@@ -612,14 +558,14 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
     if (msg == NULL)
         msg = inline_msg; /* out of memory: log the truncated message */
 
-    lb_start(&lb, clock_wall_us(), level, msg);
+    lb_start(&lb, line, clock_wall_us(), level, msg);
     if (request_id == NULL)
         request_id = tl_request_id; /* deep modules log without knowing the request */
     if (request_id != NULL && request_id[0] != '\0')
         lb_field(&lb, "request_id", request_id);
     if (extra_json != NULL && extra_json[0] != '\0') {
-        lb_str(&lb, ",");
-        lb_str(&lb, extra_json);
+        buf_puts(&lb, ",");
+        buf_puts(&lb, extra_json);
     }
     lb_finish_and_emit(&lb);
     if (msg != inline_msg)
@@ -629,7 +575,8 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
 void log_access(const access_record *rec)
 {
     char num[64];
-    line_buf lb;
+    char line[LINE_INLINE_SIZE];
+    buf lb;
     double ms;
 
     if (!log_enabled(LOG_INFO))
@@ -640,17 +587,17 @@ void log_access(const access_record *rec)
     if (fabs(ms) > 1e12)
         ms = ms < 0 ? -1e12 : 1e12;
 
-    lb_start(&lb, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
+    lb_start(&lb, line, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
     lb_field(&lb, "request_id", rec->request_id != NULL ? rec->request_id : "");
     lb_field(&lb, "method", rec->method != NULL ? rec->method : "");
     lb_field(&lb, "path", rec->path != NULL ? rec->path : "");
     lb_field(&lb, "route", rec->route != NULL ? rec->route : "");
-    lb_str(&lb, ",\"status\":");
-    lb_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
-    lb_str(&lb, ",\"duration_ms\":");
-    lb_append(&lb, num, fmt_millis(ms, num));
-    lb_str(&lb, ",\"bytes\":");
-    lb_append(&lb, num, fmt_u64(rec->bytes, num));
+    buf_puts(&lb, ",\"status\":");
+    buf_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
+    buf_puts(&lb, ",\"duration_ms\":");
+    buf_append(&lb, num, fmt_millis(ms, num));
+    buf_puts(&lb, ",\"bytes\":");
+    buf_append(&lb, num, fmt_u64(rec->bytes, num));
     lb_field(&lb, "remote", rec->remote != NULL ? rec->remote : "");
     if (rec->cache != NULL)
         lb_field(&lb, "cache", rec->cache);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/metrics.h"
 #include "orderd/cache/order_cache.h"
@@ -263,39 +264,7 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
     return err;
 }
 
-/* ---- list rendering --------------------------------------------------------- */
-
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} text_buf;
-
-static void buf_append(text_buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_puts(text_buf *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
+/* ---- lists ------------------------------------------------------------------ */
 
 static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                                char **json, size_t *len);
@@ -320,6 +289,42 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
     return err;
 }
 
+/* {"data":[...],"next_cursor":"..."|null} into a malloc'd *json. */
+static orderd_err render_list(const order *rows, int count, bool has_more, char **json, size_t *len)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "{\"data\":[");
+    for (int i = 0; i < count; i++) {
+        size_t one_len;
+        char *one = order_to_json(&rows[i], &one_len);
+        if (!one) {
+            buf_free(&b);
+            return ORDERD_ERR_INTERNAL;
+        }
+        if (i > 0)
+            buf_puts(&b, ",");
+        buf_append(&b, one, one_len);
+        free(one);
+    }
+    buf_puts(&b, "],\"next_cursor\":");
+    if (has_more && count > 0) {
+        char cursor[64];
+        order_cursor_encode(rows[count - 1].created_at_us, rows[count - 1].id, cursor);
+        buf_puts(&b, "\"");
+        buf_puts(&b, cursor);
+        buf_puts(&b, "\"}");
+    } else {
+        buf_puts(&b, "null}");
+    }
+    size_t n;
+    char *out = buf_steal(&b, &n);
+    if (!out)
+        return ORDERD_ERR_INTERNAL;
+    *json = out;
+    *len = n;
+    return ORDERD_OK;
+}
+
 static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                                char **json, size_t *len)
 {
@@ -336,38 +341,9 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q, ui
     if (err != ORDERD_OK)
         return err;
 
-    text_buf b = {0};
-    buf_puts(&b, "{\"data\":[");
-    for (int i = 0; i < count; i++) {
-        size_t n;
-        char *one = order_to_json(&rows[i], &n);
-        if (!one) {
-            b.failed = true;
-            break;
-        }
-        if (i > 0)
-            buf_puts(&b, ",");
-        buf_append(&b, one, n);
-        free(one);
-    }
-    buf_puts(&b, "],\"next_cursor\":");
-    if (has_more && count > 0) {
-        char cursor[64];
-        order_cursor_encode(rows[count - 1].created_at_us, rows[count - 1].id, cursor);
-        buf_puts(&b, "\"");
-        buf_puts(&b, cursor);
-        buf_puts(&b, "\"}");
-    } else {
-        buf_puts(&b, "null}");
-    }
+    err = render_list(rows, count, has_more, json, len);
     for (int i = 0; i < count; i++)
         order_clear(&rows[i]);
     free(rows);
-    if (b.failed) {
-        free(b.data);
-        return ORDERD_ERR_INTERNAL;
-    }
-    *json = b.data;
-    *len = b.len;
-    return ORDERD_OK;
+    return err;
 }
