@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
@@ -58,10 +58,8 @@ static log_buffer *g_buffers;
 static char g_scratch[LOG_BUFFER_SIZE]; /* under g_list_lock */
 
 static pthread_mutex_t g_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_ctl_cond;
-static bool g_stop;            /* under g_ctl_lock */
 static bool g_flusher_started; /* under g_ctl_lock */
-static pthread_t g_flusher;
+static bg_thread g_flusher;
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
@@ -161,13 +159,7 @@ static void buffer_destroy(void *arg)
 
 static void once_init(void)
 {
-    pthread_condattr_t attr;
-
     pthread_key_create(&g_key, buffer_destroy);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_ctl_cond, &attr);
-    pthread_condattr_destroy(&attr);
 }
 
 static log_buffer *buffer_get(void)
@@ -234,28 +226,11 @@ static void emit(const char *line, size_t len)
 /* Start and stop                                                      */
 /* ------------------------------------------------------------------ */
 
-static void *flusher_main(void *arg)
+static void flusher_run(bg_thread *self, void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&g_ctl_lock);
-    while (!g_stop) {
-        struct timespec deadline;
-
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_nsec += FLUSH_INTERVAL_MS * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_nsec -= 1000000000L;
-            deadline.tv_sec += 1;
-        }
-        pthread_cond_timedwait(&g_ctl_cond, &g_ctl_lock, &deadline);
-        if (g_stop)
-            break;
-        pthread_mutex_unlock(&g_ctl_lock);
+    while (bg_thread_wait(self, FLUSH_INTERVAL_MS * UINT64_C(1000000)))
         log_flush();
-        pthread_mutex_lock(&g_ctl_lock);
-    }
-    pthread_mutex_unlock(&g_ctl_lock);
-    return NULL;
 }
 
 int log_init(log_level min_level, int fd)
@@ -273,12 +248,10 @@ int log_init(log_level min_level, int fd)
     g_fd = fd;
     pthread_mutex_unlock(&g_write_lock);
     if (!g_flusher_started) {
-        g_stop = false;
         /* Signals belong to the main thread, never to the flusher. */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        if (pthread_create(&g_flusher, NULL, flusher_main, NULL) != 0)
-            rc = -1;
+        rc = bg_thread_start(&g_flusher, "log-flusher", 1, flusher_run, NULL);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc == 0) {
             g_flusher_started = true;
@@ -291,20 +264,17 @@ int log_init(log_level min_level, int fd)
 
 void log_shutdown(void)
 {
-    pthread_t flusher;
-
     pthread_mutex_lock(&g_ctl_lock);
     if (!g_flusher_started) {
         pthread_mutex_unlock(&g_ctl_lock);
         return;
     }
     g_flusher_started = false;
-    g_stop = true;
-    flusher = g_flusher;
-    pthread_cond_signal(&g_ctl_cond);
+    /* the flusher never takes g_ctl_lock: joining under it is safe, and
+     * a log_init meanwhile waits instead of racing the stop */
+    bg_thread_stop(&g_flusher);
     pthread_mutex_unlock(&g_ctl_lock);
 
-    pthread_join(flusher, NULL);
     atomic_store(&g_state, STATE_OFF);
     log_flush();
 }

@@ -3,13 +3,13 @@
  */
 #include "orderd/store/order_reader.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "orderd/store/batch_queue.h"
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/metrics.h"
 #include "orderd/db/order_db.h"
@@ -29,8 +29,7 @@ typedef struct read_job {
 struct order_reader {
     order_reader_options opts;
     batch_queue lookups, loads;
-    pthread_t lookup_thread, load_thread;
-    bool shut_down; /* owner's thread only */
+    bg_thread lookup_thread, load_thread; /* each ends when its queue is stopped and empty */
 };
 
 /* ---- answers ----------------------------------------------------------------- */
@@ -117,14 +116,14 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
     }
 }
 
-static void *lookup_main(void *arg)
+static void lookup_run(bg_thread *self, void *arg)
 {
+    (void)self;
     order_reader *r = arg;
     batch_item *batch[r->opts.batch_max];
     int n;
     while ((n = batch_queue_take(&r->lookups, batch, r->opts.batch_max)) > 0)
         lookup_batch(r, (read_job **)batch, n);
-    return NULL;
 }
 
 /* ---- load stage -------------------------------------------------------------- */
@@ -283,14 +282,14 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
     free(rows);
 }
 
-static void *load_main(void *arg)
+static void load_run(bg_thread *self, void *arg)
 {
+    (void)self;
     order_reader *r = arg;
     batch_item *batch[r->opts.batch_max];
     int n;
     while ((n = batch_queue_take(&r->loads, batch, r->opts.batch_max)) > 0)
         load_batch(r, (read_job **)batch, n);
-    return NULL;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -305,31 +304,23 @@ order_reader *order_reader_start(const order_reader_options *opts)
         r->opts.batch_max = 1;
     batch_queue_init(&r->lookups);
     batch_queue_init(&r->loads);
-    if (pthread_create(&r->load_thread, NULL, load_main, r) != 0)
-        goto fail;
-    if (pthread_create(&r->lookup_thread, NULL, lookup_main, r) != 0) {
-        batch_queue_stop(&r->loads);
-        pthread_join(r->load_thread, NULL);
-        goto fail;
+    if (bg_thread_start(&r->load_thread, "read-load", 1, load_run, r) != 0 ||
+        bg_thread_start(&r->lookup_thread, "read-lookup", 1, lookup_run, r) != 0) {
+        order_reader_stop(r);
+        return NULL;
     }
     return r;
-fail:
-    batch_queue_destroy(&r->lookups);
-    batch_queue_destroy(&r->loads);
-    free(r);
-    return NULL;
 }
 
 void order_reader_shutdown(order_reader *r)
 {
-    if (!r || r->shut_down)
+    if (!r)
         return;
-    r->shut_down = true;
     /* lookups first: what they pass on must still find the loader */
     batch_queue_stop(&r->lookups);
-    pthread_join(r->lookup_thread, NULL);
+    bg_thread_stop(&r->lookup_thread);
     batch_queue_stop(&r->loads);
-    pthread_join(r->load_thread, NULL);
+    bg_thread_stop(&r->load_thread);
 }
 
 void order_reader_stop(order_reader *r)

@@ -3,12 +3,12 @@
  */
 #include "orderd/store/order_writer.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "orderd/store/batch_queue.h"
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/db/order_db.h"
 
@@ -23,9 +23,7 @@ typedef struct write_job {
 struct order_writer {
     order_writer_options opts;
     batch_queue queue;
-    pthread_t *threads;
-    int started;
-    bool shut_down; /* owner's thread only */
+    bg_thread threads; /* end when the queue is stopped and empty */
 };
 
 static void answer(write_job *job, orderd_err err, const order *row)
@@ -84,14 +82,14 @@ static void write_batch(order_writer *w, write_job **jobs, int n)
     }
 }
 
-static void *writer_main(void *arg)
+static void writer_run(bg_thread *self, void *arg)
 {
+    (void)self;
     order_writer *w = arg;
     batch_item *batch[w->opts.batch_max];
     int n;
     while ((n = batch_queue_take(&w->queue, batch, w->opts.batch_max)) > 0)
         write_batch(w, (write_job **)batch, n);
-    return NULL;
 }
 
 order_writer *order_writer_start(const order_writer_options *opts)
@@ -104,18 +102,8 @@ order_writer *order_writer_start(const order_writer_options *opts)
         w->opts.threads = 1;
     if (w->opts.batch_max < 1)
         w->opts.batch_max = 1;
-    w->threads = calloc((size_t)w->opts.threads, sizeof *w->threads);
-    if (!w->threads) {
-        free(w);
-        return NULL;
-    }
     batch_queue_init(&w->queue);
-    for (int i = 0; i < w->opts.threads; i++) {
-        if (pthread_create(&w->threads[i], NULL, writer_main, w) != 0)
-            break;
-        w->started++;
-    }
-    if (w->started == 0) {
+    if (bg_thread_start(&w->threads, "store-writer", w->opts.threads, writer_run, w) != 0) {
         order_writer_stop(w);
         return NULL;
     }
@@ -124,12 +112,10 @@ order_writer *order_writer_start(const order_writer_options *opts)
 
 void order_writer_shutdown(order_writer *w)
 {
-    if (!w || w->shut_down)
+    if (!w)
         return;
-    w->shut_down = true;
     batch_queue_stop(&w->queue);
-    for (int i = 0; i < w->started; i++)
-        pthread_join(w->threads[i], NULL);
+    bg_thread_stop(&w->threads);
 }
 
 void order_writer_stop(order_writer *w)
@@ -138,7 +124,6 @@ void order_writer_stop(order_writer *w)
         return;
     order_writer_shutdown(w);
     batch_queue_destroy(&w->queue);
-    free(w->threads);
     free(w);
 }
 
