@@ -11,7 +11,7 @@
 #include "orderd/db/order_db.h"
 
 #define FIRST_RUN_DELAY_NS  (UINT64_C(5) * 1000 * 1000 * 1000)
-#define ACQUIRE_BUDGET_NS   (UINT64_C(2) * 1000 * 1000 * 1000)
+#define ACQUIRE_BUDGET_MS   2000
 #define STATEMENT_BUDGET_NS (UINT64_C(60) * 1000 * 1000 * 1000)
 
 struct janitor {
@@ -23,10 +23,10 @@ struct janitor {
 static void expire_keys(janitor *j)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire(j->db, clock_now_ns() + ACQUIRE_BUDGET_NS, &err);
+    db_conn *conn =
+        db_pool_acquire_for(j->db, ACQUIRE_BUDGET_MS, clock_now_ns() + STATEMENT_BUDGET_NS, &err);
     if (!conn)
         return; /* busy or down: next round */
-    db_conn_set_deadline(conn, clock_now_ns() + STATEMENT_BUDGET_NS);
     long n = order_db_expire_idempotency_keys(conn);
     db_pool_release(j->db, conn);
     if (n > 0)

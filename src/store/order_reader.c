@@ -234,14 +234,11 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
             deadline = jobs[i]->deadline_ns;
     }
     orderd_err err;
-    uint64_t wait_until = now + r->opts.acquire_timeout_ns;
-    db_conn *conn =
-        db_pool_acquire(r->opts.db, wait_until < deadline ? wait_until : deadline, &err);
+    db_conn *conn = db_pool_acquire_for(r->opts.db, r->opts.acquire_timeout_ms, deadline, &err);
     order *rows = NULL;
     int count = 0;
     uint64_t started = clock_now_ns();
     if (conn) {
-        db_conn_set_deadline(conn, deadline);
         err = order_db_get_many(conn, ids, distinct, &rows, &count);
         db_pool_release(r->opts.db, conn);
         for (int k = 0; k < distinct; k++)

@@ -31,7 +31,7 @@ struct order_store {
     hot_cache *hot;       /* NULL: no in-process cache */
     order_reader *reader; /* GET /orders/:id, batched */
     order_writer *writer; /* POST /orders without a key: group commit */
-    uint64_t acquire_timeout_ns;
+    int acquire_timeout_ms;
 };
 
 void order_doc_clear(order_doc *doc)
@@ -49,7 +49,7 @@ order_store *order_store_create(const order_store_options *opts)
         return NULL;
     store->db = opts->db;
     store->hot = opts->cache ? opts->hot : NULL;
-    store->acquire_timeout_ns = (uint64_t)opts->db_acquire_timeout_ms * 1000000u;
+    store->acquire_timeout_ms = opts->db_acquire_timeout_ms;
     if (opts->cache) {
         order_cache_options co = {
             .redis = opts->cache,
@@ -69,7 +69,7 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .hot = store->hot,
-        .acquire_timeout_ns = store->acquire_timeout_ns,
+        .acquire_timeout_ms = store->acquire_timeout_ms,
         .batch_max = 256,
         .test_fill_delay_ms = opts->test_fill_delay_ms,
     };
@@ -79,7 +79,7 @@ order_store *order_store_create(const order_store_options *opts)
     order_writer_options wo = {
         .db = opts->db,
         .cache = store->cache,
-        .acquire_timeout_ns = store->acquire_timeout_ns,
+        .acquire_timeout_ms = store->acquire_timeout_ms,
         /* two, so one batch fills while the other waits for its commit */
         .threads = 2,
         .batch_max = 256,
@@ -108,20 +108,6 @@ const char *order_store_cache_state(order_store *store)
     if (!store->cache)
         return "off";
     return order_cache_is_up(store->cache) ? "up" : "down";
-}
-
-/*
- * A connection for one request: wait for it at most db_acquire_timeout_ms
- * (then 503), and let no statement on it outlive the request's deadline.
- */
-static db_conn *acquire(order_store *store, uint64_t deadline_ns, orderd_err *err)
-{
-    uint64_t wait_until = clock_now_ns() + store->acquire_timeout_ns;
-    db_conn *conn =
-        db_pool_acquire(store->db, wait_until < deadline_ns ? wait_until : deadline_ns, err);
-    if (conn)
-        db_conn_set_deadline(conn, deadline_ns);
-    return conn;
 }
 
 /* Renders o into doc; takes nothing from o. */
@@ -206,7 +192,7 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
 {
     *replayed = false;
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -234,7 +220,7 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
                                   int64_t expected_version, uint64_t deadline_ns, order_doc *out)
 {
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -252,7 +238,7 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
                               uint64_t deadline_ns)
 {
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     order gone = {0};
@@ -329,7 +315,7 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q, ui
                                char **json, size_t *len)
 {
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     metric_inc(METRIC_DB_LIST_READS);

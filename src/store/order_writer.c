@@ -64,11 +64,8 @@ static void write_batch(order_writer *w, write_job **jobs, int n)
     for (int i = 0; i < n; i++)
         reqs[i] = &jobs[i]->req;
     orderd_err err;
-    uint64_t wait_until = now + w->opts.acquire_timeout_ns;
-    db_conn *conn =
-        db_pool_acquire(w->opts.db, wait_until < deadline ? wait_until : deadline, &err);
+    db_conn *conn = db_pool_acquire_for(w->opts.db, w->opts.acquire_timeout_ms, deadline, &err);
     if (conn) {
-        db_conn_set_deadline(conn, deadline);
         err = order_db_insert_many(conn, reqs, n, rows);
         db_pool_release(w->opts.db, conn);
     }

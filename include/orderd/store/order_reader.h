@@ -33,10 +33,10 @@
 typedef struct order_reader order_reader;
 
 typedef struct order_reader_options {
-    db_pool *db;        /* borrowed */
-    order_cache *cache; /* borrowed; NULL = no Redis */
-    hot_cache *hot;     /* borrowed; NULL = no hot cache */
-    uint64_t acquire_timeout_ns;
+    db_pool *db;             /* borrowed */
+    order_cache *cache;      /* borrowed; NULL = no Redis */
+    hot_cache *hot;          /* borrowed; NULL = no hot cache */
+    int acquire_timeout_ms;  /* longest wait for a pool connection */
     int batch_max;           /* requests per batch */
     long test_fill_delay_ms; /* TEST ONLY: sleep between PostgreSQL read and fill */
 } order_reader_options;

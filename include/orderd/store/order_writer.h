@@ -26,10 +26,10 @@
 typedef struct order_writer order_writer;
 
 typedef struct order_writer_options {
-    db_pool *db;        /* borrowed */
-    order_cache *cache; /* borrowed; NULL = no Redis */
-    uint64_t acquire_timeout_ns;
-    int threads; /* batches in flight at once */
+    db_pool *db;            /* borrowed */
+    order_cache *cache;     /* borrowed; NULL = no Redis */
+    int acquire_timeout_ms; /* longest wait for a pool connection */
+    int threads;            /* batches in flight at once */
     int batch_max;
 } order_writer_options;
 
