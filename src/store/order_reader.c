@@ -15,9 +15,8 @@
 #include "orderd/db/order_db.h"
 
 typedef struct read_job {
-    batch_item link; /* first: the queues hold read_jobs as batch_items */
+    batch_item link; /* first: the queues hold read_jobs as batch_items; has the deadline */
     int64_t id;
-    uint64_t deadline_ns;
     uint64_t ticket;     /* hot cache ticket, taken before the first lookup */
     int64_t min_version; /* the tombstone the lookup saw: older rows are stale */
     bool bypass;         /* Redis was down: read PostgreSQL, fill nothing */
@@ -56,8 +55,12 @@ static void answer(read_job *job, orderd_err err, const char *json, size_t len, 
 
 /* ---- lookup stage ------------------------------------------------------------ */
 
-static void lookup_batch(order_reader *r, read_job **jobs, int n)
+static void lookup_batch(void *ctx, batch_item **batch, int n)
 {
+    order_reader *r = ctx;
+    read_job **jobs = (read_job **)batch;
+    if (n < 1)
+        return; /* never from batch_queue_consume; the arrays below need n >= 1 */
     int64_t ids[n];
     order_cache_read found[n];
     for (int i = 0; i < n; i++) {
@@ -81,8 +84,8 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
                  * background; its own answer does not wait for that */
                 read_job *refresh = calloc(1, sizeof *refresh);
                 if (refresh) {
-                    *refresh = (read_job){.id = job->id,
-                                          .deadline_ns = job->deadline_ns,
+                    *refresh = (read_job){.link.deadline_ns = job->link.deadline_ns,
+                                          .id = job->id,
                                           .ticket = job->ticket,
                                           .min_version = f->version};
                     metric_inc(METRIC_CACHE_EARLY_REFRESHES);
@@ -120,10 +123,7 @@ static void lookup_run(bg_thread *self, void *arg)
 {
     (void)self;
     order_reader *r = arg;
-    batch_item *batch[r->opts.batch_max];
-    int n;
-    while ((n = batch_queue_take(&r->lookups, batch, r->opts.batch_max)) > 0)
-        lookup_batch(r, (read_job **)batch, n);
+    batch_queue_consume(&r->lookups, r->opts.batch_max, lookup_batch, r);
 }
 
 /* ---- load stage -------------------------------------------------------------- */
@@ -175,7 +175,7 @@ static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int coun
         read_job *job = jobs[i];
         /* past its deadline our read may predate a tombstone that has
          * expired since (order_cache.h): fill nothing for it */
-        if (job->bypass || now >= job->deadline_ns)
+        if (job->bypass || now >= job->link.deadline_ns)
             continue;
         bool seen = false;
         for (int k = 0; k < m && !seen; k++)
@@ -202,17 +202,16 @@ static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int coun
             hot_cache_invalidate(r->opts.hot, items[k].id);
 }
 
-static void load_batch(order_reader *r, read_job **jobs, int n)
+static void answer_timeout(batch_item *item)
 {
-    uint64_t now = clock_now_ns();
-    int live = 0;
-    for (int i = 0; i < n; i++) {
-        if (now >= jobs[i]->deadline_ns)
-            answer(jobs[i], ORDERD_ERR_TIMEOUT, NULL, 0, 0);
-        else
-            jobs[live++] = jobs[i];
-    }
-    n = live;
+    answer((read_job *)item, ORDERD_ERR_TIMEOUT, NULL, 0, 0);
+}
+
+static void load_batch(void *ctx, batch_item **batch, int n)
+{
+    order_reader *r = ctx;
+    read_job **jobs = (read_job **)batch;
+    n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
     bool cache_up = r->opts.cache && order_cache_is_up(r->opts.cache);
     if (n > 0 && cache_up)
         n = recheck(r, jobs, n);
@@ -223,16 +222,14 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
      * the batch, so no request is cancelled for another's sake */
     int64_t ids[n];
     int distinct = 0;
-    uint64_t deadline = 0;
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int k = 0; k < distinct && !seen; k++)
             seen = ids[k] == jobs[i]->id;
         if (!seen)
             ids[distinct++] = jobs[i]->id;
-        if (jobs[i]->deadline_ns > deadline)
-            deadline = jobs[i]->deadline_ns;
     }
+    uint64_t deadline = batch_latest_deadline(batch, n);
     orderd_err err;
     db_conn *conn = db_pool_acquire_for(r->opts.db, r->opts.acquire_timeout_ms, deadline, &err);
     order *rows = NULL;
@@ -283,10 +280,7 @@ static void load_run(bg_thread *self, void *arg)
 {
     (void)self;
     order_reader *r = arg;
-    batch_item *batch[r->opts.batch_max];
-    int n;
-    while ((n = batch_queue_take(&r->loads, batch, r->opts.batch_max)) > 0)
-        load_batch(r, (read_job **)batch, n);
+    batch_queue_consume(&r->loads, r->opts.batch_max, load_batch, r);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -336,7 +330,7 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, order
     read_job *job = calloc(1, sizeof *job);
     if (!job)
         return -1;
-    *job = (read_job){.id = id, .deadline_ns = deadline_ns, .done = done, .arg = arg};
+    *job = (read_job){.link.deadline_ns = deadline_ns, .id = id, .done = done, .arg = arg};
     /* without Redis there is nothing to look up: straight to the loader */
     if (!r->opts.cache) {
         metric_inc(METRIC_CACHE_BYPASSES);

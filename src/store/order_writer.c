@@ -13,9 +13,8 @@
 #include "orderd/db/order_db.h"
 
 typedef struct write_job {
-    batch_item link; /* first: the queue holds write_jobs as batch_items */
+    batch_item link; /* first: the queue holds write_jobs as batch_items; has the deadline */
     order_create_req req;
-    uint64_t deadline_ns;
     order_create_done done;
     void *arg;
 } write_job;
@@ -41,23 +40,20 @@ static void answer(write_job *job, orderd_err err, const order *row)
     free(job);
 }
 
-static void write_batch(order_writer *w, write_job **jobs, int n)
+static void answer_timeout(batch_item *item)
 {
+    answer((write_job *)item, ORDERD_ERR_TIMEOUT, NULL);
+}
+
+static void write_batch(void *ctx, batch_item **batch, int n)
+{
+    order_writer *w = ctx;
+    write_job **jobs = (write_job **)batch;
     /* never insert what can no longer be acknowledged in time */
-    uint64_t now = clock_now_ns(), deadline = 0;
-    int live = 0;
-    for (int i = 0; i < n; i++) {
-        if (now >= jobs[i]->deadline_ns) {
-            answer(jobs[i], ORDERD_ERR_TIMEOUT, NULL);
-            continue;
-        }
-        if (jobs[i]->deadline_ns > deadline)
-            deadline = jobs[i]->deadline_ns;
-        jobs[live++] = jobs[i];
-    }
-    n = live;
+    n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
     if (n == 0)
         return;
+    uint64_t deadline = batch_latest_deadline(batch, n);
 
     const order_create_req *reqs[n];
     order rows[n];
@@ -83,10 +79,7 @@ static void writer_run(bg_thread *self, void *arg)
 {
     (void)self;
     order_writer *w = arg;
-    batch_item *batch[w->opts.batch_max];
-    int n;
-    while ((n = batch_queue_take(&w->queue, batch, w->opts.batch_max)) > 0)
-        write_batch(w, (write_job **)batch, n);
+    batch_queue_consume(&w->queue, w->opts.batch_max, write_batch, w);
 }
 
 order_writer *order_writer_start(const order_writer_options *opts)
@@ -131,7 +124,7 @@ int order_writer_submit(order_writer *w, order_create_req *req, uint64_t deadlin
     if (!job)
         return -1;
     job->req = *req;
-    job->deadline_ns = deadline_ns;
+    job->link.deadline_ns = deadline_ns;
     job->done = done;
     job->arg = arg;
     if (!batch_queue_push(&w->queue, &job->link)) {
