@@ -151,22 +151,17 @@ static int recheck(order_reader *r, read_job **jobs, int n)
     return left;
 }
 
-typedef struct loaded {
-    order row;
-    char *json;
-    size_t len;
-} loaded;
-
-static loaded *find_loaded(loaded *rows, int count, int64_t id)
+static order_doc *find_doc(order_doc *docs, int count, int64_t id)
 {
     for (int i = 0; i < count; i++)
-        if (rows[i].row.id == id)
-            return &rows[i];
+        if (docs[i].id == id)
+            return &docs[i];
     return NULL;
 }
 
 /* Fills Redis (and the hot cache) with what this batch read. */
-static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int count, int64_t read_ms)
+static void fill(order_reader *r, read_job **jobs, int n, order_doc *docs, int count,
+                 int64_t read_ms)
 {
     order_cache_fill_item items[n];
     int m = 0;
@@ -182,24 +177,76 @@ static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int coun
             seen = items[k].id == job->id;
         if (seen)
             continue;
-        loaded *l = find_loaded(rows, count, job->id);
-        items[m] = (order_cache_fill_item){.id = job->id, .absent = l == NULL};
-        if (l) {
-            items[m].version = l->row.version;
-            items[m].json = l->json;
-            items[m].len = l->len;
-            /* into the hot cache before Redis: see order_store.c */
+        order_doc *d = find_doc(docs, count, job->id);
+        items[m] = (order_cache_fill_item){.id = job->id, .absent = d == NULL};
+        if (d) {
+            items[m].version = d->version;
+            items[m].json = d->json;
+            items[m].len = d->len;
+            /* into the hot cache first: the echo of our own fill
+             * (tracking.c) only re-reads keys the hot cache holds, so an
+             * entry put after the echo would never be refreshed */
             if (r->opts.hot)
-                hot_cache_put(r->opts.hot, job->id, l->row.version, l->json, l->len, job->ticket);
+                hot_cache_put(r->opts.hot, job->id, d->version, d->json, d->len, job->ticket);
         }
         m++;
     }
     if (m == 0)
         return;
     order_cache_fill_many(r->opts.cache, items, m, read_ms);
+    /* a refused fill means Redis has something newer: ours must not stay */
     for (int k = 0; k < m; k++)
         if (!items[k].accepted && !items[k].absent && r->opts.hot)
             hot_cache_invalidate(r->opts.hot, items[k].id);
+}
+
+/*
+ * One "WHERE id = ANY($1)" for the distinct ids of the batch's n jobs,
+ * rendered: *docs (caller clears each and frees it) holds the *count
+ * orders found, *read_ms how long the read took (for the fill).
+ */
+static orderd_err read_docs(order_reader *r, batch_item **batch, int n, order_doc **docs,
+                            int *count, int64_t *read_ms)
+{
+    read_job **jobs = (read_job **)batch;
+    int64_t ids[n];
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int k = 0; k < distinct && !seen; k++)
+            seen = ids[k] == jobs[i]->id;
+        if (!seen)
+            ids[distinct++] = jobs[i]->id;
+    }
+    orderd_err err;
+    uint64_t deadline = batch_latest_deadline(batch, n);
+    db_conn *conn = db_pool_acquire_for(r->opts.db, r->opts.acquire_timeout_ms, deadline, &err);
+    order *rows = NULL;
+    int found = 0;
+    uint64_t started = clock_now_ns();
+    if (conn) {
+        err = order_db_get_many(conn, ids, distinct, &rows, &found);
+        db_pool_release(r->opts.db, conn);
+        for (int k = 0; k < distinct; k++)
+            metric_inc(METRIC_DB_ORDER_READS);
+        for (int k = distinct; k < n; k++)
+            metric_inc(METRIC_SHARED_READS);
+    }
+    if (r->opts.test_fill_delay_ms > 0)
+        nanosleep(&(struct timespec){.tv_nsec = r->opts.test_fill_delay_ms * 1000000L}, NULL);
+    *read_ms = (int64_t)((clock_now_ns() - started) / 1000000u);
+
+    *docs = found ? calloc((size_t)found, sizeof **docs) : NULL;
+    if (found && !*docs)
+        err = ORDERD_ERR_INTERNAL;
+    *count = 0;
+    for (int k = 0; err == ORDERD_OK && k < found; k++)
+        if ((err = order_doc_from_order(&rows[k], &(*docs)[k])) == ORDERD_OK)
+            (*count)++;
+    for (int k = 0; k < found; k++)
+        order_clear(&rows[k]);
+    free(rows);
+    return err;
 }
 
 static void answer_timeout(batch_item *item)
@@ -218,62 +265,24 @@ static void load_batch(void *ctx, batch_item **batch, int n)
     if (n == 0)
         return;
 
-    /* one statement for every distinct id; its deadline is the latest of
-     * the batch, so no request is cancelled for another's sake */
-    int64_t ids[n];
-    int distinct = 0;
-    for (int i = 0; i < n; i++) {
-        bool seen = false;
-        for (int k = 0; k < distinct && !seen; k++)
-            seen = ids[k] == jobs[i]->id;
-        if (!seen)
-            ids[distinct++] = jobs[i]->id;
-    }
-    uint64_t deadline = batch_latest_deadline(batch, n);
-    orderd_err err;
-    db_conn *conn = db_pool_acquire_for(r->opts.db, r->opts.acquire_timeout_ms, deadline, &err);
-    order *rows = NULL;
+    order_doc *docs = NULL;
     int count = 0;
-    uint64_t started = clock_now_ns();
-    if (conn) {
-        err = order_db_get_many(conn, ids, distinct, &rows, &count);
-        db_pool_release(r->opts.db, conn);
-        for (int k = 0; k < distinct; k++)
-            metric_inc(METRIC_DB_ORDER_READS);
-        for (int k = distinct; k < n; k++)
-            metric_inc(METRIC_SHARED_READS);
-    }
-    if (r->opts.test_fill_delay_ms > 0)
-        nanosleep(&(struct timespec){.tv_nsec = r->opts.test_fill_delay_ms * 1000000L}, NULL);
-    int64_t read_ms = (int64_t)((clock_now_ns() - started) / 1000000u);
-
-    loaded *done_rows = count ? calloc((size_t)count, sizeof *done_rows) : NULL;
-    if (count && !done_rows)
-        err = ORDERD_ERR_INTERNAL;
-    for (int k = 0; err == ORDERD_OK && k < count; k++) {
-        done_rows[k].row = rows[k];
-        done_rows[k].json = order_to_json(&rows[k], &done_rows[k].len);
-        if (!done_rows[k].json)
-            err = ORDERD_ERR_INTERNAL;
-    }
+    int64_t read_ms = 0;
+    orderd_err err = read_docs(r, batch, n, &docs, &count, &read_ms);
     if (err == ORDERD_OK && cache_up)
-        fill(r, jobs, n, done_rows, count, read_ms);
+        fill(r, jobs, n, docs, count, read_ms);
     for (int i = 0; i < n; i++) {
-        loaded *l = err == ORDERD_OK ? find_loaded(done_rows, count, jobs[i]->id) : NULL;
+        order_doc *d = err == ORDERD_OK ? find_doc(docs, count, jobs[i]->id) : NULL;
         if (err != ORDERD_OK)
             answer(jobs[i], err, NULL, 0, 0);
-        else if (l)
-            answer(jobs[i], ORDERD_OK, l->json, l->len, l->row.version);
+        else if (d)
+            answer(jobs[i], ORDERD_OK, d->json, d->len, d->version);
         else
             answer(jobs[i], ORDERD_ERR_NOT_FOUND, NULL, 0, 0);
     }
-    for (int k = 0; k < count; k++) {
-        order_clear(&rows[k]);
-        if (done_rows)
-            free(done_rows[k].json);
-    }
-    free(done_rows);
-    free(rows);
+    for (int k = 0; k < count; k++)
+        order_doc_clear(&docs[k]);
+    free(docs);
 }
 
 static void load_run(bg_thread *self, void *arg)

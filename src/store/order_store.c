@@ -34,14 +34,6 @@ struct order_store {
     int acquire_timeout_ms;
 };
 
-void order_doc_clear(order_doc *doc)
-{
-    if (!doc)
-        return;
-    free(doc->json);
-    memset(doc, 0, sizeof *doc);
-}
-
 order_store *order_store_create(const order_store_options *opts)
 {
     order_store *store = calloc(1, sizeof *store);
@@ -108,17 +100,6 @@ const char *order_store_cache_state(order_store *store)
     if (!store->cache)
         return "off";
     return order_cache_is_up(store->cache) ? "up" : "down";
-}
-
-/* Renders o into doc; takes nothing from o. */
-static orderd_err doc_from_order(const order *o, order_doc *doc)
-{
-    doc->json = order_to_json(o, &doc->len);
-    if (!doc->json)
-        return ORDERD_ERR_INTERNAL;
-    doc->id = o->id;
-    doc->version = o->version;
-    return ORDERD_OK;
 }
 
 void order_store_stop_async(order_store *store)
@@ -208,7 +189,7 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
     if (err == ORDERD_OK) {
         /* both paths answer with the stored bytes, so a replay is
          * byte-for-byte the first response */
-        err = response ? doc_from_stored_json(response, out) : doc_from_order(&o, out);
+        err = response ? doc_from_stored_json(response, out) : order_doc_from_order(&o, out);
         response = NULL;
     }
     free(response);
@@ -228,7 +209,7 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
     db_pool_release(store->db, conn);
     if (err == ORDERD_OK) {
         invalidate_written(store, &o, false);
-        err = doc_from_order(&o, out);
+        err = order_doc_from_order(&o, out);
     }
     order_clear(&o);
     return err;

@@ -28,13 +28,8 @@ struct order_writer {
 static void answer(write_job *job, orderd_err err, const order *row)
 {
     order_doc doc = {0};
-    if (err == ORDERD_OK) {
-        doc.json = order_to_json(row, &doc.len);
-        doc.id = row->id;
-        doc.version = row->version;
-        if (!doc.json)
-            err = ORDERD_ERR_INTERNAL;
-    }
+    if (err == ORDERD_OK)
+        err = order_doc_from_order(row, &doc);
     job->done(job->arg, err, err == ORDERD_OK ? &doc : NULL);
     order_create_req_clear(&job->req);
     free(job);

@@ -28,7 +28,7 @@
 #include "orderd/base/error.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/cache/order_cache.h"
-#include "orderd/store/order_store.h"
+#include "orderd/store/order_doc.h"
 
 typedef struct order_reader order_reader;
 

@@ -24,18 +24,7 @@
 #include "orderd/base/error.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/domain/order.h"
-
-typedef struct order_doc {
-    char *json; /* owned, NUL-terminated; freed by order_doc_clear */
-    size_t len;
-    int64_t id;
-    int64_t version;
-} order_doc;
-
-/* X-Cache values; static strings. */
-#define CACHE_STATUS_HIT    "HIT"
-#define CACHE_STATUS_MISS   "MISS"
-#define CACHE_STATUS_BYPASS "BYPASS"
+#include "orderd/store/order_doc.h"
 
 typedef struct order_store_options {
     db_pool *db;               /* borrowed; must outlive the store */
@@ -56,21 +45,11 @@ typedef struct order_store_options {
     long test_fill_delay_ms;
 } order_store_options;
 
-void order_doc_clear(order_doc *doc);
-
 typedef struct order_store order_store;
 
 /* NULL on allocation failure or when a cache script cannot be registered. */
 order_store *order_store_create(const order_store_options *opts);
 void order_store_destroy(order_store *store);
-
-/*
- * The answer to one read: err ORDERD_OK with doc (the callee owns
- * doc->json), ORDERD_ERR_NOT_FOUND, or an error; cache_status says where
- * it came from.  Runs on a reader thread and must not block.
- */
-typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
-                                const char *cache_status);
 
 /*
  * Reads one order in the next batch (order_reader.h); done is called
@@ -88,9 +67,6 @@ int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
 orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
                                          const char *idempotency_key, uint64_t deadline_ns,
                                          order_doc *out, bool *replayed);
-
-/* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
-typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
 
 /*
  * Creates an order without an idempotency key in the next group commit

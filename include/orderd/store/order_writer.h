@@ -18,10 +18,9 @@
 #include <stdint.h>
 
 #include "orderd/db/db_pool.h"
-#include "orderd/cache/hot_cache.h"
 #include "orderd/domain/order.h"
 #include "orderd/cache/order_cache.h"
-#include "orderd/store/order_store.h"
+#include "orderd/store/order_doc.h"
 
 typedef struct order_writer order_writer;
 
