@@ -1,5 +1,6 @@
 /*
- * order_store.c - the read and write paths for orders.
+ * order_store.c - the store's door (order_store.h): owns the cache
+ * protocol, the batched reader and writer, and runs the blocking calls.
  *
  * Read one order:  the hot cache (on the polling thread, orders_api.c),
  * else order_reader.c in batches: Redis, then PostgreSQL for the misses,

@@ -1,6 +1,7 @@
 /*
  * order_cache.h - the versioned entry protocol for orders in Redis, on
- * top of cache.h.  order_store.c decides when; this module knows how.
+ * top of redis.h.  The store (order_store.c, order_reader.c,
+ * order_writer.c) decides when; this module knows how.
  *
  * Why versions: the classic read-through cache (GET; on miss read the
  * database and SET; on write DEL) has a race.  Reader R misses and reads

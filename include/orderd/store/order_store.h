@@ -1,16 +1,28 @@
 /*
- * order_store.h - where handlers get and change orders.
+ * order_store.h - the door handlers get and change orders through, so
+ * they never know whether a cache exists.  Answers are orders already
+ * rendered as JSON (order_doc.h).
  *
- * The read path (Redis first, then PostgreSQL, then fill Redis) and write
- * invalidation live here, so handlers never know whether a cache exists.
- * Reads return the order already rendered as JSON (order_doc), the form
- * both the cache and the HTTP response want.  Every call takes a deadline
- * (clock_now_ns() base) and blocks: call from I/O workers only.
+ * Behind the door:
+ *   order_store.c   lists (Redis, else PostgreSQL, then a fill), creates
+ *                   under an Idempotency-Key, status changes and deletes,
+ *                   each write invalidating the cache before it returns.
+ *                   These calls block: call them from I/O workers only.
+ *   order_reader.c  GET /orders/:id in batches on its own threads: Redis,
+ *                   then PostgreSQL for the misses, then a versioned fill
+ *                   of Redis and the hot cache.
+ *   order_writer.c  POST /orders without a key, group-committed on its
+ *                   own threads.
+ * The two batched calls (order_store_get_async, order_store_create_async)
+ * only queue: they never block and answer through a callback.  The hot
+ * cache itself is read by the handler on the polling thread (orders_api.c),
+ * before the store is asked at all.  Every call takes a deadline
+ * (clock_now_ns() base).
  *
  * Guarantee: once a write call has returned, no read that starts later,
  * in this or any other orderd process sharing the Redis, returns an older
- * version (order_store.c explains how).  When Redis is down, reads go to
- * PostgreSQL ("BYPASS") and invalidations are journaled (cache.h).
+ * version (order_cache.h explains how).  When Redis is down, reads go to
+ * PostgreSQL ("BYPASS") and invalidations are journaled (redis.h).
  */
 #ifndef ORDERD_ORDER_STORE_H
 #define ORDERD_ORDER_STORE_H
@@ -53,8 +65,8 @@ void order_store_destroy(order_store *store);
 
 /*
  * Reads one order in the next batch (order_reader.h); done is called
- * exactly once, on another thread.  Unlike the other calls this one does
- * not block.  -1 (done not called) when the store is stopping.
+ * exactly once, on a reader thread.  Does not block.  -1 (done not
+ * called) when the store is stopping.
  */
 int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns,
                           order_read_done done, void *arg);
