@@ -59,6 +59,8 @@ int batch_queue_take(batch_queue *q, batch_item **batch, int max)
 
 void batch_queue_stop(batch_queue *q)
 {
+    if (!q)
+        return;
     pthread_mutex_lock(&q->lock);
     q->stopping = true;
     pthread_cond_broadcast(&q->ready);

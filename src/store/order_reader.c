@@ -294,7 +294,7 @@ static void load_run(bg_thread *self, void *arg)
 
 /* ---- lifecycle ----------------------------------------------------------------- */
 
-order_reader *order_reader_start(const order_reader_options *opts)
+order_reader *order_reader_create(const order_reader_options *opts)
 {
     order_reader *r = calloc(1, sizeof *r);
     if (!r)
@@ -306,13 +306,13 @@ order_reader *order_reader_start(const order_reader_options *opts)
     batch_queue_init(&r->loads);
     if (bg_thread_start(&r->load_thread, "read-load", 1, load_run, r) != 0 ||
         bg_thread_start(&r->lookup_thread, "read-lookup", 1, lookup_run, r) != 0) {
-        order_reader_stop(r);
+        order_reader_destroy(r);
         return NULL;
     }
     return r;
 }
 
-void order_reader_shutdown(order_reader *r)
+void order_reader_stop(order_reader *r)
 {
     if (!r)
         return;
@@ -323,11 +323,11 @@ void order_reader_shutdown(order_reader *r)
     bg_thread_stop(&r->load_thread);
 }
 
-void order_reader_stop(order_reader *r)
+void order_reader_destroy(order_reader *r)
 {
     if (!r)
         return;
-    order_reader_shutdown(r);
+    order_reader_stop(r);
     batch_queue_destroy(&r->lookups);
     batch_queue_destroy(&r->loads);
     free(r);

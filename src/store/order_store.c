@@ -66,7 +66,7 @@ order_store *order_store_create(const order_store_options *opts)
         .batch_max = 256,
         .test_fill_delay_ms = opts->test_fill_delay_ms,
     };
-    store->reader = order_reader_start(&ro);
+    store->reader = order_reader_create(&ro);
     if (!store->reader)
         goto fail;
     order_writer_options wo = {
@@ -77,7 +77,7 @@ order_store *order_store_create(const order_store_options *opts)
         .threads = 2,
         .batch_max = 256,
     };
-    store->writer = order_writer_start(&wo);
+    store->writer = order_writer_create(&wo);
     if (!store->writer)
         goto fail;
     return store;
@@ -90,8 +90,8 @@ void order_store_destroy(order_store *store)
 {
     if (!store)
         return;
-    order_writer_stop(store->writer);
-    order_reader_stop(store->reader);
+    order_writer_destroy(store->writer);
+    order_reader_destroy(store->reader);
     order_cache_destroy(store->cache);
     free(store);
 }
@@ -105,8 +105,10 @@ const char *order_store_cache_state(order_store *store)
 
 void order_store_stop_async(order_store *store)
 {
-    order_reader_shutdown(store->reader);
-    order_writer_shutdown(store->writer);
+    if (!store)
+        return;
+    order_reader_stop(store->reader);
+    order_writer_stop(store->writer);
 }
 
 int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,

@@ -77,7 +77,7 @@ static void writer_run(bg_thread *self, void *arg)
     batch_queue_consume(&w->queue, w->opts.batch_max, write_batch, w);
 }
 
-order_writer *order_writer_start(const order_writer_options *opts)
+order_writer *order_writer_create(const order_writer_options *opts)
 {
     order_writer *w = calloc(1, sizeof *w);
     if (!w)
@@ -89,13 +89,13 @@ order_writer *order_writer_start(const order_writer_options *opts)
         w->opts.batch_max = 1;
     batch_queue_init(&w->queue);
     if (bg_thread_start(&w->threads, "store-writer", w->opts.threads, writer_run, w) != 0) {
-        order_writer_stop(w);
+        order_writer_destroy(w);
         return NULL;
     }
     return w;
 }
 
-void order_writer_shutdown(order_writer *w)
+void order_writer_stop(order_writer *w)
 {
     if (!w)
         return;
@@ -103,11 +103,11 @@ void order_writer_shutdown(order_writer *w)
     bg_thread_stop(&w->threads);
 }
 
-void order_writer_stop(order_writer *w)
+void order_writer_destroy(order_writer *w)
 {
     if (!w)
         return;
-    order_writer_shutdown(w);
+    order_writer_stop(w);
     batch_queue_destroy(&w->queue);
     free(w);
 }

@@ -46,6 +46,7 @@ typedef struct hot_cache hot_cache;
 
 /* max_entries > 0; entries older than max_age_ms are not served. */
 hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms);
+/* NULL-safe. */
 void hot_cache_destroy(hot_cache *hc);
 
 /*

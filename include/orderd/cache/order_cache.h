@@ -43,6 +43,7 @@ typedef struct order_cache_options {
 } order_cache_options;
 
 order_cache *order_cache_create(const order_cache_options *opts);
+/* NULL-safe. */
 void order_cache_destroy(order_cache *oc);
 
 typedef enum order_cache_result {

@@ -38,7 +38,7 @@ bool batch_queue_push(batch_queue *q, batch_item *item);
  * queued before batch_queue_stop is still handed out.
  */
 int batch_queue_take(batch_queue *q, batch_item **batch, int max);
-/* Refuses new items and wakes every consumer. Idempotent. */
+/* Refuses new items and wakes every consumer. Idempotent; NULL-safe. */
 void batch_queue_stop(batch_queue *q);
 
 /* Does the work of one batch of n (>= 1) items. */

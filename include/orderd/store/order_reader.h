@@ -41,12 +41,13 @@ typedef struct order_reader_options {
     long test_fill_delay_ms; /* TEST ONLY: sleep between PostgreSQL read and fill */
 } order_reader_options;
 
-order_reader *order_reader_start(const order_reader_options *opts);
+/* Starts the lookup and load threads. NULL when out of memory or they cannot start. */
+order_reader *order_reader_create(const order_reader_options *opts);
 /* Answers everything still queued and stops the threads; later submits
- * fail.  The reader stays valid until order_reader_stop. Idempotent. */
-void order_reader_shutdown(order_reader *r);
-/* Shuts down (if not yet) and frees. NULL-safe. */
+ * fail.  The reader stays valid until order_reader_destroy. Idempotent. */
 void order_reader_stop(order_reader *r);
+/* Stops (if not yet) and frees. NULL-safe. */
+void order_reader_destroy(order_reader *r);
 
 /* Queues a read; done is called exactly once.  -1 when stopping or out
  * of memory (done is then not called). */

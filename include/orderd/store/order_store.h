@@ -61,6 +61,7 @@ typedef struct order_store order_store;
 
 /* NULL on allocation failure or when a cache script cannot be registered. */
 order_store *order_store_create(const order_store_options *opts);
+/* Stops the batched paths (if not yet) and frees. NULL-safe. */
 void order_store_destroy(order_store *store);
 
 /*
@@ -102,7 +103,7 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
 /*
  * Answers every queued batched read and create and refuses new ones
  * (503): at shutdown, so no connection is left suspended when the HTTP
- * server stops.
+ * server stops.  Idempotent; NULL-safe.
  */
 void order_store_stop_async(order_store *store);
 

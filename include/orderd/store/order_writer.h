@@ -32,11 +32,13 @@ typedef struct order_writer_options {
     int batch_max;
 } order_writer_options;
 
-order_writer *order_writer_start(const order_writer_options *opts);
-/* Answers everything queued, stops the threads; later submits fail. Idempotent. */
-void order_writer_shutdown(order_writer *w);
-/* Shuts down (if not yet) and frees. NULL-safe. */
+/* Starts the writer threads. NULL when out of memory or none can start. */
+order_writer *order_writer_create(const order_writer_options *opts);
+/* Answers everything queued and stops the threads; later submits fail.
+ * The writer stays valid until order_writer_destroy. Idempotent. */
 void order_writer_stop(order_writer *w);
+/* Stops (if not yet) and frees. NULL-safe. */
+void order_writer_destroy(order_writer *w);
 
 /*
  * Queues one create; takes req's contents (the caller's *req is left
