@@ -166,8 +166,8 @@ out:
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
     if (application.store)
-        order_store_stop_async(application.store);
-    server_destroy(srv);
+        order_store_stop(application.store);
+    server_stop(srv);
     order_store_destroy(application.store);
     tracking_stop(hot_tracking);
     hot_cache_destroy(application.hot);
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (log_init(cfg.log_level, 1) != 0) {
+    if (log_start(cfg.log_level, 1) != 0) {
         fprintf(stderr, "orderd: cannot start the logger\n");
         return 1;
     }
@@ -226,6 +226,6 @@ int main(int argc, char **argv)
     } else {
         rc = serve(&cfg, &stop_signals);
     }
-    log_shutdown();
+    log_stop();
     return rc;
 }

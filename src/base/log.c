@@ -200,7 +200,7 @@ static void emit(const char *line, size_t len)
         return;
     }
     pthread_mutex_lock(&b->mu);
-    /* Checked again under the buffer lock: log_shutdown flushes every
+    /* Checked again under the buffer lock: log_stop flushes every
      * buffer after switching state, so a line appended here is never lost. */
     if (atomic_load(&g_state) != STATE_RUNNING) {
         pthread_mutex_unlock(&b->mu);
@@ -233,7 +233,7 @@ static void flusher_run(bg_thread *self, void *arg)
         log_flush();
 }
 
-int log_init(log_level min_level, int fd)
+int log_start(log_level min_level, int fd)
 {
     sigset_t all, old;
     int rc = 0;
@@ -262,7 +262,7 @@ int log_init(log_level min_level, int fd)
     return rc;
 }
 
-void log_shutdown(void)
+void log_stop(void)
 {
     pthread_mutex_lock(&g_ctl_lock);
     if (!g_flusher_started) {
@@ -271,7 +271,7 @@ void log_shutdown(void)
     }
     g_flusher_started = false;
     /* the flusher never takes g_ctl_lock: joining under it is safe, and
-     * a log_init meanwhile waits instead of racing the stop */
+     * a log_start meanwhile waits instead of racing the stop */
     bg_thread_stop(&g_flusher);
     pthread_mutex_unlock(&g_ctl_lock);
 

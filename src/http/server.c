@@ -492,7 +492,7 @@ int server_wait_idle(server *srv, uint64_t deadline_ns)
     }
 }
 
-void server_destroy(server *srv)
+void server_stop(server *srv)
 {
     if (!srv)
         return;

@@ -103,7 +103,7 @@ const char *order_store_cache_state(order_store *store)
     return order_cache_is_up(store->cache) ? "up" : "down";
 }
 
-void order_store_stop_async(order_store *store)
+void order_store_stop(order_store *store)
 {
     if (!store)
         return;

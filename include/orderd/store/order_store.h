@@ -105,7 +105,7 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
  * (503): at shutdown, so no connection is left suspended when the HTTP
  * server stops.  Idempotent; NULL-safe.
  */
-void order_store_stop_async(order_store *store);
+void order_store_stop(order_store *store);
 
 /* "up", "down" or "off", for /readyz. */
 const char *order_store_cache_state(order_store *store);
