@@ -20,8 +20,10 @@
  * Lifecycle words, here and in every module: X_create / X_destroy make
  * and free an object (destroy stops what create started); X_start /
  * X_stop start and stop threads or a service; X_init / X_destroy set up
- * and tear down a struct the caller embeds.  Every destroy and stop
- * accepts NULL (or a struct that never started) and then does nothing.
+ * and tear down a struct the caller embeds; X_clear frees what a value
+ * (an order, a doc) owns; acquire / release borrow and give back.  Every
+ * destroy, stop, clear and release accepts NULL (or a struct that never
+ * started) and then does nothing.
  */
 #ifndef ORDERD_BG_THREAD_H
 #define ORDERD_BG_THREAD_H
