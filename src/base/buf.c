@@ -69,7 +69,7 @@ char *buf_steal(buf *b, size_t *len)
     } else {
         out = b->data;
     }
-    *b = (buf)BUF_INIT;
+    *b = BUF_INIT;
     if (len)
         *len = n;
     return out;
@@ -81,5 +81,5 @@ void buf_free(buf *b)
         return;
     if (b->data != b->storage)
         free(b->data);
-    *b = (buf)BUF_INIT;
+    *b = BUF_INIT;
 }

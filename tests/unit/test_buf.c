@@ -86,7 +86,7 @@ static void steal_hands_the_bytes_on(void **state)
     free(s);
 
     /* an empty buffer gives "" */
-    b = (buf)BUF_INIT;
+    b = BUF_INIT;
     s = buf_steal(&b, &len);
     assert_string_equal(s, "");
     assert_int_equal(len, 0);

@@ -23,7 +23,7 @@
 #include <string.h>
 
 typedef struct buf {
-    char *data;    /* len bytes and a NUL; NULL while nothing was appended */
+    char *data;    /* len bytes and a NUL; NULL until the first append (or storage) */
     size_t len;    /* bytes, without the NUL */
     size_t cap;    /* bytes data can hold, the NUL included */
     bool failed;   /* an allocation failed: the contents are incomplete */
@@ -31,10 +31,7 @@ typedef struct buf {
 } buf;
 
 /* An empty buffer that allocates on the first append: buf b = BUF_INIT; */
-#define BUF_INIT                                                                                   \
-    {                                                                                              \
-        0                                                                                          \
-    }
+#define BUF_INIT ((buf){.data = NULL})
 
 /* An empty buffer over the caller's storage of size bytes (>= 1), which
  * must outlive it; the bytes move to the heap only if they outgrow it. */
