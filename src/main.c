@@ -205,9 +205,8 @@ static void close_service(service *s)
     janitor_stop(s->housekeeping);
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
-    if (s->application.store)
-        order_store_stop_async(s->application.store);
-    server_destroy(s->srv);
+    order_store_stop(s->application.store);
+    server_stop(s->srv);
     order_store_destroy(s->application.store);
     tracking_stop(s->hot_tracking);
     hot_cache_destroy(s->application.hot);
@@ -266,7 +265,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (log_init(cfg.log_level, 1) != 0) {
+    if (log_start(cfg.log_level, 1) != 0) {
         fprintf(stderr, "orderd: cannot start the logger\n");
         return 1;
     }
@@ -281,6 +280,6 @@ int main(int argc, char **argv)
     } else {
         rc = serve(&cfg, &stop_signals);
     }
-    log_shutdown();
+    log_stop();
     return rc;
 }

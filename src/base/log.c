@@ -26,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "orderd/base/bg_thread.h"
+#include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 
@@ -59,10 +60,8 @@ static struct logger {
     char scratch[LOG_BUFFER_SIZE]; /* the flusher's copy, under list_lock */
 
     pthread_mutex_t control_lock;
-    pthread_cond_t control_wake; /* CLOCK_MONOTONIC, set up by init_once */
-    bool stop;                   /* under control_lock */
-    bool flusher_started;        /* under control_lock */
-    pthread_t flusher;
+    bool flusher_started; /* under control_lock */
+    bg_thread flusher;
 
     pthread_once_t once;
     pthread_key_t buffer_key; /* frees a thread's buffer when it exits */
@@ -169,11 +168,6 @@ static void thread_buffer_destroy(void *arg)
 static void init_once(void)
 {
     pthread_key_create(&logger.buffer_key, thread_buffer_destroy);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&logger.control_wake, &attr);
-    pthread_condattr_destroy(&attr);
 }
 
 /* The calling thread's buffer, registered on its first line; NULL when out of memory. */
@@ -235,7 +229,7 @@ static void emit(const char *line, size_t len)
         return;
     }
     pthread_mutex_lock(&b->lock);
-    /* Checked again under the buffer lock: log_shutdown flushes every
+    /* Checked again under the buffer lock: log_stop flushes every
      * buffer after switching state, so a line appended here is never lost. */
     bool running = atomic_load(&logger.state) == STATE_RUNNING;
     if (running)
@@ -247,38 +241,21 @@ static void emit(const char *line, size_t len)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static void *flusher_main(void *arg)
+static void flusher_run(bg_thread *self, void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&logger.control_lock);
-    while (!logger.stop) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_nsec += FLUSH_INTERVAL_MS * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_nsec -= 1000000000L;
-            deadline.tv_sec += 1;
-        }
-        pthread_cond_timedwait(&logger.control_wake, &logger.control_lock, &deadline);
-        if (logger.stop)
-            break;
-        pthread_mutex_unlock(&logger.control_lock);
+    while (bg_thread_wait(self, FLUSH_INTERVAL_MS * UINT64_C(1000000)))
         log_flush();
-        pthread_mutex_lock(&logger.control_lock);
-    }
-    pthread_mutex_unlock(&logger.control_lock);
-    return NULL;
 }
 
 /* Starts the flusher with every signal blocked; the caller holds control_lock. */
 static int start_flusher(void)
 {
     sigset_t all, old;
-    logger.stop = false;
     /* Signals belong to the main thread, never to the flusher. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&logger.flusher, NULL, flusher_main, NULL) == 0 ? 0 : -1;
+    int rc = bg_thread_start(&logger.flusher, "log-flusher", 1, flusher_run, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0) {
         logger.flusher_started = true;
@@ -287,7 +264,7 @@ static int start_flusher(void)
     return rc;
 }
 
-int log_init(log_level min_level, int fd)
+int log_start(log_level min_level, int fd)
 {
     pthread_once(&logger.once, init_once);
     pthread_mutex_lock(&logger.control_lock);
@@ -303,7 +280,7 @@ int log_init(log_level min_level, int fd)
     return rc;
 }
 
-void log_shutdown(void)
+void log_stop(void)
 {
     pthread_mutex_lock(&logger.control_lock);
     if (!logger.flusher_started) {
@@ -311,12 +288,11 @@ void log_shutdown(void)
         return;
     }
     logger.flusher_started = false;
-    logger.stop = true;
-    pthread_t flusher = logger.flusher;
-    pthread_cond_signal(&logger.control_wake);
+    /* the flusher never takes control_lock: joining under it is safe, and
+     * a log_start meanwhile waits instead of racing the stop */
+    bg_thread_stop(&logger.flusher);
     pthread_mutex_unlock(&logger.control_lock);
 
-    pthread_join(flusher, NULL);
     atomic_store(&logger.state, STATE_OFF);
     log_flush();
 }
@@ -437,64 +413,6 @@ size_t log_json_escape(char *out, size_t outlen, const char *s)
 
 /* ---- line building ----------------------------------------------------- */
 
-/* A line under construction: on the stack unless it outgrows it. */
-typedef struct line_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-    char inline_data[LINE_INLINE_SIZE];
-} line_buf;
-
-static void lb_init(line_buf *lb)
-{
-    lb->data = lb->inline_data;
-    lb->len = 0;
-    lb->cap = sizeof(lb->inline_data);
-    lb->failed = false;
-}
-
-static void lb_free(line_buf *lb)
-{
-    if (lb->data != lb->inline_data)
-        free(lb->data);
-}
-
-static bool lb_reserve(line_buf *lb, size_t extra)
-{
-    size_t cap = lb->cap;
-    char *p;
-
-    if (lb->failed)
-        return false;
-    if (lb->len + extra <= cap)
-        return true;
-    while (cap < lb->len + extra)
-        cap *= 2;
-    p = lb->data == lb->inline_data ? malloc(cap) : realloc(lb->data, cap);
-    if (p == NULL) {
-        lb->failed = true;
-        return false;
-    }
-    if (lb->data == lb->inline_data)
-        memcpy(p, lb->data, lb->len);
-    lb->data = p;
-    lb->cap = cap;
-    return true;
-}
-
-static void lb_append(line_buf *lb, const char *s, size_t n)
-{
-    if (!lb_reserve(lb, n))
-        return;
-    memcpy(lb->data + lb->len, s, n);
-    lb->len += n;
-}
-
-static void lb_str(line_buf *lb, const char *s)
-{
-    lb_append(lb, s, strlen(s));
-}
-
 /* Length of s when no byte of it needs escaping, else (size_t)-1. */
 static size_t plain_len(const char *s)
 {
@@ -505,25 +423,25 @@ static size_t plain_len(const char *s)
 }
 
 /* Appends "name":"<escaped value>" preceded by a comma. */
-static void lb_field(line_buf *lb, const char *name, const char *value)
+static void lb_field(buf *lb, const char *name, const char *value)
 {
-    lb_str(lb, ",\"");
-    lb_str(lb, name);
-    lb_str(lb, "\":\"");
+    buf_puts(lb, ",\"");
+    buf_puts(lb, name);
+    buf_puts(lb, "\":\"");
     /* request ids, methods, routes and addresses never need escaping:
      * one scan and a copy instead of the two passes below */
     size_t plain = plain_len(value);
     if (plain != (size_t)-1) {
-        lb_append(lb, value, plain);
-        lb_str(lb, "\"");
+        buf_append(lb, value, plain);
+        buf_puts(lb, "\"");
         return;
     }
     size_t need = log_json_escape(NULL, 0, value);
-    if (!lb_reserve(lb, need + 1))
+    if (!buf_reserve(lb, need))
         return;
     log_json_escape(lb->data + lb->len, lb->cap - lb->len, value);
-    lb->len += need;
-    lb_str(lb, "\"");
+    buf_commit(lb, need);
+    buf_puts(lb, "\"");
 }
 
 /*
@@ -555,26 +473,28 @@ static size_t format_ts(int64_t ts_us, char out[32])
 }
 
 /* Starts a line with the fields every line has: ts, level and msg. */
-static void lb_start(line_buf *lb, int64_t ts_us, log_level level, const char *msg)
+/* A line is built in the caller's stack storage unless it outgrows it. */
+static void lb_start(buf *lb, char storage[LINE_INLINE_SIZE], int64_t ts_us, log_level level,
+                     const char *msg)
 {
-    lb_init(lb);
+    buf_init_in(lb, storage, LINE_INLINE_SIZE);
     char ts[32];
     format_ts(ts_us, ts);
-    lb_str(lb, "{\"ts\":\"");
-    lb_str(lb, ts);
-    lb_str(lb, "\",\"level\":\"");
-    lb_str(lb, log_level_name(level));
-    lb_str(lb, "\"");
+    buf_puts(lb, "{\"ts\":\"");
+    buf_puts(lb, ts);
+    buf_puts(lb, "\",\"level\":\"");
+    buf_puts(lb, log_level_name(level));
+    buf_puts(lb, "\"");
     lb_field(lb, "msg", msg);
 }
 
 /* Closes the line and emits it, unless building it ran out of memory. */
-static void lb_finish_and_emit(line_buf *lb)
+static void lb_finish_and_emit(buf *lb)
 {
-    lb_str(lb, "}\n");
+    buf_puts(lb, "}\n");
     if (!lb->failed)
         emit(lb->data, lb->len);
-    lb_free(lb);
+    buf_free(lb);
 }
 
 /* ---- the public lines -------------------------------------------------- */
@@ -621,15 +541,16 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
     char *msg = format_message(inline_msg, fmt, ap);
     va_end(ap);
 
-    line_buf lb;
-    lb_start(&lb, clock_wall_us(), level, msg);
+    char line[LINE_INLINE_SIZE];
+    buf lb;
+    lb_start(&lb, line, clock_wall_us(), level, msg);
     if (!request_id)
         request_id = thread_request_id; /* deep modules log without knowing the request */
     if (request_id && request_id[0] != '\0')
         lb_field(&lb, "request_id", request_id);
     if (extra_json && extra_json[0] != '\0') {
-        lb_str(&lb, ",");
-        lb_str(&lb, extra_json);
+        buf_puts(&lb, ",");
+        buf_puts(&lb, extra_json);
     }
     lb_finish_and_emit(&lb);
     if (msg != inline_msg)
@@ -646,19 +567,20 @@ void log_access(const access_record *rec)
     if (fabs(ms) > 1e12)
         ms = ms < 0 ? -1e12 : 1e12;
 
-    line_buf lb;
+    char line[LINE_INLINE_SIZE];
+    buf lb;
     char num[64];
-    lb_start(&lb, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
+    lb_start(&lb, line, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
     lb_field(&lb, "request_id", rec->request_id ? rec->request_id : "");
     lb_field(&lb, "method", rec->method ? rec->method : "");
     lb_field(&lb, "path", rec->path ? rec->path : "");
     lb_field(&lb, "route", rec->route ? rec->route : "");
-    lb_str(&lb, ",\"status\":");
-    lb_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
-    lb_str(&lb, ",\"duration_ms\":");
-    lb_append(&lb, num, fmt_millis(ms, num));
-    lb_str(&lb, ",\"bytes\":");
-    lb_append(&lb, num, fmt_u64(rec->bytes, num));
+    buf_puts(&lb, ",\"status\":");
+    buf_append(&lb, num, fmt_u64((uint64_t)(rec->status < 0 ? 0 : rec->status), num));
+    buf_puts(&lb, ",\"duration_ms\":");
+    buf_append(&lb, num, fmt_millis(ms, num));
+    buf_puts(&lb, ",\"bytes\":");
+    buf_append(&lb, num, fmt_u64(rec->bytes, num));
     lb_field(&lb, "remote", rec->remote ? rec->remote : "");
     if (rec->cache)
         lb_field(&lb, "cache", rec->cache);

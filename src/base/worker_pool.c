@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "orderd/base/bg_thread.h"
+
 typedef struct job {
     worker_fn fn;
     void *arg;
@@ -18,12 +20,12 @@ struct worker_pool {
     job *ring;
     size_t capacity, head, count;
     bool stopping;
-    int thread_count;
-    pthread_t *threads;
+    bg_thread workers; /* end when the ring is stopping and empty */
 };
 
-static void *worker_main(void *arg)
+static void worker_run(bg_thread *self, void *arg)
 {
+    (void)self;
     worker_pool *pool = arg;
     for (;;) {
         pthread_mutex_lock(&pool->lock);
@@ -31,7 +33,7 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&pool->not_empty, &pool->lock);
         if (pool->count == 0) { /* stopping and nothing left to run */
             pthread_mutex_unlock(&pool->lock);
-            return NULL;
+            return;
         }
         job j = pool->ring[pool->head];
         pool->head = (pool->head + 1) % pool->capacity;
@@ -49,22 +51,14 @@ worker_pool *worker_pool_create(int threads, size_t queue_capacity)
     if (!pool)
         return NULL;
     pool->ring = calloc(queue_capacity, sizeof *pool->ring);
-    pool->threads = calloc((size_t)threads, sizeof *pool->threads);
-    if (!pool->ring || !pool->threads) {
-        free(pool->ring);
-        free(pool->threads);
+    if (!pool->ring) {
         free(pool);
         return NULL;
     }
     pool->capacity = queue_capacity;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->not_empty, NULL);
-    for (int i = 0; i < threads; i++) {
-        if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0)
-            break;
-        pool->thread_count++;
-    }
-    if (pool->thread_count == 0) {
+    if (bg_thread_start(&pool->workers, "io-worker", threads, worker_run, pool) != 0) {
         worker_pool_destroy(pool);
         return NULL;
     }
@@ -93,11 +87,9 @@ void worker_pool_destroy(worker_pool *pool)
     pool->stopping = true;
     pthread_cond_broadcast(&pool->not_empty);
     pthread_mutex_unlock(&pool->lock);
-    for (int i = 0; i < pool->thread_count; i++)
-        pthread_join(pool->threads[i], NULL);
+    bg_thread_stop(&pool->workers);
     pthread_cond_destroy(&pool->not_empty);
     pthread_mutex_destroy(&pool->lock);
-    free(pool->threads);
     free(pool->ring);
     free(pool);
 }

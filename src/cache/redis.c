@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "orderd/cache/breaker.h"
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
 #include "orderd/base/sha1.h"
@@ -50,10 +50,7 @@ struct redis_client {
     size_t journal_len;
     bool journal_overflowed;
 
-    pthread_t recovery;
-    pthread_mutex_t recovery_lock;
-    pthread_cond_t recovery_wake;
-    bool stopping;
+    bg_thread recovery; /* probes while the breaker is open */
 };
 
 /* ---- URL ---------------------------------------------------------------------- */
@@ -195,13 +192,6 @@ static redisContext *thread_conn(redis_client *c)
 
 /* ---- breaker ---------------------------------------------------------------------- */
 
-static void wake_recovery(redis_client *c)
-{
-    pthread_mutex_lock(&c->recovery_lock);
-    pthread_cond_signal(&c->recovery_wake);
-    pthread_mutex_unlock(&c->recovery_lock);
-}
-
 static void record(redis_client *c, bool success)
 {
     /* the common case (success, no failure since the last success) takes no lock */
@@ -216,7 +206,7 @@ static void record(redis_client *c, bool success)
     if (opened) {
         LOG(LOG_WARN, NULL, "redis %s:%d unreachable: cache bypassed until it answers again",
             c->host, c->port);
-        wake_recovery(c);
+        bg_thread_wake(&c->recovery);
     }
 }
 
@@ -434,7 +424,7 @@ static void journal_add(redis_client *c, int script, int nkeys, int argc, const 
     atomic_store(&c->failures_seen, true);
     atomic_store(&c->up, false);
     pthread_mutex_unlock(&c->lock);
-    wake_recovery(c);
+    bg_thread_wake(&c->recovery);
 }
 
 void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
@@ -565,31 +555,17 @@ static void try_recover(redis_client *c, redisContext **ctx, uint64_t *alive_sin
     }
 }
 
-static void *recovery_main(void *arg)
+static void recovery_run(bg_thread *self, void *arg)
 {
     redis_client *c = arg;
     redisContext *ctx = NULL;
     uint64_t alive_since_ns = 0;
-    pthread_mutex_lock(&c->recovery_lock);
-    while (!c->stopping) {
-        if (!redis_client_is_up(c)) {
-            pthread_mutex_unlock(&c->recovery_lock);
+    /* woken early when the breaker opens (record, journal_add) */
+    do {
+        if (!redis_client_is_up(c))
             try_recover(c, &ctx, &alive_since_ns);
-            pthread_mutex_lock(&c->recovery_lock);
-        }
-        if (c->stopping)
-            break;
-        /* woken early when the breaker opens (record, journal_add) */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)c->opts.probe_interval_ms * 1000000u;
-        until.tv_sec += (time_t)(ns / 1000000000u);
-        until.tv_nsec = (long)(ns % 1000000000u);
-        pthread_cond_timedwait(&c->recovery_wake, &c->recovery_lock, &until);
-    }
-    pthread_mutex_unlock(&c->recovery_lock);
+    } while (bg_thread_wait(self, (uint64_t)c->opts.probe_interval_ms * 1000000u));
     redisFree(ctx);
-    return NULL;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
@@ -622,20 +598,15 @@ redis_client *redis_client_create(const redis_client_options *opts, const char *
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->recovery_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->recovery_wake, &attr);
-    pthread_condattr_destroy(&attr);
     breaker_init(&c->brk, c->opts.failure_threshold);
     /* start open: the probe closes it once Redis has answered for the
      * grace period, so /readyz never reports a Redis nobody reached, and
      * start-up with Redis down costs no request a timeout */
     breaker_trip(&c->brk, clock_now_ns());
     atomic_store(&c->up, false);
-    if (pthread_create(&c->recovery, NULL, recovery_main, c) != 0) {
+    if (bg_thread_start(&c->recovery, "redis-recovery", 1, recovery_run, c) != 0) {
         *why = "cannot start the recovery thread";
+        pthread_mutex_destroy(&c->lock);
         pthread_key_delete(c->conn_key);
         free(c->journal);
         free(c);
@@ -648,11 +619,7 @@ void redis_client_destroy(redis_client *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->recovery_lock);
-    c->stopping = true;
-    pthread_cond_signal(&c->recovery_wake);
-    pthread_mutex_unlock(&c->recovery_lock);
-    pthread_join(c->recovery, NULL);
+    bg_thread_stop(&c->recovery);
     /* the calling thread's own connection, if it used one */
     redisFree(pthread_getspecific(c->conn_key));
     pthread_key_delete(c->conn_key);
@@ -661,8 +628,6 @@ void redis_client_destroy(redis_client *c)
     free(c->journal);
     for (int i = 0; i < c->script_count; i++)
         free(c->script_src[i]);
-    pthread_cond_destroy(&c->recovery_wake);
-    pthread_mutex_destroy(&c->recovery_lock);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

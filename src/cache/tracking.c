@@ -6,14 +6,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "orderd/cache/cache_entry.h"
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/log.h"
 
 #define INVALIDATE_CHANNEL "__redis__:invalidate"
@@ -30,8 +28,7 @@ struct tracking {
     size_t refresh_count;
     int retry_interval_ms;
     int source_index; /* ours among the hot cache's invalidation sources */
-    atomic_bool stopping;
-    pthread_t thread;
+    bg_thread listener;
 };
 
 static bool command_ok(redisContext *ctx, const char *cmd, long long *integer)
@@ -167,7 +164,7 @@ static void run_session(tracking *t)
     if (!drain_subscriber(t, s, false))
         goto offline;
     LOG(LOG_INFO, NULL, "hot cache online (redis client tracking, subscriber id %lld)", client_id);
-    while (!atomic_load(&t->stopping)) {
+    while (!bg_thread_stopping(&t->listener)) {
         struct pollfd fds[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = tr->fd, .events = POLLIN}};
         int n = poll(fds, 2, 200);
         if (n < 0 && errno != EINTR)
@@ -184,7 +181,7 @@ static void run_session(tracking *t)
     }
 offline:
     hot_cache_set_online(t->hot, t->source_index, false, -1);
-    if (!atomic_load(&t->stopping))
+    if (!bg_thread_stopping(&t->listener))
         LOG(LOG_WARN, NULL, "hot cache offline: lost the redis invalidation connections");
 out:
     redisFree(t->reader);
@@ -194,16 +191,12 @@ out:
     redisFree(s);
 }
 
-static void *listener_main(void *arg)
+static void listener_run(bg_thread *self, void *arg)
 {
     tracking *t = arg;
-    while (!atomic_load(&t->stopping)) {
+    do
         run_session(t);
-        for (int waited = 0; waited < t->retry_interval_ms && !atomic_load(&t->stopping);
-             waited += 10)
-            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    }
-    return NULL;
+    while (bg_thread_wait(self, (uint64_t)t->retry_interval_ms * 1000000u));
 }
 
 tracking *tracking_start(redis_client *redis, hot_cache *hot, int source_index,
@@ -216,7 +209,7 @@ tracking *tracking_start(redis_client *redis, hot_cache *hot, int source_index,
     t->hot = hot;
     t->retry_interval_ms = retry_interval_ms > 0 ? retry_interval_ms : 100;
     t->source_index = source_index;
-    if (pthread_create(&t->thread, NULL, listener_main, t) != 0) {
+    if (bg_thread_start(&t->listener, "hot-tracking", 1, listener_run, t) != 0) {
         free(t);
         return NULL;
     }
@@ -227,8 +220,7 @@ void tracking_stop(tracking *t)
 {
     if (!t)
         return;
-    atomic_store(&t->stopping, true);
-    pthread_join(t->thread, NULL);
+    bg_thread_stop(&t->listener);
     hot_cache_set_online(t->hot, t->source_index, false, -1);
     free(t);
 }

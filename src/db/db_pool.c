@@ -397,6 +397,15 @@ db_conn *db_pool_acquire(db_pool *pool, uint64_t deadline_ns, orderd_err *err)
     }
 }
 
+db_conn *db_pool_acquire_for(db_pool *pool, int wait_ms, uint64_t deadline_ns, orderd_err *err)
+{
+    uint64_t wait_until = clock_now_ns() + (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000u;
+    db_conn *conn = db_pool_acquire(pool, wait_until < deadline_ns ? wait_until : deadline_ns, err);
+    if (conn != NULL)
+        db_conn_set_deadline(conn, deadline_ns);
+    return conn;
+}
+
 void db_pool_release(db_pool *pool, db_conn *conn)
 {
     if (pool == NULL || conn == NULL)

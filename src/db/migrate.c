@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/base/buf.h"
 #include "orderd/base/log.h"
 
 /* Any fixed 64-bit value works as long as nothing else in the database
@@ -118,35 +119,19 @@ static char *file_read(const char *dir, const char *name)
         LOG(LOG_ERROR, NULL, "migrate: cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            char *grown = realloc(text, cap);
-            if (grown == NULL) {
-                LOG(LOG_ERROR, NULL, "migrate: out of memory reading %s", path);
-                free(text);
-                text = NULL;
-                goto out;
-            }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
+    buf text = BUF_INIT;
+    char chunk[4096];
+    size_t got;
+    while (!text.failed && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&text, chunk, got);
+    char *out = NULL;
+    if (ferror(f))
         LOG(LOG_ERROR, NULL, "migrate: cannot read %s", path);
-        free(text);
-        text = NULL;
-        goto out;
-    }
-    text[len] = '\0';
-out:
+    else if (!(out = buf_steal(&text, NULL)))
+        LOG(LOG_ERROR, NULL, "migrate: out of memory reading %s", path);
+    buf_free(&text);
     fclose(f);
-    return text;
+    return out;
 }
 
 /* ---- database ----------------------------------------------------------- */
@@ -154,12 +139,12 @@ out:
 /* libpq messages end with a newline, which would break a log line. */
 static const char *pq_message(const char *msg)
 {
-    static __thread char buf[512];
-    snprintf(buf, sizeof buf, "%s", msg);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    return buf;
+    static __thread char line[512];
+    snprintf(line, sizeof line, "%s", msg);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+        line[--n] = '\0';
+    return line;
 }
 
 /* Runs sql; true when it succeeded.  what names the step for the log. */

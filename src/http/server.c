@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "orderd/base/blob.h"
+#include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
@@ -144,28 +145,15 @@ static void append_body(request *req, const char *data, size_t size, size_t limi
 {
     if (req->body_too_large)
         return; /* keep reading (and dropping) so the connection stays usable */
-    if (req->body_len + size > limit) {
+    buf body = buf_adopt(req->body, req->body_len, req->body_cap);
+    /* more than the limit, or more than we can hold: the same answer */
+    if (req->body_len + size > limit || !buf_append(&body, data, size)) {
         req->body_too_large = true;
-        free(req->body);
-        req->body = NULL;
-        req->body_len = req->body_cap = 0;
-        return;
+        buf_free(&body);
     }
-    if (req->body_len + size + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 1024;
-        while (cap < req->body_len + size + 1)
-            cap *= 2;
-        char *grown = realloc(req->body, cap);
-        if (!grown) {
-            req->body_too_large = true; /* cannot hold it: same answer as too large */
-            return;
-        }
-        req->body = grown;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, size);
-    req->body_len += size;
-    req->body[req->body_len] = '\0';
+    req->body = body.data;
+    req->body_len = body.len;
+    req->body_cap = body.cap;
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -468,7 +456,7 @@ int server_wait_idle(server *srv, uint64_t deadline_ns)
     }
 }
 
-void server_destroy(server *srv)
+void server_stop(server *srv)
 {
     if (!srv)
         return;

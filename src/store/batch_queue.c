@@ -15,6 +15,8 @@ void batch_queue_init(batch_queue *q)
 
 void batch_queue_destroy(batch_queue *q)
 {
+    if (!q)
+        return;
     pthread_cond_destroy(&q->ready);
     pthread_mutex_destroy(&q->lock);
 }
@@ -57,8 +59,39 @@ int batch_queue_take(batch_queue *q, batch_item **batch, int max)
 
 void batch_queue_stop(batch_queue *q)
 {
+    if (!q)
+        return;
     pthread_mutex_lock(&q->lock);
     q->stopping = true;
     pthread_cond_broadcast(&q->ready);
     pthread_mutex_unlock(&q->lock);
+}
+
+void batch_queue_consume(batch_queue *q, int max, batch_fn process, void *ctx)
+{
+    batch_item *batch[max];
+    int n;
+    while ((n = batch_queue_take(q, batch, max)) > 0)
+        process(ctx, batch, n);
+}
+
+int batch_drop_expired(batch_item **batch, int n, uint64_t now, void (*expire)(batch_item *item))
+{
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        if (now >= batch[i]->deadline_ns)
+            expire(batch[i]);
+        else
+            batch[live++] = batch[i];
+    }
+    return live;
+}
+
+uint64_t batch_latest_deadline(batch_item *const *batch, int n)
+{
+    uint64_t latest = 0;
+    for (int i = 0; i < n; i++)
+        if (batch[i]->deadline_ns > latest)
+            latest = batch[i]->deadline_ns;
+    return latest;
 }

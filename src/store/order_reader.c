@@ -3,21 +3,20 @@
  */
 #include "orderd/store/order_reader.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "orderd/store/batch_queue.h"
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/metrics.h"
 #include "orderd/db/order_db.h"
 
 typedef struct read_job {
-    batch_item link; /* first: the queues hold read_jobs as batch_items */
+    batch_item link; /* first: the queues hold read_jobs as batch_items; has the deadline */
     int64_t id;
-    uint64_t deadline_ns;
     uint64_t ticket;     /* hot cache ticket, taken before the first lookup */
     int64_t min_version; /* the tombstone the lookup saw: older rows are stale */
     bool bypass;         /* Redis was down: read PostgreSQL, fill nothing */
@@ -30,8 +29,7 @@ typedef struct read_job {
 struct order_reader {
     order_reader_options opts;
     batch_queue lookups, loads;
-    pthread_t lookup_thread, load_thread;
-    bool shut_down; /* owner's thread only */
+    bg_thread lookup_thread, load_thread; /* each ends when its queue is stopped and empty */
 };
 
 /* ---- answers ----------------------------------------------------------------- */
@@ -58,8 +56,12 @@ static void answer(read_job *job, orderd_err err, const char *json, size_t len, 
 
 /* ---- lookup stage ------------------------------------------------------------ */
 
-static void lookup_batch(order_reader *r, read_job **jobs, int n)
+static void lookup_batch(void *ctx, batch_item **batch, int n)
 {
+    order_reader *r = ctx;
+    read_job **jobs = (read_job **)batch;
+    if (n < 1)
+        return; /* never from batch_queue_consume; the arrays below need n >= 1 */
     int64_t ids[n];
     order_cache_read found[n];
     for (int i = 0; i < n; i++) {
@@ -83,8 +85,8 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
                  * background; its own answer does not wait for that */
                 read_job *refresh = calloc(1, sizeof *refresh);
                 if (refresh) {
-                    *refresh = (read_job){.id = job->id,
-                                          .deadline_ns = job->deadline_ns,
+                    *refresh = (read_job){.link.deadline_ns = job->link.deadline_ns,
+                                          .id = job->id,
                                           .ticket = job->ticket,
                                           .min_version = f->version};
                     metric_inc(METRIC_CACHE_EARLY_REFRESHES);
@@ -118,14 +120,11 @@ static void lookup_batch(order_reader *r, read_job **jobs, int n)
     }
 }
 
-static void *lookup_main(void *arg)
+static void lookup_run(bg_thread *self, void *arg)
 {
+    (void)self;
     order_reader *r = arg;
-    batch_item *batch[r->opts.batch_max];
-    int n;
-    while ((n = batch_queue_take(&r->lookups, batch, r->opts.batch_max)) > 0)
-        lookup_batch(r, (read_job **)batch, n);
-    return NULL;
+    batch_queue_consume(&r->lookups, r->opts.batch_max, lookup_batch, r);
 }
 
 /* ---- load stage -------------------------------------------------------------- */
@@ -153,22 +152,17 @@ static int recheck(order_reader *r, read_job **jobs, int n)
     return left;
 }
 
-typedef struct loaded {
-    order row;
-    char *json;
-    size_t len;
-} loaded;
-
-static loaded *find_loaded(loaded *rows, int count, int64_t id)
+static order_doc *find_doc(order_doc *docs, int count, int64_t id)
 {
     for (int i = 0; i < count; i++)
-        if (rows[i].row.id == id)
-            return &rows[i];
+        if (docs[i].id == id)
+            return &docs[i];
     return NULL;
 }
 
 /* Fills Redis (and the hot cache) with what this batch read. */
-static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int count, int64_t read_ms)
+static void fill(order_reader *r, read_job **jobs, int n, order_doc *docs, int count,
+                 int64_t read_ms)
 {
     order_cache_fill_item items[n];
     int m = 0;
@@ -177,74 +171,62 @@ static void fill(order_reader *r, read_job **jobs, int n, loaded *rows, int coun
         read_job *job = jobs[i];
         /* past its deadline our read may predate a tombstone that has
          * expired since (order_cache.h): fill nothing for it */
-        if (job->bypass || now >= job->deadline_ns)
+        if (job->bypass || now >= job->link.deadline_ns)
             continue;
         bool seen = false;
         for (int k = 0; k < m && !seen; k++)
             seen = items[k].id == job->id;
         if (seen)
             continue;
-        loaded *l = find_loaded(rows, count, job->id);
-        items[m] = (order_cache_fill_item){.id = job->id, .absent = l == NULL};
-        if (l) {
-            items[m].version = l->row.version;
-            items[m].json = l->json;
-            items[m].len = l->len;
-            /* into the hot cache before Redis: see order_store.c */
+        order_doc *d = find_doc(docs, count, job->id);
+        items[m] = (order_cache_fill_item){.id = job->id, .absent = d == NULL};
+        if (d) {
+            items[m].version = d->version;
+            items[m].json = d->json;
+            items[m].len = d->len;
+            /* into the hot cache first: the echo of our own fill
+             * (tracking.c) only re-reads keys the hot cache holds, so an
+             * entry put after the echo would never be refreshed */
             if (r->opts.hot)
-                hot_cache_put(r->opts.hot, job->id, l->row.version, l->json, l->len, job->ticket);
+                hot_cache_put(r->opts.hot, job->id, d->version, d->json, d->len, job->ticket);
         }
         m++;
     }
     if (m == 0)
         return;
     order_cache_fill_many(r->opts.cache, items, m, read_ms);
+    /* a refused fill means Redis has something newer: ours must not stay */
     for (int k = 0; k < m; k++)
         if (!items[k].accepted && !items[k].absent && r->opts.hot)
             hot_cache_invalidate(r->opts.hot, items[k].id);
 }
 
-static void load_batch(order_reader *r, read_job **jobs, int n)
+/*
+ * One "WHERE id = ANY($1)" for the distinct ids of the batch's n jobs,
+ * rendered: *docs (caller clears each and frees it) holds the *count
+ * orders found, *read_ms how long the read took (for the fill).
+ */
+static orderd_err read_docs(order_reader *r, batch_item **batch, int n, order_doc **docs,
+                            int *count, int64_t *read_ms)
 {
-    uint64_t now = clock_now_ns();
-    int live = 0;
-    for (int i = 0; i < n; i++) {
-        if (now >= jobs[i]->deadline_ns)
-            answer(jobs[i], ORDERD_ERR_TIMEOUT, NULL, 0, 0);
-        else
-            jobs[live++] = jobs[i];
-    }
-    n = live;
-    bool cache_up = r->opts.cache && order_cache_is_up(r->opts.cache);
-    if (n > 0 && cache_up)
-        n = recheck(r, jobs, n);
-    if (n == 0)
-        return;
-
-    /* one statement for every distinct id; its deadline is the latest of
-     * the batch, so no request is cancelled for another's sake */
+    read_job **jobs = (read_job **)batch;
     int64_t ids[n];
     int distinct = 0;
-    uint64_t deadline = 0;
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int k = 0; k < distinct && !seen; k++)
             seen = ids[k] == jobs[i]->id;
         if (!seen)
             ids[distinct++] = jobs[i]->id;
-        if (jobs[i]->deadline_ns > deadline)
-            deadline = jobs[i]->deadline_ns;
     }
     orderd_err err;
-    uint64_t wait_until = now + r->opts.acquire_timeout_ns;
-    db_conn *conn =
-        db_pool_acquire(r->opts.db, wait_until < deadline ? wait_until : deadline, &err);
+    uint64_t deadline = batch_latest_deadline(batch, n);
+    db_conn *conn = db_pool_acquire_for(r->opts.db, r->opts.acquire_timeout_ms, deadline, &err);
     order *rows = NULL;
-    int count = 0;
+    int found = 0;
     uint64_t started = clock_now_ns();
     if (conn) {
-        db_conn_set_deadline(conn, deadline);
-        err = order_db_get_many(conn, ids, distinct, &rows, &count);
+        err = order_db_get_many(conn, ids, distinct, &rows, &found);
         db_pool_release(r->opts.db, conn);
         for (int k = 0; k < distinct; k++)
             metric_inc(METRIC_DB_ORDER_READS);
@@ -253,50 +235,67 @@ static void load_batch(order_reader *r, read_job **jobs, int n)
     }
     if (r->opts.test_hooks.fill_delay_ms > 0)
         nanosleep(&(struct timespec){.tv_nsec = r->opts.test_hooks.fill_delay_ms * 1000000L}, NULL);
-    int64_t read_ms = (int64_t)((clock_now_ns() - started) / 1000000u);
+    *read_ms = (int64_t)((clock_now_ns() - started) / 1000000u);
 
-    loaded *done_rows = count ? calloc((size_t)count, sizeof *done_rows) : NULL;
-    if (count && !done_rows)
+    *docs = found ? calloc((size_t)found, sizeof **docs) : NULL;
+    if (found && !*docs)
         err = ORDERD_ERR_INTERNAL;
-    for (int k = 0; err == ORDERD_OK && k < count; k++) {
-        done_rows[k].row = rows[k];
-        done_rows[k].json = order_to_json(&rows[k], &done_rows[k].len);
-        if (!done_rows[k].json)
-            err = ORDERD_ERR_INTERNAL;
-    }
+    *count = 0;
+    for (int k = 0; err == ORDERD_OK && k < found; k++)
+        if ((err = order_doc_from_order(&rows[k], &(*docs)[k])) == ORDERD_OK)
+            (*count)++;
+    for (int k = 0; k < found; k++)
+        order_clear(&rows[k]);
+    free(rows);
+    return err;
+}
+
+static void answer_timeout(batch_item *item)
+{
+    answer((read_job *)item, ORDERD_ERR_TIMEOUT, NULL, 0, 0);
+}
+
+static void load_batch(void *ctx, batch_item **batch, int n)
+{
+    order_reader *r = ctx;
+    read_job **jobs = (read_job **)batch;
+    n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
+    bool cache_up = r->opts.cache && order_cache_is_up(r->opts.cache);
+    if (n > 0 && cache_up)
+        n = recheck(r, jobs, n);
+    if (n == 0)
+        return;
+
+    order_doc *docs = NULL;
+    int count = 0;
+    int64_t read_ms = 0;
+    orderd_err err = read_docs(r, batch, n, &docs, &count, &read_ms);
     if (err == ORDERD_OK && cache_up)
-        fill(r, jobs, n, done_rows, count, read_ms);
+        fill(r, jobs, n, docs, count, read_ms);
     for (int i = 0; i < n; i++) {
-        loaded *l = err == ORDERD_OK ? find_loaded(done_rows, count, jobs[i]->id) : NULL;
+        order_doc *d = err == ORDERD_OK ? find_doc(docs, count, jobs[i]->id) : NULL;
         if (err != ORDERD_OK)
             answer(jobs[i], err, NULL, 0, 0);
-        else if (l)
-            answer(jobs[i], ORDERD_OK, l->json, l->len, l->row.version);
+        else if (d)
+            answer(jobs[i], ORDERD_OK, d->json, d->len, d->version);
         else
             answer(jobs[i], ORDERD_ERR_NOT_FOUND, NULL, 0, 0);
     }
-    for (int k = 0; k < count; k++) {
-        order_clear(&rows[k]);
-        if (done_rows)
-            free(done_rows[k].json);
-    }
-    free(done_rows);
-    free(rows);
+    for (int k = 0; k < count; k++)
+        order_doc_clear(&docs[k]);
+    free(docs);
 }
 
-static void *load_main(void *arg)
+static void load_run(bg_thread *self, void *arg)
 {
+    (void)self;
     order_reader *r = arg;
-    batch_item *batch[r->opts.batch_max];
-    int n;
-    while ((n = batch_queue_take(&r->loads, batch, r->opts.batch_max)) > 0)
-        load_batch(r, (read_job **)batch, n);
-    return NULL;
+    batch_queue_consume(&r->loads, r->opts.batch_max, load_batch, r);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
 
-order_reader *order_reader_start(const order_reader_options *opts)
+order_reader *order_reader_create(const order_reader_options *opts)
 {
     order_reader *r = calloc(1, sizeof *r);
     if (!r)
@@ -306,38 +305,30 @@ order_reader *order_reader_start(const order_reader_options *opts)
         r->opts.batch_max = 1;
     batch_queue_init(&r->lookups);
     batch_queue_init(&r->loads);
-    if (pthread_create(&r->load_thread, NULL, load_main, r) != 0)
-        goto fail;
-    if (pthread_create(&r->lookup_thread, NULL, lookup_main, r) != 0) {
-        batch_queue_stop(&r->loads);
-        pthread_join(r->load_thread, NULL);
-        goto fail;
+    if (bg_thread_start(&r->load_thread, "read-load", 1, load_run, r) != 0 ||
+        bg_thread_start(&r->lookup_thread, "read-lookup", 1, lookup_run, r) != 0) {
+        order_reader_destroy(r);
+        return NULL;
     }
     return r;
-fail:
-    batch_queue_destroy(&r->lookups);
-    batch_queue_destroy(&r->loads);
-    free(r);
-    return NULL;
-}
-
-void order_reader_shutdown(order_reader *r)
-{
-    if (!r || r->shut_down)
-        return;
-    r->shut_down = true;
-    /* lookups first: what they pass on must still find the loader */
-    batch_queue_stop(&r->lookups);
-    pthread_join(r->lookup_thread, NULL);
-    batch_queue_stop(&r->loads);
-    pthread_join(r->load_thread, NULL);
 }
 
 void order_reader_stop(order_reader *r)
 {
     if (!r)
         return;
-    order_reader_shutdown(r);
+    /* lookups first: what they pass on must still find the loader */
+    batch_queue_stop(&r->lookups);
+    bg_thread_stop(&r->lookup_thread);
+    batch_queue_stop(&r->loads);
+    bg_thread_stop(&r->load_thread);
+}
+
+void order_reader_destroy(order_reader *r)
+{
+    if (!r)
+        return;
+    order_reader_stop(r);
     batch_queue_destroy(&r->lookups);
     batch_queue_destroy(&r->loads);
     free(r);
@@ -349,7 +340,7 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool 
     read_job *job = calloc(1, sizeof *job);
     if (!job)
         return -1;
-    *job = (read_job){.id = id, .deadline_ns = deadline_ns, .done = done, .arg = arg};
+    *job = (read_job){.link.deadline_ns = deadline_ns, .id = id, .done = done, .arg = arg};
     /* without Redis there is nothing to look up: straight to the loader */
     if (!r->opts.cache) {
         metric_inc(METRIC_CACHE_BYPASSES);

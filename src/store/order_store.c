@@ -1,5 +1,6 @@
 /*
- * order_store.c - the read and write paths for orders.
+ * order_store.c - the store's door (order_store.h): owns the cache
+ * protocol, the batched reader and writer, and runs the blocking calls.
  *
  * Read one order:  the hot cache (on the polling thread, orders_api.c),
  * else order_reader.c in batches: Redis, then PostgreSQL for the misses,
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/metrics.h"
 #include "orderd/cache/order_cache.h"
@@ -33,16 +35,8 @@ struct order_store {
     order_writer *writer; /* POST /orders without a key: group commit */
     invalidation *feed;   /* NULL: caching off */
     redis_client *redis;  /* borrowed; NULL: caching off */
-    uint64_t acquire_timeout_ns;
+    int acquire_timeout_ms;
 };
-
-void order_doc_clear(order_doc *doc)
-{
-    if (!doc)
-        return;
-    free(doc->json);
-    memset(doc, 0, sizeof *doc);
-}
 
 order_store *order_store_create(const order_store_options *opts)
 {
@@ -51,7 +45,7 @@ order_store *order_store_create(const order_store_options *opts)
         return NULL;
     store->db = opts->db;
     store->hot = opts->cache ? opts->hot : NULL;
-    store->acquire_timeout_ns = (uint64_t)opts->db_acquire_timeout_ms * 1000000u;
+    store->acquire_timeout_ms = opts->db_acquire_timeout_ms;
     if (opts->cache) {
         order_cache_options co = {
             .redis = opts->cache,
@@ -84,22 +78,22 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .hot = store->hot,
-        .acquire_timeout_ns = store->acquire_timeout_ns,
+        .acquire_timeout_ms = store->acquire_timeout_ms,
         .batch_max = 256,
         .test_hooks = opts->test_hooks,
     };
-    store->reader = order_reader_start(&ro);
+    store->reader = order_reader_create(&ro);
     if (!store->reader)
         goto fail;
     order_writer_options wo = {
         .db = opts->db,
         .cache = store->cache,
-        .acquire_timeout_ns = store->acquire_timeout_ns,
+        .acquire_timeout_ms = store->acquire_timeout_ms,
         /* two, so one batch fills while the other waits for its commit */
         .threads = 2,
         .batch_max = 256,
     };
-    store->writer = order_writer_start(&wo);
+    store->writer = order_writer_create(&wo);
     if (!store->writer)
         goto fail;
     return store;
@@ -112,8 +106,8 @@ void order_store_destroy(order_store *store)
 {
     if (!store)
         return;
-    order_writer_stop(store->writer);
-    order_reader_stop(store->reader);
+    order_writer_destroy(store->writer);
+    order_reader_destroy(store->reader);
     invalidation_stop(store->feed);
     order_cache_destroy(store->cache);
     free(store);
@@ -143,35 +137,12 @@ bool order_store_caches_settled(order_store *store)
                             invalidation_state(store->feed) == CHANGE_FEED_CAUGHT_UP);
 }
 
-/*
- * A connection for one request: wait for it at most db_acquire_timeout_ms
- * (then 503), and let no statement on it outlive the request's deadline.
- */
-static db_conn *acquire(order_store *store, uint64_t deadline_ns, orderd_err *err)
+void order_store_stop(order_store *store)
 {
-    uint64_t wait_until = clock_now_ns() + store->acquire_timeout_ns;
-    db_conn *conn =
-        db_pool_acquire(store->db, wait_until < deadline_ns ? wait_until : deadline_ns, err);
-    if (conn)
-        db_conn_set_deadline(conn, deadline_ns);
-    return conn;
-}
-
-/* Renders o into doc; takes nothing from o. */
-static orderd_err doc_from_order(const order *o, order_doc *doc)
-{
-    doc->json = order_to_json(o, &doc->len);
-    if (!doc->json)
-        return ORDERD_ERR_INTERNAL;
-    doc->id = o->id;
-    doc->version = o->version;
-    return ORDERD_OK;
-}
-
-void order_store_stop_async(order_store *store)
-{
-    order_reader_shutdown(store->reader);
-    order_writer_shutdown(store->writer);
+    if (!store)
+        return;
+    order_reader_stop(store->reader);
+    order_writer_stop(store->writer);
 }
 
 int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
@@ -239,7 +210,7 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
 {
     *replayed = false;
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -255,7 +226,7 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
     if (err == ORDERD_OK) {
         /* both paths answer with the stored bytes, so a replay is
          * byte-for-byte the first response */
-        err = response ? doc_from_stored_json(response, out) : doc_from_order(&o, out);
+        err = response ? doc_from_stored_json(response, out) : order_doc_from_order(&o, out);
         response = NULL;
     }
     free(response);
@@ -267,7 +238,7 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
                                   int64_t expected_version, uint64_t deadline_ns, order_doc *out)
 {
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -275,7 +246,7 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
     db_pool_release(store->db, conn);
     if (err == ORDERD_OK) {
         invalidate_written(store, &o, false);
-        err = doc_from_order(&o, out);
+        err = order_doc_from_order(&o, out);
     }
     order_clear(&o);
     return err;
@@ -285,7 +256,7 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
                               uint64_t deadline_ns)
 {
     orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
     if (!conn)
         return err;
     order gone = {0};
@@ -297,39 +268,7 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
     return err;
 }
 
-/* ---- list rendering --------------------------------------------------------- */
-
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} text_buf;
-
-static void buf_append(text_buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_puts(text_buf *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
+/* ---- lists ------------------------------------------------------------------ */
 
 static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                                char **json, size_t *len);
@@ -354,34 +293,21 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
     return err;
 }
 
-static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                               char **json, size_t *len)
+/* {"data":[...],"next_cursor":"..."|null} into a malloc'd *json. */
+static orderd_err render_list(const order *rows, int count, bool has_more, char **json, size_t *len)
 {
-    orderd_err err;
-    db_conn *conn = acquire(store, deadline_ns, &err);
-    if (!conn)
-        return err;
-    metric_inc(METRIC_DB_LIST_READS);
-    order *rows = NULL;
-    int count = 0;
-    bool has_more = false;
-    err = order_db_list(conn, q, &rows, &count, &has_more);
-    db_pool_release(store->db, conn);
-    if (err != ORDERD_OK)
-        return err;
-
-    text_buf b = {0};
+    buf b = BUF_INIT;
     buf_puts(&b, "{\"data\":[");
     for (int i = 0; i < count; i++) {
-        size_t n;
-        char *one = order_to_json(&rows[i], &n);
+        size_t one_len;
+        char *one = order_to_json(&rows[i], &one_len);
         if (!one) {
-            b.failed = true;
-            break;
+            buf_free(&b);
+            return ORDERD_ERR_INTERNAL;
         }
         if (i > 0)
             buf_puts(&b, ",");
-        buf_append(&b, one, n);
+        buf_append(&b, one, one_len);
         free(one);
     }
     buf_puts(&b, "],\"next_cursor\":");
@@ -394,14 +320,34 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q, ui
     } else {
         buf_puts(&b, "null}");
     }
+    size_t n;
+    char *out = buf_steal(&b, &n);
+    if (!out)
+        return ORDERD_ERR_INTERNAL;
+    *json = out;
+    *len = n;
+    return ORDERD_OK;
+}
+
+static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                               char **json, size_t *len)
+{
+    orderd_err err;
+    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
+    if (!conn)
+        return err;
+    metric_inc(METRIC_DB_LIST_READS);
+    order *rows = NULL;
+    int count = 0;
+    bool has_more = false;
+    err = order_db_list(conn, q, &rows, &count, &has_more);
+    db_pool_release(store->db, conn);
+    if (err != ORDERD_OK)
+        return err;
+
+    err = render_list(rows, count, has_more, json, len);
     for (int i = 0; i < count; i++)
         order_clear(&rows[i]);
     free(rows);
-    if (b.failed) {
-        free(b.data);
-        return ORDERD_ERR_INTERNAL;
-    }
-    *json = b.data;
-    *len = b.len;
-    return ORDERD_OK;
+    return err;
 }

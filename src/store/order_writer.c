@@ -3,19 +3,18 @@
  */
 #include "orderd/store/order_writer.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "orderd/store/batch_queue.h"
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/db/order_db.h"
 
 typedef struct write_job {
-    batch_item link; /* first: the queue holds write_jobs as batch_items */
+    batch_item link; /* first: the queue holds write_jobs as batch_items; has the deadline */
     order_create_req req;
-    uint64_t deadline_ns;
     order_create_done done;
     void *arg;
 } write_job;
@@ -23,54 +22,41 @@ typedef struct write_job {
 struct order_writer {
     order_writer_options opts;
     batch_queue queue;
-    pthread_t *threads;
-    int started;
-    bool shut_down; /* owner's thread only */
+    bg_thread threads; /* end when the queue is stopped and empty */
 };
 
 static void answer(write_job *job, orderd_err err, const order *row)
 {
     order_doc doc = {0};
-    if (err == ORDERD_OK) {
-        doc.json = order_to_json(row, &doc.len);
-        doc.id = row->id;
-        doc.version = row->version;
-        if (!doc.json)
-            err = ORDERD_ERR_INTERNAL;
-    }
+    if (err == ORDERD_OK)
+        err = order_doc_from_order(row, &doc);
     job->done(job->arg, err, err == ORDERD_OK ? &doc : NULL);
     order_create_req_clear(&job->req);
     free(job);
 }
 
-static void write_batch(order_writer *w, write_job **jobs, int n)
+static void answer_timeout(batch_item *item)
 {
+    answer((write_job *)item, ORDERD_ERR_TIMEOUT, NULL);
+}
+
+static void write_batch(void *ctx, batch_item **batch, int n)
+{
+    order_writer *w = ctx;
+    write_job **jobs = (write_job **)batch;
     /* never insert what can no longer be acknowledged in time */
-    uint64_t now = clock_now_ns(), deadline = 0;
-    int live = 0;
-    for (int i = 0; i < n; i++) {
-        if (now >= jobs[i]->deadline_ns) {
-            answer(jobs[i], ORDERD_ERR_TIMEOUT, NULL);
-            continue;
-        }
-        if (jobs[i]->deadline_ns > deadline)
-            deadline = jobs[i]->deadline_ns;
-        jobs[live++] = jobs[i];
-    }
-    n = live;
+    n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
     if (n == 0)
         return;
+    uint64_t deadline = batch_latest_deadline(batch, n);
 
     const order_create_req *reqs[n];
     order rows[n];
     for (int i = 0; i < n; i++)
         reqs[i] = &jobs[i]->req;
     orderd_err err;
-    uint64_t wait_until = now + w->opts.acquire_timeout_ns;
-    db_conn *conn =
-        db_pool_acquire(w->opts.db, wait_until < deadline ? wait_until : deadline, &err);
+    db_conn *conn = db_pool_acquire_for(w->opts.db, w->opts.acquire_timeout_ms, deadline, &err);
     if (conn) {
-        db_conn_set_deadline(conn, deadline);
         err = order_db_insert_many(conn, reqs, n, rows);
         db_pool_release(w->opts.db, conn);
     }
@@ -84,17 +70,14 @@ static void write_batch(order_writer *w, write_job **jobs, int n)
     }
 }
 
-static void *writer_main(void *arg)
+static void writer_run(bg_thread *self, void *arg)
 {
+    (void)self;
     order_writer *w = arg;
-    batch_item *batch[w->opts.batch_max];
-    int n;
-    while ((n = batch_queue_take(&w->queue, batch, w->opts.batch_max)) > 0)
-        write_batch(w, (write_job **)batch, n);
-    return NULL;
+    batch_queue_consume(&w->queue, w->opts.batch_max, write_batch, w);
 }
 
-order_writer *order_writer_start(const order_writer_options *opts)
+order_writer *order_writer_create(const order_writer_options *opts)
 {
     order_writer *w = calloc(1, sizeof *w);
     if (!w)
@@ -104,41 +87,28 @@ order_writer *order_writer_start(const order_writer_options *opts)
         w->opts.threads = 1;
     if (w->opts.batch_max < 1)
         w->opts.batch_max = 1;
-    w->threads = calloc((size_t)w->opts.threads, sizeof *w->threads);
-    if (!w->threads) {
-        free(w);
-        return NULL;
-    }
     batch_queue_init(&w->queue);
-    for (int i = 0; i < w->opts.threads; i++) {
-        if (pthread_create(&w->threads[i], NULL, writer_main, w) != 0)
-            break;
-        w->started++;
-    }
-    if (w->started == 0) {
-        order_writer_stop(w);
+    if (bg_thread_start(&w->threads, "store-writer", w->opts.threads, writer_run, w) != 0) {
+        order_writer_destroy(w);
         return NULL;
     }
     return w;
-}
-
-void order_writer_shutdown(order_writer *w)
-{
-    if (!w || w->shut_down)
-        return;
-    w->shut_down = true;
-    batch_queue_stop(&w->queue);
-    for (int i = 0; i < w->started; i++)
-        pthread_join(w->threads[i], NULL);
 }
 
 void order_writer_stop(order_writer *w)
 {
     if (!w)
         return;
-    order_writer_shutdown(w);
+    batch_queue_stop(&w->queue);
+    bg_thread_stop(&w->threads);
+}
+
+void order_writer_destroy(order_writer *w)
+{
+    if (!w)
+        return;
+    order_writer_stop(w);
     batch_queue_destroy(&w->queue);
-    free(w->threads);
     free(w);
 }
 
@@ -149,7 +119,7 @@ int order_writer_submit(order_writer *w, order_create_req *req, uint64_t deadlin
     if (!job)
         return -1;
     job->req = *req;
-    job->deadline_ns = deadline_ns;
+    job->link.deadline_ns = deadline_ns;
     job->done = done;
     job->arg = arg;
     if (!batch_queue_push(&w->queue, &job->link)) {

@@ -242,6 +242,44 @@ static void test_acquire_times_out_when_all_taken(void **state)
     db_pool_destroy(pool);
 }
 
+/* Asserts that one acquire_for on the exhausted pool fails BUSY after ~200 ms. */
+static void assert_busy_after_200ms(db_pool *pool, int wait_ms, uint64_t deadline_ns)
+{
+    uint64_t start = clock_now_ns();
+    orderd_err err = ORDERD_OK;
+    assert_null(db_pool_acquire_for(pool, wait_ms, deadline_ns, &err));
+    assert_int_equal(err, ORDERD_ERR_BUSY);
+    uint64_t waited = elapsed_ms(start);
+    assert_true(waited >= 199);
+    assert_true(waited < 450);
+}
+
+static void test_acquire_for_waits_the_shorter_and_sets_the_deadline(void **state)
+{
+    (void)state;
+    db_pool *pool = test_pool_new(1);
+    db_conn *held = acquire_ok(pool);
+    /* the acquire budget is the shorter, then the request's deadline */
+    assert_busy_after_200ms(pool, 200, clock_now_ns() + 60000 * MS);
+    assert_busy_after_200ms(pool, 60000, clock_now_ns() + 200 * MS);
+    db_pool_release(pool, held);
+
+    /* the deadline holds for statements: cancelled long before the
+     * pool's statement_timeout (5 s) would end the sleep */
+    uint64_t start = clock_now_ns();
+    orderd_err err = ORDERD_ERR_INTERNAL;
+    db_conn *conn = db_pool_acquire_for(pool, 1000, start + 300 * MS, &err);
+    assert_non_null(conn);
+    assert_int_equal(err, ORDERD_OK);
+    const char *params[] = {"3"};
+    PGresult *res = db_exec(conn, T_SLEEP, params, &err);
+    assert_int_equal(err, ORDERD_ERR_TIMEOUT);
+    PQclear(res);
+    assert_true(elapsed_ms(start) < 2000);
+    db_pool_release(pool, conn);
+    db_pool_destroy(pool);
+}
+
 typedef struct delayed_release {
     db_pool *pool;
     db_conn *conn;
@@ -401,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_migrations_recorded_once),
         cmocka_unit_test(test_acquire_release),
         cmocka_unit_test(test_acquire_times_out_when_all_taken),
+        cmocka_unit_test(test_acquire_for_waits_the_shorter_and_sets_the_deadline),
         cmocka_unit_test(test_waiter_gets_released_connection),
         cmocka_unit_test(test_terminated_backend_is_replaced),
         cmocka_unit_test(test_statement_timeout),

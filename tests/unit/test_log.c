@@ -180,7 +180,7 @@ static void test_threads_lose_nothing(void **state)
     size_t i;
 
     (void)state;
-    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    assert_int_equal(log_start(LOG_INFO, fd), 0);
     for (int t = 0; t < THREADS; t++) {
         args[t].id = t;
         assert_int_equal(pthread_create(&threads[t], NULL, worker, &args[t]), 0);
@@ -188,7 +188,7 @@ static void test_threads_lose_nothing(void **state)
     LOG(LOG_INFO, NULL, "main thread");
     for (int t = 0; t < THREADS; t++)
         pthread_join(threads[t], NULL);
-    log_shutdown();
+    log_stop();
 
     lines = log_lines(fd);
     assert_int_equal(json_array_size(lines), THREADS * LINES_PER_THREAD + 1);
@@ -226,7 +226,7 @@ static void test_flusher_writes_without_shutdown(void **state)
     json_t *lines = NULL;
 
     (void)state;
-    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    assert_int_equal(log_start(LOG_INFO, fd), 0);
     LOG(LOG_INFO, NULL, "first");
     log_flush();
     lines = log_lines(fd);
@@ -247,8 +247,8 @@ static void test_flusher_writes_without_shutdown(void **state)
     assert_non_null(lines);
     assert_string_equal(str_field(json_array_get(lines, 1), "msg"), "second");
     json_decref(lines);
-    log_shutdown();
-    log_shutdown(); /* idempotent */
+    log_stop();
+    log_stop(); /* idempotent */
     close(fd);
 }
 
@@ -259,7 +259,7 @@ static void test_level_filtering(void **state)
     json_t *lines;
 
     (void)state;
-    assert_int_equal(log_init(LOG_WARN, fd), 0);
+    assert_int_equal(log_start(LOG_WARN, fd), 0);
     assert_false(log_enabled(LOG_DEBUG));
     assert_false(log_enabled(LOG_INFO));
     assert_true(log_enabled(LOG_WARN));
@@ -269,7 +269,7 @@ static void test_level_filtering(void **state)
     LOG(LOG_WARN, NULL, "warn");
     LOG(LOG_ERROR, "r1", "error %d", 42);
     log_access(&rec); /* an info line: filtered too */
-    log_shutdown();
+    log_stop();
 
     lines = log_lines(fd);
     assert_int_equal(json_array_size(lines), 2);
@@ -300,12 +300,12 @@ static void test_access_line(void **state)
     char *text;
 
     (void)state;
-    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    assert_int_equal(log_start(LOG_INFO, fd), 0);
     log_access(&rec);
     rec.cache = "HIT";
     rec.duration_ms = 0.0004;
     log_access(&rec);
-    log_shutdown();
+    log_stop();
 
     text = read_all(fd);
     assert_non_null(strstr(text, "\"duration_ms\":1.500,"));
@@ -349,7 +349,7 @@ static void test_access_line_timestamps_and_numbers(void **state)
     char *text;
 
     (void)state;
-    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    assert_int_equal(log_start(LOG_INFO, fd), 0);
     for (int i = 0; i < 4; i++) {
         rec.ts_us = ts[i];
         rec.duration_ms = ms[i];
@@ -357,7 +357,7 @@ static void test_access_line_timestamps_and_numbers(void **state)
         rec.bytes = (uint64_t)i * 1000000007ULL;
         log_access(&rec);
     }
-    log_shutdown();
+    log_stop();
     text = read_all(fd);
     for (int i = 0; i < 4; i++)
         assert_non_null(strstr(text, ms_text[i]));
@@ -381,13 +381,13 @@ static void test_bound_request_id_is_used_when_none_is_given(void **state)
     char *text;
 
     (void)state;
-    assert_int_equal(log_init(LOG_INFO, fd), 0);
+    assert_int_equal(log_start(LOG_INFO, fd), 0);
     log_bind_request("req-42");
     LOG(LOG_WARN, NULL, "deep inside");
     LOG(LOG_WARN, "explicit", "named");
     log_bind_request(NULL);
     LOG(LOG_WARN, NULL, "outside");
-    log_shutdown();
+    log_stop();
     text = read_all(fd);
     lines = parse_lines(text);
     free(text);
@@ -409,14 +409,14 @@ static void test_extra_json_and_odd_messages(void **state)
     assert_non_null(big);
     memset(big, 'b', 100000);
     big[100000] = '\0';
-    assert_int_equal(log_init(LOG_DEBUG, fd), 0);
+    assert_int_equal(log_start(LOG_DEBUG, fd), 0);
     log_write(LOG_INFO, "", "", "empty extra");
     log_write(LOG_DEBUG, NULL, "\"error\":\"timeout\",\"attempt\":2", "with extra");
     LOG(LOG_INFO, NULL, "bad \xff byte");
     LOG(LOG_INFO, NULL, "before big");
     LOG(LOG_INFO, NULL, "%s", big); /* larger than a thread's buffer */
     LOG(LOG_INFO, NULL, "after big");
-    log_shutdown();
+    log_stop();
 
     lines = log_lines(fd);
     assert_int_equal(json_array_size(lines), 6);
@@ -442,11 +442,11 @@ static void test_reinit_switches_fd(void **state)
     json_t *lines;
 
     (void)state;
-    assert_int_equal(log_init(LOG_INFO, fd1), 0);
+    assert_int_equal(log_start(LOG_INFO, fd1), 0);
     LOG(LOG_INFO, NULL, "to one");
-    assert_int_equal(log_init(LOG_INFO, fd2), 0);
+    assert_int_equal(log_start(LOG_INFO, fd2), 0);
     LOG(LOG_INFO, NULL, "to two");
-    log_shutdown();
+    log_stop();
 
     lines = log_lines(fd1);
     assert_int_equal(json_array_size(lines), 1);
@@ -469,9 +469,9 @@ static void test_stderr_before_init_and_after_shutdown(void **state)
     assert_true(saved >= 0);
     assert_int_equal(dup2(err_fd, 2), 2);
     LOG(LOG_INFO, NULL, "early");
-    assert_int_equal(log_init(LOG_INFO, log_fd), 0);
+    assert_int_equal(log_start(LOG_INFO, log_fd), 0);
     LOG(LOG_INFO, NULL, "running");
-    log_shutdown();
+    log_stop();
     LOG(LOG_INFO, NULL, "late");
     dup2(saved, 2);
     close(saved);

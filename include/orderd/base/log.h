@@ -7,7 +7,7 @@
  * Lines go to a per-thread buffer (no global lock per line, no write(2)
  * per line); a flusher thread writes the buffers out every few
  * milliseconds, and a thread whose buffer fills writes it itself.
- * log_shutdown() flushes everything, so a clean stop loses no line.
+ * log_stop() flushes everything, so a clean stop loses no line.
  */
 #ifndef ORDERD_LOG_H
 #define ORDERD_LOG_H
@@ -24,13 +24,14 @@ bool log_level_parse(const char *name, log_level *out);
 
 /*
  * Starts logging to fd (1 for stdout) at min_level.  Safe to skip: before
- * log_init (and after log_shutdown) lines are written straight to fd 2 so
- * early start-up errors are never lost.  Returns 0, or -1 when the flusher
- * thread cannot start.
+ * log_start (and after log_stop) lines are written straight to fd 2 so
+ * early start-up errors are never lost.  Called again while running, it
+ * only moves logging to the new fd and level.  Returns 0, or -1 when the
+ * flusher thread cannot start.
  */
-int log_init(log_level min_level, int fd);
+int log_start(log_level min_level, int fd);
 /* Flushes every thread's buffer and stops the flusher. Idempotent. */
-void log_shutdown(void);
+void log_stop(void);
 /* Writes out every buffer now (used by tests and before exit paths). */
 void log_flush(void);
 

@@ -43,6 +43,7 @@ typedef struct hot_cache hot_cache;
  * (1..HOT_CACHE_SOURCES_MAX) invalidation streams must all be online
  * before anything is served.  NULL on a bad argument or no memory. */
 hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources);
+/* NULL-safe. */
 void hot_cache_destroy(hot_cache *hc);
 
 /*

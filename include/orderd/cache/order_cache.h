@@ -1,6 +1,7 @@
 /*
  * order_cache.h - the versioned entry protocol for orders in Redis, on
- * top of cache.h.  order_store.c decides when; this module knows how.
+ * top of redis.h.  The store (order_store.c, order_reader.c,
+ * order_writer.c) decides when; this module knows how.
  *
  * Why versions: the classic read-through cache (GET; on miss read the
  * database and SET; on write DEL) has a race.  Reader R misses and reads
@@ -44,6 +45,7 @@ typedef struct order_cache_options {
 } order_cache_options;
 
 order_cache *order_cache_create(const order_cache_options *opts);
+/* NULL-safe. */
 void order_cache_destroy(order_cache *oc);
 
 typedef enum order_cache_result {

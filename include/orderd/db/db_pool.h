@@ -54,6 +54,13 @@ void db_pool_destroy(db_pool *pool);
  * time, ORDERD_ERR_UNAVAILABLE when PostgreSQL cannot be reached.
  */
 db_conn *db_pool_acquire(db_pool *pool, uint64_t deadline_ns, orderd_err *err);
+/*
+ * The acquire of one request (or batch): waits at most wait_ms (the
+ * acquire budget; then ORDERD_ERR_BUSY) and never past deadline_ns, and
+ * on success sets deadline_ns as the connection's statement deadline
+ * (db_conn_set_deadline), so no statement outlives what it serves.
+ */
+db_conn *db_pool_acquire_for(db_pool *pool, int wait_ms, uint64_t deadline_ns, orderd_err *err);
 /* Gives the connection back; a broken one is closed and reopened later. */
 void db_pool_release(db_pool *pool, db_conn *conn);
 

@@ -50,6 +50,6 @@ void server_stop_accepting(server *srv);
 int server_wait_idle(server *srv, uint64_t deadline_ns);
 
 /* Stops the daemon and frees it (after the worker pool is drained). NULL-safe. */
-void server_destroy(server *srv);
+void server_stop(server *srv);
 
 #endif

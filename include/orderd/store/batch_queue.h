@@ -1,7 +1,9 @@
 /*
  * batch_queue.h - a blocking FIFO that hands its consumer everything
  * waiting at once (up to a maximum): the shape of work that is cheaper
- * done together (order_reader.c, order_writer.c).
+ * done together (order_reader.c, order_writer.c).  With it, the two
+ * steps every batch starts with: drop what is already too late, and
+ * find the deadline the rest share.
  *
  * Intrusive: a queued struct starts with a batch_item; the queue never
  * allocates and never owns what is in it.
@@ -11,9 +13,11 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct batch_item {
-    struct batch_item *next;
+    struct batch_item *next; /* the queue's */
+    uint64_t deadline_ns;    /* clock_now_ns() base; set by whoever queues the item */
 } batch_item;
 
 typedef struct batch_queue {
@@ -24,6 +28,7 @@ typedef struct batch_queue {
 } batch_queue;
 
 void batch_queue_init(batch_queue *q);
+/* The queue must be stopped and empty (its consumers joined). NULL-safe. */
 void batch_queue_destroy(batch_queue *q);
 /* false (item not queued) once the queue is stopping. */
 bool batch_queue_push(batch_queue *q, batch_item *item);
@@ -33,7 +38,29 @@ bool batch_queue_push(batch_queue *q, batch_item *item);
  * queued before batch_queue_stop is still handed out.
  */
 int batch_queue_take(batch_queue *q, batch_item **batch, int max);
-/* Refuses new items and wakes every consumer. */
+/* Refuses new items and wakes every consumer. Idempotent; NULL-safe. */
 void batch_queue_stop(batch_queue *q);
+
+/* Does the work of one batch of n (>= 1) items. */
+typedef void (*batch_fn)(void *ctx, batch_item **batch, int n);
+
+/*
+ * The body of a consumer thread: takes batches of at most max (>= 1)
+ * items and hands each to process, until the queue is stopped and empty.
+ */
+void batch_queue_consume(batch_queue *q, int max, batch_fn process, void *ctx);
+
+/*
+ * Hands every item of batch whose deadline has passed at now to expire
+ * (in batch order; expire may free it), keeps the others at the front in
+ * their order, and returns how many those are.
+ */
+int batch_drop_expired(batch_item **batch, int n, uint64_t now, void (*expire)(batch_item *item));
+
+/*
+ * The latest deadline of the n items (0 when n is 0): the deadline of a
+ * statement shared by all of them, so none is cancelled for another's sake.
+ */
+uint64_t batch_latest_deadline(batch_item *const *batch, int n);
 
 #endif

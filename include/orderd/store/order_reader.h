@@ -29,25 +29,26 @@
 #include "orderd/base/test_hooks.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/cache/order_cache.h"
-#include "orderd/store/order_store.h"
+#include "orderd/store/order_doc.h"
 
 typedef struct order_reader order_reader;
 
 typedef struct order_reader_options {
-    db_pool *db;        /* borrowed */
-    order_cache *cache; /* borrowed; NULL = no Redis */
-    hot_cache *hot;     /* borrowed; NULL = no hot cache */
-    uint64_t acquire_timeout_ns;
-    int batch_max;         /* requests per batch */
-    test_hooks test_hooks; /* TEST ONLY: fill_delay_ms */
+    db_pool *db;            /* borrowed */
+    order_cache *cache;     /* borrowed; NULL = no Redis */
+    hot_cache *hot;         /* borrowed; NULL = no hot cache */
+    int acquire_timeout_ms; /* longest wait for a pool connection */
+    int batch_max;          /* requests per batch */
+    test_hooks test_hooks;  /* TEST ONLY: fill_delay_ms */
 } order_reader_options;
 
-order_reader *order_reader_start(const order_reader_options *opts);
+/* Starts the lookup and load threads. NULL when out of memory or they cannot start. */
+order_reader *order_reader_create(const order_reader_options *opts);
 /* Answers everything still queued and stops the threads; later submits
- * fail.  The reader stays valid until order_reader_stop. Idempotent. */
-void order_reader_shutdown(order_reader *r);
-/* Shuts down (if not yet) and frees. NULL-safe. */
+ * fail.  The reader stays valid until order_reader_destroy. Idempotent. */
 void order_reader_stop(order_reader *r);
+/* Stops (if not yet) and frees. NULL-safe. */
+void order_reader_destroy(order_reader *r);
 
 /* Queues a read; done is called exactly once.  fresh: PostgreSQL's
  * answer, never a cached one (the caches are refilled with it).  -1 when

@@ -1,16 +1,28 @@
 /*
- * order_store.h - where handlers get and change orders.
+ * order_store.h - the door handlers get and change orders through, so
+ * they never know whether a cache exists.  Answers are orders already
+ * rendered as JSON (order_doc.h).
  *
- * The read path (Redis first, then PostgreSQL, then fill Redis) and write
- * invalidation live here, so handlers never know whether a cache exists.
- * Reads return the order already rendered as JSON (order_doc), the form
- * both the cache and the HTTP response want.  Every call takes a deadline
- * (clock_now_ns() base) and blocks: call from I/O workers only.
+ * Behind the door:
+ *   order_store.c   lists (Redis, else PostgreSQL, then a fill), creates
+ *                   under an Idempotency-Key, status changes and deletes,
+ *                   each write invalidating the cache before it returns.
+ *                   These calls block: call them from I/O workers only.
+ *   order_reader.c  GET /orders/:id in batches on its own threads: Redis,
+ *                   then PostgreSQL for the misses, then a versioned fill
+ *                   of Redis and the hot cache.
+ *   order_writer.c  POST /orders without a key, group-committed on its
+ *                   own threads.
+ * The two batched calls (order_store_get_async, order_store_create_async)
+ * only queue: they never block and answer through a callback.  The hot
+ * cache itself is read by the handler on the polling thread (orders_api.c),
+ * before the store is asked at all.  Every call takes a deadline
+ * (clock_now_ns() base).
  *
  * Guarantee: once a write call has returned, no read that starts later,
  * in this or any other orderd process sharing the Redis, returns an older
- * version (order_store.c explains how).  When Redis is down, reads go to
- * PostgreSQL ("BYPASS") and invalidations are journaled (cache.h).
+ * version (order_cache.h explains how).  When Redis is down, reads go to
+ * PostgreSQL ("BYPASS") and invalidations are journaled (redis.h).
  */
 #ifndef ORDERD_ORDER_STORE_H
 #define ORDERD_ORDER_STORE_H
@@ -25,18 +37,7 @@
 #include "orderd/base/test_hooks.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/domain/order.h"
-
-typedef struct order_doc {
-    char *json; /* owned, NUL-terminated; freed by order_doc_clear */
-    size_t len;
-    int64_t id;
-    int64_t version;
-} order_doc;
-
-/* X-Cache values; static strings. */
-#define CACHE_STATUS_HIT    "HIT"
-#define CACHE_STATUS_MISS   "MISS"
-#define CACHE_STATUS_BYPASS "BYPASS"
+#include "orderd/store/order_doc.h"
 
 typedef struct order_store_options {
     db_pool *db;               /* borrowed; must outlive the store */
@@ -58,27 +59,18 @@ typedef struct order_store_options {
     test_hooks test_hooks; /* TEST ONLY: passed on to the cache and the reader */
 } order_store_options;
 
-void order_doc_clear(order_doc *doc);
-
 typedef struct order_store order_store;
 
 /* NULL on allocation failure or when a cache script cannot be registered. */
 order_store *order_store_create(const order_store_options *opts);
+/* Stops the batched paths (if not yet) and frees. NULL-safe. */
 void order_store_destroy(order_store *store);
 
 /*
- * The answer to one read: err ORDERD_OK with doc (the callee owns
- * doc->json), ORDERD_ERR_NOT_FOUND, or an error; cache_status says where
- * it came from.  Runs on a reader thread and must not block.
- */
-typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
-                                const char *cache_status);
-
-/*
  * Reads one order in the next batch (order_reader.h); done is called
- * exactly once, on another thread.  fresh (Cache-Control: no-cache):
- * skip Redis, read PostgreSQL, refill.  Unlike the other calls this one does
- * not block.  -1 (done not called) when the store is stopping.
+ * exactly once, on a reader thread.  fresh (Cache-Control: no-cache):
+ * skip Redis, read PostgreSQL, refill.  Does not block.  -1 (done not
+ * called) when the store is stopping.
  */
 int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, bool fresh,
                           order_read_done done, void *arg);
@@ -91,9 +83,6 @@ int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, 
 orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
                                          const char *idempotency_key, uint64_t deadline_ns,
                                          order_doc *out, bool *replayed);
-
-/* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
-typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
 
 /*
  * Creates an order without an idempotency key in the next group commit
@@ -118,9 +107,9 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
 /*
  * Answers every queued batched read and create and refuses new ones
  * (503): at shutdown, so no connection is left suspended when the HTTP
- * server stops.
+ * server stops.  Idempotent; NULL-safe.
  */
-void order_store_stop_async(order_store *store);
+void order_store_stop(order_store *store);
 
 /* "up", "down" or "off", for /readyz. */
 const char *order_store_cache_state(order_store *store);

@@ -18,26 +18,27 @@
 #include <stdint.h>
 
 #include "orderd/db/db_pool.h"
-#include "orderd/cache/hot_cache.h"
 #include "orderd/domain/order.h"
 #include "orderd/cache/order_cache.h"
-#include "orderd/store/order_store.h"
+#include "orderd/store/order_doc.h"
 
 typedef struct order_writer order_writer;
 
 typedef struct order_writer_options {
-    db_pool *db;        /* borrowed */
-    order_cache *cache; /* borrowed; NULL = no Redis */
-    uint64_t acquire_timeout_ns;
-    int threads; /* batches in flight at once */
+    db_pool *db;            /* borrowed */
+    order_cache *cache;     /* borrowed; NULL = no Redis */
+    int acquire_timeout_ms; /* longest wait for a pool connection */
+    int threads;            /* batches in flight at once */
     int batch_max;
 } order_writer_options;
 
-order_writer *order_writer_start(const order_writer_options *opts);
-/* Answers everything queued, stops the threads; later submits fail. Idempotent. */
-void order_writer_shutdown(order_writer *w);
-/* Shuts down (if not yet) and frees. NULL-safe. */
+/* Starts the writer threads. NULL when out of memory or none can start. */
+order_writer *order_writer_create(const order_writer_options *opts);
+/* Answers everything queued and stops the threads; later submits fail.
+ * The writer stays valid until order_writer_destroy. Idempotent. */
 void order_writer_stop(order_writer *w);
+/* Stops (if not yet) and frees. NULL-safe. */
+void order_writer_destroy(order_writer *w);
 
 /*
  * Queues one create; takes req's contents (the caller's *req is left

@@ -1,0 +1,49 @@
+/*
+ * order_doc.h - an order as the store hands it out, and the types every
+ * store path shares: the front door (order_store.h) and the batched
+ * reader and writer (order_reader.h, order_writer.h).
+ *
+ * A doc is the order already rendered as JSON, the form both the cache
+ * and the HTTP response want, with the id and version beside it (for
+ * Location and ETag) so nobody parses the JSON again.
+ */
+#ifndef ORDERD_ORDER_DOC_H
+#define ORDERD_ORDER_DOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orderd/base/error.h"
+#include "orderd/domain/order.h"
+
+typedef struct order_doc {
+    char *json; /* owned, NUL-terminated; freed by order_doc_clear */
+    size_t len;
+    int64_t id;
+    int64_t version;
+} order_doc;
+
+/* X-Cache values; static strings. */
+#define CACHE_STATUS_HIT    "HIT"
+#define CACHE_STATUS_MISS   "MISS"
+#define CACHE_STATUS_BYPASS "BYPASS"
+
+/* Renders o into *doc (which the caller clears); takes nothing from o.
+ * ORDERD_ERR_INTERNAL, doc untouched, when out of memory. */
+orderd_err order_doc_from_order(const order *o, order_doc *doc);
+
+/* Frees doc->json and zeroes the doc. NULL-safe. */
+void order_doc_clear(order_doc *doc);
+
+/*
+ * The answer to one read: err ORDERD_OK with doc (the callee owns
+ * doc->json), ORDERD_ERR_NOT_FOUND, or an error; cache_status says where
+ * it came from.  Runs on a reader thread and must not block.
+ */
+typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
+                                const char *cache_status);
+
+/* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
+typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
+
+#endif

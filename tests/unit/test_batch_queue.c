@@ -1,0 +1,178 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "orderd/store/batch_queue.h"
+
+#define ITEMS 5
+
+static batch_item items[ITEMS];
+
+static void push_all(batch_queue *q)
+{
+    for (int i = 0; i < ITEMS; i++)
+        assert_true(batch_queue_push(q, &items[i]));
+}
+
+static void take_hands_out_oldest_first_up_to_max(void **state)
+{
+    (void)state;
+    batch_queue q;
+    batch_queue_init(&q);
+    push_all(&q);
+    batch_item *batch[ITEMS];
+    assert_int_equal(batch_queue_take(&q, batch, 3), 3);
+    for (int i = 0; i < 3; i++)
+        assert_ptr_equal(batch[i], &items[i]);
+    assert_int_equal(batch_queue_take(&q, batch, 3), 2);
+    assert_ptr_equal(batch[0], &items[3]);
+    assert_ptr_equal(batch[1], &items[4]);
+    /* emptied and refilled: the tail was reset */
+    assert_true(batch_queue_push(&q, &items[0]));
+    assert_int_equal(batch_queue_take(&q, batch, 3), 1);
+    assert_ptr_equal(batch[0], &items[0]);
+    batch_queue_stop(&q);
+    batch_queue_destroy(&q);
+}
+
+static void stop_refuses_new_items_but_hands_out_the_queued(void **state)
+{
+    (void)state;
+    batch_queue q;
+    batch_queue_init(&q);
+    assert_true(batch_queue_push(&q, &items[0]));
+    assert_true(batch_queue_push(&q, &items[1]));
+    batch_queue_stop(&q);
+    batch_queue_stop(&q); /* idempotent */
+    assert_false(batch_queue_push(&q, &items[2]));
+    batch_item *batch[ITEMS];
+    assert_int_equal(batch_queue_take(&q, batch, ITEMS), 2);
+    assert_ptr_equal(batch[0], &items[0]);
+    assert_ptr_equal(batch[1], &items[1]);
+    /* stopped and empty: 0 at once, no waiting */
+    assert_int_equal(batch_queue_take(&q, batch, ITEMS), 0);
+    batch_queue_destroy(&q);
+    batch_queue_destroy(NULL);
+}
+
+static void *take_once(void *arg)
+{
+    batch_item *batch[ITEMS];
+    static int taken;
+    taken = batch_queue_take(arg, batch, ITEMS);
+    return &taken;
+}
+
+static void stop_wakes_a_waiting_consumer(void **state)
+{
+    (void)state;
+    batch_queue q;
+    batch_queue_init(&q);
+    pthread_t consumer;
+    assert_int_equal(pthread_create(&consumer, NULL, take_once, &q), 0);
+    /* most likely waiting by then; before or during its wait, take must return */
+    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    batch_queue_stop(&q);
+    void *taken;
+    pthread_join(consumer, &taken);
+    assert_int_equal(*(int *)taken, 0);
+    batch_queue_destroy(&q);
+}
+
+typedef struct seen {
+    int batches;
+    int sizes[ITEMS];
+    batch_item *order[ITEMS];
+    int count;
+} seen;
+
+static void record(void *ctx, batch_item **batch, int n)
+{
+    seen *s = ctx;
+    s->sizes[s->batches++] = n;
+    for (int i = 0; i < n; i++)
+        s->order[s->count++] = batch[i];
+}
+
+static void consume_runs_every_batch_until_stopped_and_empty(void **state)
+{
+    (void)state;
+    batch_queue q;
+    batch_queue_init(&q);
+    push_all(&q);
+    batch_queue_stop(&q);
+    seen s = {0};
+    batch_queue_consume(&q, 2, record, &s); /* returns: stopped and drained */
+    assert_int_equal(s.batches, 3);
+    assert_int_equal(s.sizes[0], 2);
+    assert_int_equal(s.sizes[1], 2);
+    assert_int_equal(s.sizes[2], 1);
+    for (int i = 0; i < ITEMS; i++)
+        assert_ptr_equal(s.order[i], &items[i]);
+    batch_queue_destroy(&q);
+}
+
+static batch_item *expired[ITEMS];
+static int expired_count;
+
+static void expire(batch_item *item)
+{
+    expired[expired_count++] = item;
+}
+
+static void drop_expired_answers_the_late_and_keeps_the_rest_in_order(void **state)
+{
+    (void)state;
+    uint64_t deadlines[ITEMS] = {10, 5, 20, 5, 30};
+    batch_item *batch[ITEMS];
+    for (int i = 0; i < ITEMS; i++) {
+        items[i].deadline_ns = deadlines[i];
+        batch[i] = &items[i];
+    }
+    expired_count = 0;
+    /* a deadline equal to now has passed */
+    assert_int_equal(batch_drop_expired(batch, ITEMS, 10, expire), 2);
+    assert_ptr_equal(batch[0], &items[2]);
+    assert_ptr_equal(batch[1], &items[4]);
+    assert_int_equal(expired_count, 3);
+    assert_ptr_equal(expired[0], &items[0]);
+    assert_ptr_equal(expired[1], &items[1]);
+    assert_ptr_equal(expired[2], &items[3]);
+
+    expired_count = 0;
+    assert_int_equal(batch_drop_expired(batch, 2, 0, expire), 2); /* none late */
+    assert_int_equal(expired_count, 0);
+    assert_int_equal(batch_drop_expired(batch, 2, 100, expire), 0); /* all late */
+    assert_int_equal(expired_count, 2);
+}
+
+static void latest_deadline_is_the_largest(void **state)
+{
+    (void)state;
+    uint64_t deadlines[3] = {3, 9, 4};
+    batch_item *batch[3];
+    for (int i = 0; i < 3; i++) {
+        items[i].deadline_ns = deadlines[i];
+        batch[i] = &items[i];
+    }
+    assert_int_equal(batch_latest_deadline(batch, 3), 9);
+    assert_int_equal(batch_latest_deadline(batch, 1), 3);
+    assert_int_equal(batch_latest_deadline(batch, 0), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(take_hands_out_oldest_first_up_to_max),
+        cmocka_unit_test(stop_refuses_new_items_but_hands_out_the_queued),
+        cmocka_unit_test(stop_wakes_a_waiting_consumer),
+        cmocka_unit_test(consume_runs_every_batch_until_stopped_and_empty),
+        cmocka_unit_test(drop_expired_answers_the_late_and_keeps_the_rest_in_order),
+        cmocka_unit_test(latest_deadline_is_the_largest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
