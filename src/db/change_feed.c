@@ -4,22 +4,22 @@
 #include "orderd/db/change_feed.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
 
 #define CHANNEL "orderd_order_changes"
 /* changes handed to the sink per call, at most */
 #define APPLY_MAX 256
+/* a stop is noticed within this while the thread waits on PostgreSQL */
+#define STOP_CHECK_MS 50
 /* how often the log is pruned, by whichever process gets there first */
 #define PRUNE_INTERVAL_NS (UINT64_C(60) * 1000 * 1000 * 1000)
 /* notified transactions remembered between two log reads, so the read
@@ -29,9 +29,7 @@
 struct change_feed {
     change_feed_options opts;
     char *url;
-    pthread_t thread;
-    int wake[2]; /* a byte on wake[1] ends poll() at stop */
-    atomic_bool stopping;
+    bg_thread thread;
     atomic_int state;
     atomic_uint_fast64_t notifications, replayed;
 
@@ -245,14 +243,13 @@ static bool follow_until_next_read(change_feed *f)
         uint64_t now = clock_now_ns();
         if (now >= due)
             return true;
-        struct pollfd fds[2] = {{.fd = PQsocket(f->pg), .events = POLLIN},
-                                {.fd = f->wake[0], .events = POLLIN}};
+        struct pollfd pg = {.fd = PQsocket(f->pg), .events = POLLIN};
         int wait_ms = (int)((due - now) / 1000000u) + 1;
-        if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
+        if (poll(&pg, 1, wait_ms < STOP_CHECK_MS ? wait_ms : STOP_CHECK_MS) < 0 && errno != EINTR)
             return false;
-        if (atomic_load(&f->stopping))
+        if (bg_thread_stopping(&f->thread))
             return false;
-        if (fds[0].revents == 0)
+        if (pg.revents == 0)
             continue;
         f->opts.sink.busy(f->opts.sink.ctx, true);
         bool ok = PQconsumeInput(f->pg) == 1;
@@ -275,26 +272,18 @@ static void run_session(change_feed *f)
     LOG(LOG_INFO, NULL, "change feed caught up in %.1f ms (%llu log rows replayed so far)",
         (double)(clock_now_ns() - started) / 1e6, (unsigned long long)atomic_load(&f->replayed));
     set_state(f, CHANGE_FEED_CAUGHT_UP, PQsocket(f->pg));
-    while (!atomic_load(&f->stopping) && follow_until_next_read(f)) {
+    while (!bg_thread_stopping(&f->thread) && follow_until_next_read(f)) {
         if (!read_log(f))
             return;
         prune_log(f);
     }
 }
 
-/* Sleeps ms or until stop; false when stopping. */
-static bool wait_or_stop(change_feed *f, int ms)
-{
-    struct pollfd wake = {.fd = f->wake[0], .events = POLLIN};
-    poll(&wake, 1, ms);
-    return !atomic_load(&f->stopping);
-}
-
-static void *feed_main(void *arg)
+static void feed_run(bg_thread *self, void *arg)
 {
     change_feed *f = arg;
     int backoff_ms = 100;
-    while (!atomic_load(&f->stopping)) {
+    while (!bg_thread_stopping(self)) {
         f->pg = connect_feed(f);
         if (f->pg) {
             backoff_ms = 100;
@@ -306,11 +295,10 @@ static void *feed_main(void *arg)
             LOG(LOG_WARN, NULL, "change feed down: caches are bypassed until it catches up");
             set_state(f, CHANGE_FEED_DOWN, -1);
         }
-        if (!wait_or_stop(f, backoff_ms))
+        if (!bg_thread_wait(self, (uint64_t)backoff_ms * 1000000u))
             break;
         backoff_ms = backoff_ms * 2 > f->opts.retry_max_ms ? f->opts.retry_max_ms : backoff_ms * 2;
     }
-    return NULL;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -325,19 +313,14 @@ change_feed *change_feed_start(const change_feed_options *opts)
         f->opts.sync_interval_ms = 10;
     if (f->opts.retry_max_ms < 100)
         f->opts.retry_max_ms = 100;
-    f->wake[0] = f->wake[1] = -1;
     f->url = strdup(opts->url);
-    if (!f->url || pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+    if (!f->url)
         goto fail;
     set_state(f, CHANGE_FEED_DOWN, -1);
-    if (pthread_create(&f->thread, NULL, feed_main, f) != 0)
+    if (bg_thread_start(&f->thread, "change-feed", 1, feed_run, f) != 0)
         goto fail;
     return f;
 fail:
-    if (f->wake[0] >= 0) {
-        close(f->wake[0]);
-        close(f->wake[1]);
-    }
     free(f->url);
     free(f);
     return NULL;
@@ -347,13 +330,8 @@ void change_feed_stop(change_feed *feed)
 {
     if (!feed)
         return;
-    atomic_store(&feed->stopping, true);
-    ssize_t ignored = write(feed->wake[1], "x", 1);
-    (void)ignored;
-    pthread_join(feed->thread, NULL);
+    bg_thread_stop(&feed->thread);
     set_state(feed, CHANGE_FEED_DOWN, -1);
-    close(feed->wake[0]);
-    close(feed->wake[1]);
     free(feed->snapshot);
     free(feed->url);
     free(feed);
