@@ -1,5 +1,5 @@
 /*
- * cache.c - hiredis with timeouts, per-thread connections, a circuit
+ * redis.c - hiredis with timeouts, per-thread connections, a circuit
  * breaker, a recovery thread and a journal of writes that must not be lost.
  */
 #include "orderd/cache/redis.h"
