@@ -339,7 +339,7 @@ out:
     free(argv);
 }
 
-void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,
+bool order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,
                             int64_t customer_id, const order_status *statuses, int nstatuses)
 {
     enum { MAX_STATUSES = ORDER_STATUS_COUNT };
@@ -359,9 +359,8 @@ void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
         argv[nkeys++] = gen_status[i];
     }
     if (oc->opts.test_hooks.unsafe_classic_cache) {
-        redis_client_eval_durable(oc->opts.redis, oc->unsafe_invalidate_id, nkeys, nkeys, argv,
-                                  NULL);
-        return;
+        return redis_client_eval_durable(oc->opts.redis, oc->unsafe_invalidate_id, nkeys, nkeys,
+                                         argv, NULL);
     }
     cache_entry_render_marker(deleted ? CACHE_ENTRY_DELETED : CACHE_ENTRY_TOMBSTONE, new_version,
                               marker);
@@ -372,17 +371,17 @@ void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
     argv[argc++] = marker;
     argv[argc++] = ttl_text;
     argv[argc++] = GENERATION_TTL_MS;
-    redis_client_eval_durable(oc->opts.redis, oc->invalidate_id, nkeys, argc, argv, NULL);
+    return redis_client_eval_durable(oc->opts.redis, oc->invalidate_id, nkeys, argc, argv, NULL);
 }
 
-void order_cache_invalidate_created(order_cache *oc, const order *created, int n)
+bool order_cache_invalidate_created(order_cache *oc, const order *created, int n)
 {
     if (oc->opts.test_hooks.unsafe_classic_cache) { /* the test-only design has no batch form */
         order_status pending = ORDER_PENDING;
         for (int i = 0; i < n; i++)
             order_cache_invalidate(oc, created[i].id, created[i].version, false,
                                    created[i].customer_id, &pending, 1);
-        return;
+        return false; /* as if journaled: the change feed applies it too */
     }
     /* n order keys, then gen:all, gen:status:pending and each customer's */
     int cap = 2 * n + 2;
@@ -391,7 +390,7 @@ void order_cache_invalidate_created(order_cache *oc, const order *created, int n
     if (!keys || !argv) {
         free(keys);
         free(argv);
-        return;
+        return false;
     }
     int nkeys = 0;
     for (int i = 0; i < n; i++)
@@ -417,9 +416,11 @@ void order_cache_invalidate_created(order_cache *oc, const order *created, int n
     argv[argc++] = marker;
     argv[argc++] = ttl;
     argv[argc++] = GENERATION_TTL_MS;
-    redis_client_eval_durable(oc->opts.redis, oc->invalidate_created_id, nkeys, argc, argv, NULL);
+    bool ran = redis_client_eval_durable(oc->opts.redis, oc->invalidate_created_id, nkeys, argc,
+                                         argv, NULL);
     free(argv);
     free(keys);
+    return ran;
 }
 
 /* The index of key in keys[0..*n), added at the end when absent. */

@@ -427,7 +427,7 @@ static void journal_add(redis_client *c, int script, int nkeys, int argc, const 
     bg_thread_wake(&c->recovery);
 }
 
-void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
+bool redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
                                const char *const *argv, const size_t *argvlen)
 {
     if (redis_client_is_up(c)) {
@@ -437,10 +437,11 @@ void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
             freeReplyObject(r);
         if (ok) {
             record(c, true);
-            return;
+            return true;
         }
     }
     journal_add(c, script, nkeys, argc, argv, argvlen);
+    return false;
 }
 
 /*

@@ -61,8 +61,9 @@ static void write_batch(void *ctx, batch_item **batch, int n)
         db_pool_release(w->opts.db, conn);
     }
     /* committed: tombstones and list generations before anyone hears of it */
-    if (err == ORDERD_OK && w->opts.cache)
-        order_cache_invalidate_created(w->opts.cache, rows, n);
+    if (err == ORDERD_OK && w->opts.cache && order_cache_invalidate_created(w->opts.cache, rows, n))
+        for (int i = 0; i < n; i++)
+            invalidation_note_written(w->opts.feed, rows[i].id, rows[i].version);
     for (int i = 0; i < n; i++) {
         answer(jobs[i], err, err == ORDERD_OK ? &rows[i] : NULL);
         if (err == ORDERD_OK)

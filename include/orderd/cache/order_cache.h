@@ -89,14 +89,15 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
  * After a committed write: tombstone (or, deleted, a "deleted" marker)
  * at new_version, and bump the generation of every list the order could
  * be in: global, its customer's, and each status in statuses.  Durable:
- * journaled when Redis is down (cache.h).
+ * journaled when Redis is down (redis.h).  true when it reached Redis
+ * now, false when it was journaled (or is the test-only classic kind).
  */
-void order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,
+bool order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bool deleted,
                             int64_t customer_id, const order_status *statuses, int nstatuses);
 
 /* order_cache_invalidate for a batch of new orders (version 1, pending):
- * one script call.  Durable like it. */
-void order_cache_invalidate_created(order_cache *oc, const order *created, int n);
+ * one script call.  Durable, and answers, like it. */
+bool order_cache_invalidate_created(order_cache *oc, const order *created, int n);
 
 /*
  * Lists: a HIT fills *json (malloc'd); a MISS fills *generation, to pass

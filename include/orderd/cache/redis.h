@@ -94,9 +94,10 @@ redis_rc redis_client_eval(redis_client *c, int script, int nkeys, int argc,
 
 /*
  * As redis_client_eval for a write that must not be lost: when it cannot run now
- * it is journaled (copied) and replayed before the breaker closes.
+ * it is journaled (copied) and replayed before the breaker closes.  true
+ * when it ran now, false when it was journaled.
  */
-void redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
+bool redis_client_eval_durable(redis_client *c, int script, int nkeys, int argc,
                                const char *const *argv, const size_t *argvlen);
 
 #endif

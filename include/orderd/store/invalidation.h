@@ -40,4 +40,14 @@ void invalidation_stop(invalidation *inv);
 
 change_feed_state invalidation_state(invalidation *inv);
 
+/*
+ * This process's writer has just invalidated (id, version) itself and
+ * reached Redis: when the feed brings that change, it is not applied a
+ * second time (the writer bumped a superset of its generations and
+ * dropped its own hot entry).  Only a write that reached Redis may be
+ * noted; a journaled one must still be repaired from the feed.  A slot
+ * taken over by another id only costs the saving.  NULL inv: nothing.
+ */
+void invalidation_note_written(invalidation *inv, int64_t id, int64_t version);
+
 #endif

@@ -20,6 +20,7 @@
 #include "orderd/db/db_pool.h"
 #include "orderd/domain/order.h"
 #include "orderd/cache/order_cache.h"
+#include "orderd/store/invalidation.h"
 #include "orderd/store/order_doc.h"
 
 typedef struct order_writer order_writer;
@@ -27,6 +28,7 @@ typedef struct order_writer order_writer;
 typedef struct order_writer_options {
     db_pool *db;            /* borrowed */
     order_cache *cache;     /* borrowed; NULL = no Redis */
+    invalidation *feed;     /* borrowed; told what reached Redis (invalidation.h) */
     int acquire_timeout_ms; /* longest wait for a pool connection */
     int threads;            /* batches in flight at once */
     int batch_max;
