@@ -33,7 +33,6 @@ struct change_feed {
     char *url;
     bg_thread thread;
     atomic_int state;
-    atomic_uint_fast64_t notifications, replayed;
 
     /* the feed thread's own */
     PGconn *pg;
@@ -42,6 +41,7 @@ struct change_feed {
     uint64_t pruned_ns;
     uint64_t seen[SEEN_MAX]; /* txids notified since the last log read */
     int seen_count;
+    uint64_t replayed; /* log rows applied since start, for the log line */
 };
 
 const char *change_feed_state_name(change_feed_state state)
@@ -92,7 +92,6 @@ static void drain_notifications(change_feed *f)
     PGnotify *note;
     while ((note = PQnotifies(f->pg)) != NULL) {
         if (strcmp(note->relname, CHANNEL) == 0) {
-            atomic_fetch_add_explicit(&f->notifications, 1, memory_order_relaxed);
             if (!deliver(f, note->extra, strlen(note->extra), true))
                 LOG(LOG_ERROR, NULL, "change feed: malformed notification ignored: %.80s",
                     note->extra);
@@ -178,7 +177,7 @@ static bool read_log(change_feed *f)
         }
         const char *payload = PQgetvalue(res, row, 1);
         size_t len = (size_t)PQgetlength(res, row, 1);
-        atomic_fetch_add_explicit(&f->replayed, 1, memory_order_relaxed);
+        f->replayed++;
         if (!deliver(f, payload, len, false))
             LOG(LOG_ERROR, NULL, "change feed: malformed log row ignored: %.80s", payload);
     }
@@ -286,7 +285,7 @@ static void run_session(change_feed *f)
     if (!read_log(f))
         return;
     LOG(LOG_INFO, NULL, "change feed caught up in %.1f ms (%llu log rows replayed so far)",
-        (double)(clock_now_ns() - started) / 1e6, (unsigned long long)atomic_load(&f->replayed));
+        (double)(clock_now_ns() - started) / 1e6, (unsigned long long)f->replayed);
     set_state(f, CHANGE_FEED_CAUGHT_UP, PQsocket(f->pg));
     while (!bg_thread_stopping(&f->thread) && follow_until_next_read(f)) {
         if (!read_log(f))
@@ -356,14 +355,4 @@ void change_feed_stop(change_feed *feed)
 change_feed_state change_feed_get_state(change_feed *feed)
 {
     return (change_feed_state)atomic_load(&feed->state);
-}
-
-uint64_t change_feed_notifications(change_feed *feed)
-{
-    return atomic_load_explicit(&feed->notifications, memory_order_relaxed);
-}
-
-uint64_t change_feed_replayed(change_feed *feed)
-{
-    return atomic_load_explicit(&feed->replayed, memory_order_relaxed);
 }

@@ -75,9 +75,6 @@ change_feed *change_feed_start(const change_feed_options *opts);
 void change_feed_stop(change_feed *feed);
 
 change_feed_state change_feed_get_state(change_feed *feed);
-/* Notifications and log rows applied since start (tests, metrics). */
-uint64_t change_feed_notifications(change_feed *feed);
-uint64_t change_feed_replayed(change_feed *feed);
 /* "caught_up", "catching_up" or "down". */
 const char *change_feed_state_name(change_feed_state state);
 
