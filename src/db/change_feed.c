@@ -139,6 +139,25 @@ static char *seen_array(const change_feed *f)
 }
 
 /*
+ * Every statement on the feed's connection goes through here.  libpq
+ * keeps the notifications that arrive while a statement runs in its own
+ * buffer, where neither poll() nor the hot cache's gate can see them: so
+ * they are applied as soon as the result is in.  And while the statement
+ * is out, a change may be on its way that the gate cannot see either (a
+ * cut-off connection shows up as a statement that does not come back):
+ * the gate stays closed until then.  Caller PQclear()s the result.
+ */
+static PGresult *run_statement(change_feed *f, const char *sql, int nparams,
+                               const char *const *params)
+{
+    f->opts.sink.busy(f->opts.sink.ctx, true);
+    PGresult *res = PQexecParams(f->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    drain_notifications(f);
+    f->opts.sink.busy(f->opts.sink.ctx, false);
+    return res;
+}
+
+/*
  * Reads what the last snapshot did not see (or, without one or when it
  * is older than the replay window, the window) and applies it.  false
  * when the connection failed.
@@ -154,13 +173,9 @@ static bool read_log(change_feed *f)
     if (!seen)
         return false;
     const char *params[2] = {by_snapshot ? f->snapshot : window, seen};
-    /* while the read is out, a change may be on its way that the hot
-     * cache's gate cannot see (and a cut-off connection shows up as a
-     * read that does not come back): hold the gate closed meanwhile */
-    f->opts.sink.busy(f->opts.sink.ctx, true);
-    PGresult *res = PQexecParams(f->pg, by_snapshot ? read_since_snapshot : read_window, 2, NULL,
-                                 params, NULL, NULL, 0);
-    f->opts.sink.busy(f->opts.sink.ctx, false);
+    /* what is notified from here on is new to this read's exclusions */
+    f->seen_count = 0;
+    PGresult *res = run_statement(f, by_snapshot ? read_since_snapshot : read_window, 2, params);
     free(seen);
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok) {
@@ -187,9 +202,6 @@ static bool read_log(change_feed *f)
     free(f->snapshot);
     f->snapshot = snapshot;
     f->snapshot_ns = now;
-    f->seen_count = 0;
-    /* notifications that came in with the result */
-    drain_notifications(f);
     return true;
 }
 
@@ -207,9 +219,9 @@ static void prune_log(change_feed *f)
     char retention[24];
     snprintf(retention, sizeof retention, "%lld", (long long)(2 * f->opts.replay_window_ms));
     const char *param = retention;
-    PGresult *res = PQexecParams(
-        f->pg, "DELETE FROM order_changes WHERE changed_at < now() - $1::bigint * interval '1 ms'",
-        1, NULL, &param, NULL, NULL, 0);
+    PGresult *res = run_statement(
+        f, "DELETE FROM order_changes WHERE changed_at < now() - $1::bigint * interval '1 ms'", 1,
+        &param);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         LOG(LOG_WARN, NULL, "change feed: pruning the log failed: %s", PQerrorMessage(f->pg));
     PQclear(res);
