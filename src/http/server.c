@@ -17,23 +17,21 @@
  */
 #include "orderd/http/server.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
+#include <netinet/in.h> /* INET6_ADDRSTRLEN */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "orderd/base/blob.h"
 #include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
+#include "orderd/http/listener.h"
 #include "orderd/http/problem.h"
 #include "orderd/http/request_id.h"
 #include "orderd/http/router.h"
@@ -47,7 +45,7 @@ struct server {
     worker_pool *workers;
     atomic_int in_flight;
     atomic_bool closing;    /* draining: every response says Connection: close */
-    MHD_socket quiesced_fd; /* the listening socket after quiesce; ours to close */
+    listener *listener;     /* accepts for the daemon (listener.h says why not MHD) */
 };
 
 /* ---- request state -------------------------------------------------------- */
@@ -364,7 +362,6 @@ server *server_start(const server_options *opts)
         return NULL;
     srv->cfg = cfg;
     srv->handler_ctx = opts->handler_ctx;
-    srv->quiesced_fd = MHD_INVALID_SOCKET;
 
     const char *why;
     srv->router = router_create(opts->routes, opts->route_count, &why);
@@ -381,39 +378,38 @@ server *server_start(const server_options *opts)
         goto fail;
     }
 
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
-    if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(cfg->listen_port);
-    } else if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(cfg->listen_port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        LOG(LOG_ERROR, NULL, "listen: \"%s\" is not an IP address", cfg->listen_host);
+    const char *why_not;
+    srv->listener = listener_open(cfg->listen_host, cfg->listen_port, &why_not);
+    if (!srv->listener) {
+        LOG(LOG_ERROR, NULL, "cannot listen on %s:%u (%s)", cfg->listen_host,
+            (unsigned)cfg->listen_port, why_not);
         goto fail;
     }
-
+    /* no listening socket of its own (ITC: connections handed over by
+     * the listener's thread are seen at once) */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     /* the logger goes first so it also receives what the other options say */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        cfg->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
     if (!srv->daemon) {
-        LOG(LOG_ERROR, NULL, "cannot listen on %s:%u (in use, or not permitted)", cfg->listen_host,
-            (unsigned)cfg->listen_port);
+        LOG(LOG_ERROR, NULL, "cannot start the HTTP daemon");
+        goto fail;
+    }
+    if (listener_start(srv->listener, srv->daemon) != 0) {
+        LOG(LOG_ERROR, NULL, "cannot start the accept thread");
+        MHD_stop_daemon(srv->daemon);
         goto fail;
     }
     return srv;
 
 fail:
+    listener_destroy(srv->listener);
     worker_pool_destroy(srv->workers);
     router_destroy(srv->router);
     free(srv);
@@ -423,13 +419,7 @@ fail:
 void server_stop_accepting(server *srv)
 {
     atomic_store(&srv->closing, true);
-    srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
-    /* MHD forbids closing the socket before MHD_stop_daemon, but a
-     * quiesced socket left listening would still complete handshakes
-     * that nobody accepts; shutdown() makes new connects fail at once
-     * while the descriptor stays valid */
-    if (srv->quiesced_fd != MHD_INVALID_SOCKET)
-        shutdown(srv->quiesced_fd, SHUT_RDWR);
+    listener_stop(srv->listener); /* new connects are refused from here on */
 }
 
 static unsigned open_connections(server *srv)
@@ -464,8 +454,7 @@ void server_stop(server *srv)
      * resumed by its job, and MHD must not stop with one suspended */
     worker_pool_destroy(srv->workers);
     MHD_stop_daemon(srv->daemon);
-    if (srv->quiesced_fd != MHD_INVALID_SOCKET)
-        close(srv->quiesced_fd);
+    listener_destroy(srv->listener);
     router_destroy(srv->router);
     free(srv);
 }
