@@ -44,8 +44,8 @@ struct server {
     struct MHD_Daemon *daemon;
     worker_pool *workers;
     atomic_int in_flight;
-    atomic_bool closing;    /* draining: every response says Connection: close */
-    listener *listener;     /* accepts for the daemon (listener.h says why not MHD) */
+    atomic_bool closing; /* draining: every response says Connection: close */
+    listener *listener;  /* accepts for the daemon (listener.h says why not MHD) */
 };
 
 /* ---- request state -------------------------------------------------------- */
@@ -390,13 +390,13 @@ server *server_start(const server_options *opts)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     /* the logger goes first so it also receives what the other options say */
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        cfg->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_END);
+    srv->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                         on_mhd_error, srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory_limit,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         LOG(LOG_ERROR, NULL, "cannot start the HTTP daemon");
         goto fail;
