@@ -98,7 +98,13 @@ static void refresh_dropped(tracking *t)
         tickets[i] = hot_cache_ticket(t->hot, t->refresh[i]);
     }
     redisReply *r = redisCommandArgv(t->reader, (int)t->refresh_count + 1, argv, argvlen);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == t->refresh_count) {
+    /* Checked after the read: while this process's breaker is open its
+     * own tombstones may be journaled, not in Redis, so what Redis holds
+     * may be older than what it has invalidated (the journaling drops the
+     * hot entries again after tripping the breaker, so a put that got past
+     * this check is dropped or refused). */
+    bool trusted = redis_client_is_up(t->redis);
+    if (trusted && r && r->type == REDIS_REPLY_ARRAY && r->elements == t->refresh_count) {
         for (size_t i = 0; i < r->elements; i++) {
             cache_entry e;
             redisReply *v = r->element[i];

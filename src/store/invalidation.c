@@ -63,10 +63,19 @@ static void apply_changes(void *ctx, const order_change *changes, int n, int64_t
         metric_inc(pushed ? METRIC_INVALIDATIONS_PUSHED : METRIC_INVALIDATIONS_REPLAYED);
     order_change others[n];
     int m = drop_own_writes(inv, changes, n, others);
-    /* process memory first: it is what this process serves without asking */
+    /*
+     * Process memory first: it is what this process serves without
+     * asking.  And again once Redis holds the tombstones (or they are
+     * journaled): a reader that missed here in between may have read the
+     * old entry from Redis and put it back with a ticket taken after the
+     * first drop.  The second drop bumps the tickets, so such a put is
+     * refused or removed.
+     */
     for (int i = 0; inv->opts.hot && i < m; i++)
         hot_cache_invalidate(inv->opts.hot, others[i].id);
     order_cache_invalidate_changes(inv->opts.cache, others, m);
+    for (int i = 0; inv->opts.hot && i < m; i++)
+        hot_cache_invalidate(inv->opts.hot, others[i].id);
     if (pushed)
         metrics_observe_invalidation_lag_us((int64_t)clock_wall_us() - changed_at_us);
 }
