@@ -105,6 +105,8 @@ class Tally:
         self.stale_ages = []   # ms from the write's answer to the sending of each stale read
         self.lags = []         # ms from the write's answer to the sending of the first fresh read
         self.stale_by_cache = {}  # X-Cache of the stale answers
+        self.stale_samples = []   # the first stale reads, described
+        self.beyond_samples = []  # the first stale reads beyond the bound, described
         self.errors_by_kind = {}  # HTTP status (or "conn") of the answers that were no answer
         self.extra = {}
 
@@ -118,6 +120,8 @@ class Tally:
         for field in self.FIELDS:
             setattr(self, field, getattr(self, field) + getattr(other, field))
         self.stale_ages += other.stale_ages
+        self.stale_samples += other.stale_samples
+        self.beyond_samples += other.beyond_samples
         self.lags += other.lags
         for mine, theirs in ((self.stale_by_cache, other.stale_by_cache),
                              (self.errors_by_kind, other.errors_by_kind)):
@@ -183,8 +187,14 @@ class Prober:
         if outcome == "error":
             self.tally.error(resp)
         elif outcome == "stale":
-            self.tally.stale_ages.append((sent - state.acked_at) * 1000.0)
+            age = (sent - state.acked_at) * 1000.0
+            self.tally.stale_ages.append(age)
             cache = resp.header("X-Cache") or "?"
+            sample = (f"{name} {state!r} got {resp.status} ETag={resp.header('ETag')} X-Cache={cache} "
+                      f"age={age:.2f}ms wall={time.time() - (time.monotonic() - sent):.6f}")
+            for samples, counts in ((self.tally.stale_samples, True), (self.tally.beyond_samples, age >= BOUND_MS)):
+                if counts and len(samples) < 5:
+                    samples.append(sample)
             self.tally.stale_by_cache[cache] = self.tally.stale_by_cache.get(cache, 0) + 1
         return outcome, resp, sent
 
