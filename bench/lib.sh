@@ -7,6 +7,7 @@
 #   rows          the JSON-lines file report.py collects rows in
 #   server_pid, server_port   associative arrays (declare -A), filled here
 #   orderd_bin, hello_bin, go_bin   the binaries; db_url: the database
+#   go_db_url     the Go service's database when it has one of its own (plain_copy)
 #   THREADS, ACCESS_LOG, NODE_WORKERS, WRK_THREADS   as bench/run documents them
 # and has sourced scripts/services (services_free_port, SERVICES_REDIS_URL).
 
@@ -108,10 +109,35 @@ launch() {
             REDIS_URL="$SERVICES_REDIS_URL" WORKERS="$NODE_WORKERS" "$@" node "$root/bench/node/server.js"
         ;;
     go)
-        start_server go "$port" /healthz env PORT="$port" DATABASE_URL="$db_url" \
+        start_server go "$port" /healthz env PORT="$port" DATABASE_URL="$(server_db_url go)" \
             REDIS_URL="$SERVICES_REDIS_URL" ACCESS_LOG="$ACCESS_LOG" "$@" "$go_bin"
         ;;
     esac
+}
+
+# server_db_url SERVER: the database SERVER works on.
+server_db_url() {
+    if [[ $1 == go && -n ${go_db_url:-} ]]; then
+        echo "$go_db_url"
+    else
+        echo "$db_url"
+    fi
+}
+
+# plain_copy SOURCE COPY: database COPY made from SOURCE (no one may be
+# connected to it) without orderd's change-feed triggers, for a peer that
+# has no caches to keep coherent.  FILE_COPY copies the files instead of
+# writing them all to the WAL, which matters at ten million orders.
+plain_copy() {
+    local base=${SERVICES_PG_URL%/*}
+    psql -X -q -v ON_ERROR_STOP=1 "$SERVICES_PG_URL" \
+        -c "CREATE DATABASE $2 TEMPLATE $1 STRATEGY FILE_COPY" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 "$base/$2" >/dev/null <<'SQL'
+DROP TRIGGER orders_changes_insert ON orders;
+DROP TRIGGER orders_changes_update ON orders;
+DROP TRIGGER orders_changes_delete ON orders;
+DROP TRIGGER orders_raise_version ON orders;
+SQL
 }
 
 # What turns every cache of a server off, for the nocache scenario.
