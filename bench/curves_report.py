@@ -89,7 +89,7 @@ def print_curves(curves, skipped):
 # ---- SVG ----------------------------------------------------------------------
 
 W, H = 420, 260  # one chart
-MARGIN = {"left": 64, "right": 16, "top": 28, "bottom": 44}
+MARGIN = {"left": 64, "right": 30, "top": 28, "bottom": 44}
 
 
 def nice_ticks(lo, hi, count=5):
@@ -101,11 +101,9 @@ def nice_ticks(lo, hi, count=5):
         if (hi - lo) / (step * m) <= count:
             step *= m
             break
-    first = math.floor(lo / step) * step
-    ticks, t = [], first
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
+    ticks = [math.floor(lo / step) * step]
+    while ticks[-1] < hi - step * 1e-9:  # the last tick is at or above hi
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
