@@ -37,8 +37,8 @@ stop_server() {
 # ---- build --------------------------------------------------------------------
 
 # build_servers: orderd and the hello-world (cmake, BUILD_TYPE into BUILD_DIR,
-# unless SKIP_BUILD=1) and with GO=1 bench/go; sets orderd_bin, hello_bin,
-# go_bin and makes BUILD_DIR absolute.
+# unless SKIP_BUILD=1) and with GO=1 bench/go (installing Go first when it
+# is missing); sets orderd_bin, hello_bin, go_bin and makes BUILD_DIR absolute.
 build_servers() {
     if [[ $SKIP_BUILD != 1 ]]; then
         log "building ($BUILD_TYPE) in $BUILD_DIR"
@@ -54,6 +54,7 @@ build_servers() {
     go_bin="$BUILD_DIR/bench/orderd-go"
     if [[ $GO == 1 ]]; then
         if [[ $SKIP_BUILD != 1 || ! -x $go_bin ]]; then
+            scripts/deps bench # Go and its two libraries, from Debian; a no-op once there
             log "building bench/go into $go_bin"
             bench/go/build "$go_bin" >"$work/go-build.log" 2>&1 ||
                 { tail -n 40 "$work/go-build.log" >&2; die "bench/go build failed"; }
