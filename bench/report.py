@@ -7,9 +7,12 @@
 `add` takes the "BENCH_RESULT {...}" line that bench/wrk/lib.lua's done()
 prints (wrk's own text around it is ignored) and appends one row.  `table`
 prints one line per row - req/s, p50, p99, errors, and the ratio of req/s
-to the hello-world baseline of the same run - then the checks, and writes
-everything (with the raw wrk summaries) as one JSON document.  Values given
-with --set/--meta are read as JSON when they parse, else kept as text.
+to the hello-world baseline of the same run - then, when a peer service
+(go, node) ran too, one line per scenario with each server's req/s and p99
+side by side and orderd's req/s over each peer's and over the hello-world's,
+then the checks, and writes everything (with the raw wrk summaries) as one
+JSON document.  Values given with --set/--meta are read as JSON when they
+parse, else kept as text.
 Exit status of `table`: 1 when a row carries "ok": false (a failed check).
 Python 3 standard library only.
 """
@@ -20,6 +23,7 @@ import sys
 
 MARK = "BENCH_RESULT "
 BASELINE = ("hello", "baseline")
+SUBJECT = "orderd"  # the server every peer is compared with
 
 
 def parse_value(text):
@@ -89,6 +93,67 @@ def fmt_ms(v):
     return "-" if v is None else f"{v:.2f}"
 
 
+def render_table(header, lines, left):
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+
+    def render(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    print(render(header))
+    print("  ".join("-" * w for w in widths))
+    for line in lines:
+        print(render(line))
+
+
+def side_by_side(rows, base):
+    """orderd and its peers per scenario, in the order orderd ran them.
+
+    Returns [] when no peer ran.  Ratios are orderd's req/s over the
+    other's, all from this one run.
+    """
+    peers = [s for s in dict.fromkeys(r["server"] for r in rows) if s not in (SUBJECT, BASELINE[0])]
+    if not peers:
+        return []
+    by_key = {(r["server"], r["scenario"]): r for r in rows}
+    scenarios = dict.fromkeys(r["scenario"] for r in rows if r["server"] == SUBJECT)
+    out = []
+    for scenario in scenarios:
+        ours = by_key[(SUBJECT, scenario)]
+        entry = {"scenario": scenario, SUBJECT: {"rps": ours["rps"], "p99_ms": ours["p99_ms"]}}
+        for peer in peers:
+            theirs = by_key.get((peer, scenario))
+            if theirs is None:
+                continue
+            entry[peer] = {"rps": theirs["rps"], "p99_ms": theirs["p99_ms"]}
+            entry[f"{SUBJECT}_over_{peer}"] = round(ours["rps"] / theirs["rps"], 3) if theirs["rps"] else None
+        entry[f"{SUBJECT}_over_hello"] = round(ours["rps"] / base, 3) if base else None
+        out.append(entry)
+    return out
+
+
+def print_side_by_side(entries):
+    if not entries:
+        return
+    peers = [k for k in dict.fromkeys(k for e in entries for k in e)
+             if k not in ("scenario", SUBJECT) and not k.startswith(SUBJECT + "_over_")]
+
+    def cell(e, server):
+        v = e.get(server)
+        return "-" if v is None else f"{v['rps']:,.0f} ({fmt_ms(v['p99_ms'])})"
+
+    def ratio(e, key):
+        v = e.get(key)
+        return "-" if v is None else f"{v:.2f}"
+
+    header = ("scenario", f"{SUBJECT} req/s (p99 ms)", *(f"{p} req/s (p99 ms)" for p in peers),
+              *(f"{SUBJECT}/{p}" for p in peers), f"{SUBJECT}/hello")
+    lines = [(e["scenario"], cell(e, SUBJECT), *(cell(e, p) for p in peers),
+              *(ratio(e, f"{SUBJECT}_over_{p}") for p in peers), ratio(e, f"{SUBJECT}_over_hello"))
+             for e in entries]
+    print()
+    render_table(header, lines, {0})
+
+
 def cmd_table(args):
     rows = load_rows(args.rows)
     base = next((r["rps"] for r in rows if (r["server"], r["scenario"]) == BASELINE), None)
@@ -98,16 +163,9 @@ def cmd_table(args):
     header = ("server", "scenario", "req/s", "p50 ms", "p99 ms", "errors", "x hello")
     lines = [(r["server"], r["scenario"], f"{r['rps']:,.0f}", fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"]),
               f"{r['errors']:,}", "-" if r["ratio"] is None else f"{r['ratio']:.2f}") for r in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
-    left = {0, 1}
-
-    def render(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    print(render(header))
-    print("  ".join("-" * w for w in widths))
-    for line in lines:
-        print(render(line))
+    render_table(header, lines, {0, 1})
+    pairs_doc = side_by_side(rows, base)
+    print_side_by_side(pairs_doc)
 
     failed = False
     notes = [r for r in rows if r.get("check")]
@@ -118,7 +176,8 @@ def cmd_table(args):
             print(f"{r['server']} {r['scenario']}: {r['check']}{verdict}")
             failed |= r.get("ok") is False
 
-    doc = {"meta": pairs(args.meta), "baseline_rps": base, "rows": rows, "ok": not failed}
+    doc = {"meta": pairs(args.meta), "baseline_rps": base, "rows": rows, "side_by_side": pairs_doc,
+           "ok": not failed}
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")

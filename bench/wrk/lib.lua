@@ -9,6 +9,7 @@
 --   WRK_MIN_ID        smallest id random reads use (default 1)
 --   WRK_MAX_ID        largest id random reads use (required by those scripts)
 --   WRK_CUSTOMERS     customers 1..N for list and POST bodies (default 1000)
+--   WRK_ITEMS         items per POST body (default -1: one to three; 0: none, a bare total)
 --   WRK_COUNT_STATUS  1: count every status (defines response(), which
 --                     costs wrk some throughput; POST and mixed always count)
 --   WRK_ACKED_FILE    where POST/mixed write the id of every 201, one a line
@@ -18,7 +19,8 @@
 --   label, requests, duration_s, rps, bytes,
 --   latency_ms {min, mean, p50, p90, p95, p99, max},
 --   errors {connect, read, write, timeout, status}  (status: wrk's count of 4xx/5xx),
---   statuses {"200": n, ...} (only when counted), acked (201s with a Location).
+--   statuses {"200": n, ...} (only when counted), acked (201s with a Location),
+--   and whatever opts.summary adds (zipf_get.lua: the ranks it drew).
 
 local M = {}
 
@@ -40,7 +42,8 @@ function M.env_int(name, default)
 end
 
 -- Installs setup/init/done (and response when counting) as wrk's globals.
--- opts.count: always count statuses; opts.capture: remember 201 ids.
+-- opts.count: always count statuses; opts.capture: remember 201 ids;
+-- opts.summary(threads): more '"key":value' JSON members for the summary.
 function M.install(opts)
    opts = opts or {}
    local count = opts.count or os.getenv("WRK_COUNT_STATUS") == "1"
@@ -78,7 +81,7 @@ function M.install(opts)
    end
 
    done = function(summary, latency, requests)
-      M.report(summary, latency, count or opts.capture)
+      M.report(summary, latency, count or opts.capture, opts.summary and opts.summary(threads))
    end
 end
 
@@ -98,7 +101,7 @@ local function json_number(n)
    return string.format("%.3f", n)
 end
 
-function M.report(summary, latency, counted)
+function M.report(summary, latency, counted, extra)
    local statuses_total, acked_total = {}, 0
    local acked_file = os.getenv("WRK_ACKED_FILE")
    local out = nil
@@ -146,17 +149,29 @@ function M.report(summary, latency, counted)
       parts[#parts + 1] = '"statuses":{' .. table.concat(codes, ",") .. "}"
       parts[#parts + 1] = '"acked":' .. json_number(acked_total)
    end
+   if extra and extra ~= "" then
+      parts[#parts + 1] = extra
+   end
    io.write("BENCH_RESULT {", table.concat(parts, ","), "}\n")
 end
 
--- A unique, valid order body: customer in 1..customers, one to three
--- items whose SKU carries thread, counter and a random tag, so no two
--- bodies are alike across threads, runs and processes.
+-- A unique, valid order body: customer in 1..customers, n_items items
+-- (one to three when nil or negative) whose SKU carries thread, counter
+-- and a random tag, so no two bodies are alike across threads, runs and
+-- processes.  Without items the body carries a random total instead.
 local sequence = 0
-function M.order_body(customers)
+function M.order_body(customers, n_items)
    sequence = sequence + 1
+   if n_items == 0 then
+      local cents = math.random(100, 2000000)
+      return string.format('{"customer_id":%d,"currency":"USD","total":"%d.%02d"}',
+         math.random(1, customers), math.floor(cents / 100), cents % 100)
+   end
+   if n_items == nil or n_items < 0 then
+      n_items = math.random(1, 3)
+   end
    local items, total = {}, 0
-   for i = 1, math.random(1, 3) do
+   for i = 1, n_items do
       local quantity = math.random(1, 4)
       local cents = math.random(100, 20000)
       total = total + quantity * cents
