@@ -382,10 +382,10 @@ static void test_bound_request_id_is_used_when_none_is_given(void **state)
 
     (void)state;
     assert_int_equal(log_start(LOG_INFO, fd), 0);
-    log_bind_request("req-42");
+    log_bind(&(log_tag){.request_id = "req-42"}, 1);
     LOG(LOG_WARN, NULL, "deep inside");
     LOG(LOG_WARN, "explicit", "named");
-    log_bind_request(NULL);
+    log_bind(NULL, 0);
     LOG(LOG_WARN, NULL, "outside");
     log_stop();
     text = read_all(fd);

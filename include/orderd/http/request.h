@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orderd/base/log.h"
+#include "orderd/base/trace.h"
 #include "orderd/base/worker_pool.h"
 
 typedef struct request request;
@@ -38,7 +40,7 @@ typedef enum http_method {
     HTTP_OTHER,
 } http_method;
 
-#define REQUEST_ID_MAX    128
+#define REQUEST_ID_MAX    LOG_REQUEST_ID_MAX /* one limit, so batch jobs copy it whole */
 #define REQUEST_QUERY_MAX 8
 
 typedef struct query_param {
@@ -71,6 +73,9 @@ struct request {
     const char *route_pattern; /* the matched pattern (router.h), for logs; "" if none */
     int64_t path_id;           /* the pattern's ":id", when it has one */
     char request_id[REQUEST_ID_MAX + 1];
+    trace_context trace;    /* http/request_trace.h */
+    const char *tracestate; /* the caller's, carried on; libmicrohttpd's, or NULL */
+    log_tag log;            /* request_id and trace, for log_bind */
     uint64_t start_ns;    /* clock_now_ns() at the first call */
     uint64_t deadline_ns; /* start + request_timeout_ms */
 
