@@ -171,7 +171,7 @@ static void put_u64(buf *out, uint64_t v)
 static void put_double(buf *out, double v)
 {
     char num[40];
-    int n = snprintf(num, sizeof num, "%.17g", v);
+    int n = snprintf(num, sizeof num, "%.15g", v);
     if (n > 0)
         buf_append(out, num, (size_t)n);
 }
