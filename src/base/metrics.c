@@ -109,9 +109,7 @@ static void thread_exit(void *unused)
             continue;
         metrics_thread_cells[i] = NULL;
         metrics_block *b = (metrics_block *)((char *)cells - offsetof(metrics_block, cells));
-        metrics_family *f = b->family;
-        if (cells == f->sink)
-            continue;
+        metrics_family *f = b->family; /* never the sink: attach does not remember it */
         pthread_mutex_lock(&f->lock);
         for (size_t c = 0; c < f->cells; c++)
             f->retired[c] += atomic_load_explicit(&cells[c], memory_order_relaxed);
