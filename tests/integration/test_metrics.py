@@ -2,6 +2,7 @@
 status, the latency and batch-size histograms, pool and breaker gauges and
 counters, and `promtool check metrics` on what a running daemon serves."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -9,10 +10,11 @@ import threading
 import time
 import unittest
 
-from harness import JSON_HEADERS, Daemon, LockSession, admin_url, create_database, drop_database, main, \
+from harness import JSON_HEADERS, SOURCE_DIR, Daemon, LockSession, admin_url, create_database, drop_database, main, \
     migrate, new_customer_id
 from redis_util import RedisInstance, TcpProxy
 
+PROMETHEUS_DIR = os.path.join(SOURCE_DIR, "docker", "prometheus")
 SERIES_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
 
 
@@ -245,6 +247,19 @@ class MetricsTest(unittest.TestCase):
         _, after = scrape(self.c)
         self.assertEqual(value(after, "orderd_redis_breaker_transitions_total", to="open") - opened, 1)
         self.assertEqual(value(after, "orderd_redis_breaker_transitions_total", to="closed") - closed, 1)
+
+
+class PrometheusRulesTest(unittest.TestCase):
+    """The recording rules and alerts shipped for operators: valid, and they
+    fire on the series orderd exports (docker/prometheus/orderd-rules.test.yml)."""
+
+    def test_promtool_checks_and_tests_the_rules(self):
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool is missing: scripts/deps test installs prometheus")
+        for args in (["check", "rules", "orderd-rules.yml"], ["test", "rules", "orderd-rules.test.yml"]):
+            with self.subTest(args=args):
+                run = subprocess.run([promtool, *args], cwd=PROMETHEUS_DIR, capture_output=True, timeout=60)
+                self.assertEqual(run.returncode, 0, run.stdout.decode() + run.stderr.decode())
 
 
 if __name__ == "__main__":
