@@ -266,8 +266,7 @@ static const struct {
                                              "reason=\"capacity\"",
                                              "Entries dropped from process memory to make "
                                              "room (capacity) or for being too old (age)"},
-    [METRIC_HOT_CACHE_EVICTIONS_AGE] = {"orderd_hot_cache_evictions_total", "reason=\"age\"",
-                                        NULL},
+    [METRIC_HOT_CACHE_EVICTIONS_AGE] = {"orderd_hot_cache_evictions_total", "reason=\"age\"", NULL},
     [METRIC_DB_ACQUIRE_TIMEOUTS] = {"orderd_db_pool_acquire_timeouts_total", NULL,
                                     "Waits for a PostgreSQL pool connection that timed out"},
     [METRIC_REDIS_BREAKER_OPENED] = {"orderd_redis_breaker_transitions_total", "to=\"open\"",
@@ -326,8 +325,8 @@ static void render_gauges(buf *out, const metrics_gauges *g)
                      "Redis circuit breaker: 1 open (Redis skipped), 0 closed", !g->cache_up);
     render_gauge(out, "orderd_db_connections_healthy", "Pool connections open and healthy",
                  g->db_healthy);
-    render_gauge(out, "orderd_db_connections_in_use",
-                 "Pool connections handed out or being opened", g->db_in_use);
+    render_gauge(out, "orderd_db_connections_in_use", "Pool connections handed out or being opened",
+                 g->db_in_use);
     render_gauge(out, "orderd_db_pool_waiting", "Threads waiting for a pool connection",
                  g->db_waiting);
     render_gauge(out, "orderd_db_pool_connections_max", "Pool size (connections)", g->db_size);

@@ -33,8 +33,8 @@
 #define BACKOFF_MAX_NS (2000ull * 1000 * 1000)
 #define POOL_SIZE_MAX  1024
 /* PostgreSQL keeps NAMEDATALEN - 1 bytes of application_name */
-#define APP_NAME_MAX 63
-#define SET_APP_NAME_SQL "SELECT pg_catalog.set_config('application_name', $1, false)"
+#define APP_NAME_MAX           63
+#define SET_APP_NAME_SQL       "SELECT pg_catalog.set_config('application_name', $1, false)"
 #define SET_APP_NAME_STATEMENT "orderd_set_application_name"
 
 typedef enum slot_state { SLOT_EMPTY = 0, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING } slot_state;
@@ -68,7 +68,7 @@ struct db_pool {
     const db_statement *statements;
     int statement_count;
     db_conn *slots;
-    int waiting; /* acquirers asleep on cond, under mutex (for /metrics) */
+    int waiting;          /* acquirers asleep on cond, under mutex (for /metrics) */
     atomic_bool aborting; /* db_pool_abort(): cancel everything now */
 };
 

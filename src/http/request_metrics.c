@@ -17,10 +17,10 @@
 #include "orderd/base/fmt.h"
 #include "orderd/base/metrics.h"
 
-#define ROUTE_SLOTS      (REQUEST_METRICS_ROUTES_MAX + 1) /* the last: "unmatched" */
-#define UNMATCHED        REQUEST_METRICS_ROUTES_MAX
-#define METHOD_SLOTS     (HTTP_OTHER + 1)
-#define STATUS_CODE_MAX  600
+#define ROUTE_SLOTS     (REQUEST_METRICS_ROUTES_MAX + 1) /* the last: "unmatched" */
+#define UNMATCHED       REQUEST_METRICS_ROUTES_MAX
+#define METHOD_SLOTS    (HTTP_OTHER + 1)
+#define STATUS_CODE_MAX 600
 
 /* The IANA registry's codes, and nginx's 499 (the client went away);
  * slot 0 counts any other code, which orderd never sends. */

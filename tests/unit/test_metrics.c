@@ -134,13 +134,18 @@ static void the_core_text_has_one_header_per_family(void **state)
     metric_observe(HISTOGRAM_WRITE_BATCH, 3);
     metric_inc(METRIC_REDIS_BREAKER_OPENED);
     metrics_observe_invalidation_lag_us(-5); /* clocks apart: counted as 0 */
-    metrics_gauges g = {.cache_up = 1, .db_healthy = 2, .db_in_use = 1, .db_size = 4,
-                        .hot_entries = 9, .invalidation_state = 2};
+    metrics_gauges g = {.cache_up = 1,
+                        .db_healthy = 2,
+                        .db_in_use = 1,
+                        .db_size = 4,
+                        .hot_entries = 9,
+                        .invalidation_state = 2};
     buf out = BUF_INIT;
     metrics_render(&out, &g);
     char *text = buf_steal(&out, NULL);
     assert_int_equal(occurrences(text, "# TYPE orderd_hot_cache_evictions_total counter\n"), 1);
-    assert_int_equal(occurrences(text, "# TYPE orderd_redis_breaker_transitions_total counter\n"), 1);
+    assert_int_equal(occurrences(text, "# TYPE orderd_redis_breaker_transitions_total counter\n"),
+                     1);
     assert_int_equal(occurrences(text, "# TYPE orderd_read_batch_size histogram\n"), 1);
     assert_non_null(strstr(text, "orderd_redis_breaker_transitions_total{to=\"open\"} 1\n"));
     assert_non_null(strstr(text, "orderd_hot_cache_evictions_total{reason=\"age\"} 0\n"));

@@ -30,11 +30,11 @@ typedef atomic_uint_fast64_t metrics_cell;
  * metrics_cells() can stay inline.
  */
 typedef struct metrics_family {
-    int index;               /* into metrics_thread_cells */
+    int index; /* into metrics_thread_cells */
     size_t cells;
     struct metrics_block *threads; /* every live thread's copy, under lock */
-    uint64_t *retired;       /* what exited threads counted, under lock */
-    metrics_cell *sink;      /* shared scratch when a copy cannot be allocated */
+    uint64_t *retired;             /* what exited threads counted, under lock */
+    metrics_cell *sink;            /* shared scratch when a copy cannot be allocated */
     pthread_mutex_t lock;
 } metrics_family;
 
@@ -117,9 +117,9 @@ typedef enum metric_id {
     METRIC_SHARED_READS, /* misses answered by a read another request of the batch caused */
     METRIC_LIST_CACHE_HITS,
     METRIC_LIST_CACHE_MISSES,
-    METRIC_INVALIDATIONS_PUSHED,   /* changes applied from notifications */
-    METRIC_INVALIDATIONS_REPLAYED, /* changes applied from the log (catch-up) */
-    METRIC_HOT_CACHE_HITS,         /* answered from process memory */
+    METRIC_INVALIDATIONS_PUSHED,         /* changes applied from notifications */
+    METRIC_INVALIDATIONS_REPLAYED,       /* changes applied from the log (catch-up) */
+    METRIC_HOT_CACHE_HITS,               /* answered from process memory */
     METRIC_HOT_CACHE_EVICTIONS_CAPACITY, /* the oldest entry made room for a new one */
     METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */
     METRIC_DB_ACQUIRE_TIMEOUTS,          /* no pool connection came free in time */

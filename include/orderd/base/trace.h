@@ -21,10 +21,10 @@
 #define TRACESTATE_MAX  512
 
 typedef struct trace_context {
-    char trace_id[TRACE_ID_HEX + 1];   /* lowercase hex, never all zeros */
-    char span_id[TRACE_SPAN_HEX + 1];  /* this request's span */
+    char trace_id[TRACE_ID_HEX + 1];    /* lowercase hex, never all zeros */
+    char span_id[TRACE_SPAN_HEX + 1];   /* this request's span */
     char parent_id[TRACE_SPAN_HEX + 1]; /* the caller's span; "" when the trace starts here */
-    bool sampled;                      /* the caller's sampled flag; true for a new trace */
+    bool sampled;                       /* the caller's sampled flag; true for a new trace */
 } trace_context;
 
 /*

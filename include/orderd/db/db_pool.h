@@ -27,11 +27,11 @@ typedef struct db_statement {
 } db_statement;
 
 typedef struct db_pool_options {
-    const char *url;                /* libpq URI / conninfo; copied */
-    int size;                       /* connections, >= 1 */
-    int statement_timeout_ms;       /* SET statement_timeout on each connection; 0 = none */
-    int connect_timeout_ms;         /* per connection attempt */
-    bool prepared;                  /* named prepared statements (default) or unnamed */
+    const char *url;          /* libpq URI / conninfo; copied */
+    int size;                 /* connections, >= 1 */
+    int statement_timeout_ms; /* SET statement_timeout on each connection; 0 = none */
+    int connect_timeout_ms;   /* per connection attempt */
+    bool prepared;            /* named prepared statements (default) or unnamed */
     /* each statement runs with application_name "<name>/<traceparent>" of
      * the request the thread is bound to (log.h log_bind), so
      * pg_stat_activity and log_line_prefix %a name the trace */

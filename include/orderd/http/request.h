@@ -73,11 +73,13 @@ struct request {
     const char *route_pattern; /* the matched pattern (router.h), for logs; "" if none */
     int64_t path_id;           /* the pattern's ":id", when it has one */
     char request_id[REQUEST_ID_MAX + 1];
-    trace_context trace;    /* http/request_trace.h */
-    const char *tracestate; /* the caller's, carried on; libmicrohttpd's, or NULL */
-    log_tag log;            /* request_id and trace, for log_bind */
     uint64_t start_ns;    /* clock_now_ns() at the first call */
     uint64_t deadline_ns; /* start + request_timeout_ms */
+
+    /* W3C trace context (http/request_trace.h) */
+    trace_context trace;
+    const char *tracestate; /* the caller's, carried on; libmicrohttpd's, or NULL */
+    log_tag log;            /* request_id and trace, for log_bind */
 
     /* inputs copied out of libmicrohttpd in the polling thread */
     query_param query[REQUEST_QUERY_MAX];
