@@ -136,6 +136,7 @@ static int open_service(service *s)
         .statement_timeout_ms = cfg->db_statement_timeout_ms,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
         .prepared = cfg->db_prepared,
+        .trace_application_name = cfg->db_trace_application_name,
         .statements = order_db_statements,
         .statement_count = order_db_statement_count,
     };

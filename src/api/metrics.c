@@ -10,6 +10,7 @@
 #include "orderd/api/app.h"
 #include "orderd/base/metrics.h"
 #include "orderd/http/problem.h"
+#include "orderd/http/request_metrics.h"
 
 void metrics_api_get(void *ctx, request *req)
 {
@@ -19,16 +20,20 @@ void metrics_api_get(void *ctx, request *req)
         .cache_up = strcmp(redis, "off") == 0 ? -1 : strcmp(redis, "up") == 0,
         .db_healthy = db_pool_healthy_count(application->db),
         .db_in_use = db_pool_in_use(application->db),
-        .hot_hits = application->hot ? hot_cache_hits(application->hot) : 0,
+        .db_waiting = db_pool_waiting(application->db),
+        .db_size = db_pool_size(application->db),
         .hot_entries = application->hot ? hot_cache_size(application->hot) : 0,
     };
     order_store_invalidation_state(application->store, &gauges.invalidation_state);
+    buf body = BUF_INIT;
+    metrics_render(&body, &gauges);
+    request_metrics_render(&body);
     size_t len = 0;
-    char *body = metrics_render(&gauges, &len);
-    if (!body) {
+    char *text = buf_steal(&body, &len);
+    if (!text) {
         problem_reply(req, 500, "out of memory", NULL);
         return;
     }
-    request_reply_json(req, 200, body, len);
-    req->reply.content_type = "text/plain; version=0.0.4";
+    request_reply_json(req, 200, text, len);
+    req->reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

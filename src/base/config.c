@@ -86,6 +86,8 @@ static const setting settings[] = {
      "timeout of one connection attempt to PostgreSQL"},
     {"db_prepared", SETTING_BOOL, "true", 0, 0, false, AT(db_prepared),
      "named prepared statements; false for pgbouncer transaction pooling"},
+    {"db_trace_application_name", SETTING_BOOL, "true", 0, 0, false, AT(db_trace_application_name),
+     "each statement runs with application_name <name>/<traceparent> of its request"},
     {"sql_dir", SETTING_STRING, ORDERD_SQL_DIR, 0, 0, false, AT(sql_dir),
      "folder of SQL migrations applied by \"orderd migrate\""},
     {"redis_url", SETTING_STRING, "", 0, 0, true, AT(redis_url),

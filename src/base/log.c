@@ -499,11 +499,50 @@ static void lb_finish_and_emit(buf *lb)
 
 /* ---- the public lines -------------------------------------------------- */
 
-static _Thread_local const char *thread_request_id;
+static _Thread_local const log_tag *thread_tags;
+static _Thread_local int thread_tag_count;
 
-void log_bind_request(const char *request_id)
+void log_bind(const log_tag *tags, int n)
 {
-    thread_request_id = request_id;
+    thread_tags = n > 0 ? tags : NULL;
+    thread_tag_count = n > 0 ? n : 0;
+}
+
+const log_tag *log_bound(int *n)
+{
+    *n = thread_tag_count;
+    return thread_tags;
+}
+
+void log_origin_capture(log_origin *out)
+{
+    memset(out, 0, sizeof *out);
+    if (thread_tag_count == 0)
+        return;
+    const log_tag *t = &thread_tags[0];
+    if (t->request_id) {
+        size_t n = strnlen(t->request_id, LOG_REQUEST_ID_MAX);
+        memcpy(out->request_id, t->request_id, n);
+    }
+    if (t->trace)
+        out->trace = *t->trace;
+}
+
+log_tag log_origin_tag(const log_origin *o)
+{
+    return (log_tag){.request_id = o->request_id,
+                     .trace = o->trace.trace_id[0] != '\0' ? &o->trace : NULL};
+}
+
+/* request_id, trace_id and span_id of tag, as far as it has them. */
+static void lb_tag(buf *lb, const log_tag *tag)
+{
+    if (tag->request_id && tag->request_id[0] != '\0')
+        lb_field(lb, "request_id", tag->request_id);
+    if (tag->trace && tag->trace->trace_id[0] != '\0') {
+        lb_field(lb, "trace_id", tag->trace->trace_id);
+        lb_field(lb, "span_id", tag->trace->span_id);
+    }
 }
 
 /*
@@ -530,6 +569,28 @@ static char *format_message(char inline_msg[MSG_INLINE_SIZE], const char *fmt, v
     return msg;
 }
 
+/* One line about tag, one of a batch of batch_size (1: no batch fields). */
+static void write_line(log_level level, int64_t ts_us, const char *msg, const log_tag *tag,
+                       int batch_size, const trace_context *batch_trace, const char *extra_json)
+{
+    char line[LINE_INLINE_SIZE];
+    buf lb;
+    lb_start(&lb, line, ts_us, level, msg);
+    lb_tag(&lb, tag);
+    if (batch_size > 1) {
+        char num[24];
+        buf_puts(&lb, ",\"batch_size\":");
+        buf_append(&lb, num, fmt_u64((uint64_t)batch_size, num));
+        if (batch_trace && batch_trace->trace_id[0] != '\0')
+            lb_field(&lb, "batch_trace_id", batch_trace->trace_id);
+    }
+    if (extra_json && extra_json[0] != '\0') {
+        buf_puts(&lb, ",");
+        buf_puts(&lb, extra_json);
+    }
+    lb_finish_and_emit(&lb);
+}
+
 void log_write(log_level level, const char *request_id, const char *extra_json, const char *fmt,
                ...)
 {
@@ -541,18 +602,17 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
     char *msg = format_message(inline_msg, fmt, ap);
     va_end(ap);
 
-    char line[LINE_INLINE_SIZE];
-    buf lb;
-    lb_start(&lb, line, clock_wall_us(), level, msg);
-    if (!request_id)
-        request_id = thread_request_id; /* deep modules log without knowing the request */
-    if (request_id && request_id[0] != '\0')
-        lb_field(&lb, "request_id", request_id);
-    if (extra_json && extra_json[0] != '\0') {
-        buf_puts(&lb, ",");
-        buf_puts(&lb, extra_json);
+    int64_t now = clock_wall_us();
+    log_tag explicit = {.request_id = request_id};
+    const log_tag *tags = &explicit;
+    int n = 1;
+    if (!request_id && thread_tag_count > 0) {
+        /* deep modules log without knowing the request */
+        tags = thread_tags;
+        n = thread_tag_count;
     }
-    lb_finish_and_emit(&lb);
+    for (int i = 0; i < n; i++)
+        write_line(level, now, msg, &tags[i], n, tags[0].trace, extra_json);
     if (msg != inline_msg)
         free(msg);
 }
@@ -572,6 +632,10 @@ void log_access(const access_record *rec)
     char num[64];
     lb_start(&lb, line, rec->ts_us != 0 ? rec->ts_us : clock_wall_us(), LOG_INFO, "request");
     lb_field(&lb, "request_id", rec->request_id ? rec->request_id : "");
+    if (rec->trace && rec->trace->trace_id[0] != '\0') {
+        lb_field(&lb, "trace_id", rec->trace->trace_id);
+        lb_field(&lb, "span_id", rec->trace->span_id);
+    }
     lb_field(&lb, "method", rec->method ? rec->method : "");
     lb_field(&lb, "path", rec->path ? rec->path : "");
     lb_field(&lb, "route", rec->route ? rec->route : "");

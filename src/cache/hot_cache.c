@@ -12,6 +12,8 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "orderd/base/metrics.h"
+
 #define SHARDS 64
 
 typedef struct hot_entry {
@@ -45,7 +47,6 @@ struct hot_cache {
     int source_count;
     source sources[HOT_CACHE_SOURCES_MAX];
     atomic_int sources_online; /* serve only when it equals source_count */
-    atomic_uint_fast64_t hits;
 };
 
 static int64_t now_ms(void)
@@ -179,6 +180,7 @@ blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
         body_version = e->version;
     } else if (e) {
         remove_entry(s, e); /* too old: make room instead of keeping it */
+        metric_inc(METRIC_HOT_CACHE_EVICTIONS_AGE);
     }
     pthread_mutex_unlock(&s->lock);
     /* checked after the lookup, so an invalidation applied while we
@@ -188,7 +190,7 @@ blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
         return NULL;
     }
     if (body) {
-        atomic_fetch_add_explicit(&hc->hits, 1, memory_order_relaxed);
+        metric_inc(METRIC_HOT_CACHE_HITS); /* per-thread: no shared line on the hot path */
         *version = body_version;
     }
     return body;
@@ -223,8 +225,10 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
     }
     if (e)
         remove_entry(s, e);
-    if (s->count >= s->capacity)
+    if (s->count >= s->capacity) {
         remove_entry(s, s->oldest);
+        metric_inc(METRIC_HOT_CACHE_EVICTIONS_CAPACITY);
+    }
     e = calloc(1, sizeof *e);
     if (!e) {
         pthread_mutex_unlock(&s->lock);
@@ -290,11 +294,6 @@ void hot_cache_set_online(hot_cache *hc, int source_index, bool online, int fd)
 void hot_cache_set_busy(hot_cache *hc, int source_index, bool busy)
 {
     atomic_store(&hc->sources[source_index].busy, busy);
-}
-
-uint64_t hot_cache_hits(hot_cache *hc)
-{
-    return atomic_load_explicit(&hc->hits, memory_order_relaxed);
 }
 
 size_t hot_cache_size(hot_cache *hc)

@@ -16,6 +16,7 @@
 #include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
+#include "orderd/base/metrics.h"
 #include "orderd/base/sha1.h"
 
 #define MAX_SCRIPTS 8
@@ -204,6 +205,7 @@ static void record(redis_client *c, bool success)
         atomic_store(&c->up, false);
     pthread_mutex_unlock(&c->lock);
     if (opened) {
+        metric_inc(METRIC_REDIS_BREAKER_OPENED);
         LOG(LOG_WARN, NULL, "redis %s:%d unreachable: cache bypassed until it answers again",
             c->host, c->port);
         bg_thread_wake(&c->recovery);
@@ -420,10 +422,13 @@ static void journal_add(redis_client *c, int script, int nkeys, int argc, const 
     }
     /* whatever happened to the write, this process must not trust the
      * cache until the journal is replayed */
+    bool was_closed = breaker_allows(&c->brk);
     breaker_trip(&c->brk, clock_now_ns());
     atomic_store(&c->failures_seen, true);
     atomic_store(&c->up, false);
     pthread_mutex_unlock(&c->lock);
+    if (was_closed)
+        metric_inc(METRIC_REDIS_BREAKER_OPENED);
     bg_thread_wake(&c->recovery);
 }
 
@@ -551,6 +556,7 @@ static void try_recover(redis_client *c, redisContext **ctx, uint64_t *alive_sin
     }
     pthread_mutex_unlock(&c->lock);
     if (closed) {
+        metric_inc(METRIC_REDIS_BREAKER_CLOSED);
         *alive_since_ns = 0;
         LOG(LOG_INFO, NULL, "redis %s:%d answers: cache in use", c->host, c->port);
     }

@@ -27,10 +27,15 @@
 
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
+#include "orderd/base/metrics.h"
 
 #define BACKOFF_MIN_NS (100ull * 1000 * 1000)
 #define BACKOFF_MAX_NS (2000ull * 1000 * 1000)
 #define POOL_SIZE_MAX  1024
+/* PostgreSQL keeps NAMEDATALEN - 1 bytes of application_name */
+#define APP_NAME_MAX           63
+#define SET_APP_NAME_SQL       "SELECT pg_catalog.set_config('application_name', $1, false)"
+#define SET_APP_NAME_STATEMENT "orderd_set_application_name"
 
 typedef enum slot_state { SLOT_EMPTY = 0, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING } slot_state;
 
@@ -45,6 +50,10 @@ struct db_conn {
     /* Wait after the next failed attempt, 0 = BACKOFF_MIN_NS; written under
      * the mutex, and only by the holder, who alone reads it. */
     uint64_t backoff_ns;
+    /* holder only: the session's application_name as orderd last set
+     * it, and as it was at connect (the URL may choose it); "" unknown */
+    char app_name[APP_NAME_MAX + 1];
+    char base_app_name[APP_NAME_MAX + 1];
 };
 
 struct db_pool {
@@ -55,9 +64,11 @@ struct db_pool {
     int statement_timeout_ms;
     int connect_timeout_ms;
     bool prepared;
+    bool trace_application_name;
     const db_statement *statements;
     int statement_count;
     db_conn *slots;
+    int waiting;          /* acquirers asleep on cond, under mutex (for /metrics) */
     atomic_bool aborting; /* db_pool_abort(): cancel everything now */
 };
 
@@ -150,8 +161,15 @@ static PGconn *conn_open(const db_pool *pool, db_conn *c, bool quiet)
             goto fail;
         }
     }
-    for (int i = 0; pool->prepared && i < pool->statement_count; i++) {
-        const db_statement *st = &pool->statements[i];
+    const char *name = PQparameterStatus(pg, "application_name");
+    snprintf(c->base_app_name, sizeof c->base_app_name, "%s", name ? name : "");
+    snprintf(c->app_name, sizeof c->app_name, "%s", c->base_app_name);
+    for (int i = -1; pool->prepared && i < pool->statement_count; i++) {
+        /* -1: the statement that names the session after its trace */
+        static const db_statement set_name = {SET_APP_NAME_STATEMENT, SET_APP_NAME_SQL, 1};
+        const db_statement *st = i < 0 ? &set_name : &pool->statements[i];
+        if (i < 0 && !pool->trace_application_name)
+            continue;
         PGresult *res = PQprepare(pg, st->name, st->sql, st->nparams, NULL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
@@ -269,6 +287,7 @@ db_pool *db_pool_create(const db_pool_options *opts)
     pool->statement_timeout_ms = opts->statement_timeout_ms;
     pool->connect_timeout_ms = opts->connect_timeout_ms;
     pool->prepared = opts->prepared;
+    pool->trace_application_name = opts->trace_application_name;
     pool->statements = opts->statements;
     pool->statement_count = opts->statement_count;
 
@@ -389,11 +408,15 @@ db_conn *db_pool_acquire(db_pool *pool, uint64_t deadline_ns, orderd_err *err)
         }
         if (now >= deadline_ns || atomic_load(&pool->aborting)) {
             pthread_mutex_unlock(&pool->mutex);
+            if (now >= deadline_ns)
+                metric_inc(METRIC_DB_ACQUIRE_TIMEOUTS);
             *err = ORDERD_ERR_BUSY;
             return NULL;
         }
         struct timespec ts = timespec_from_ns(wake);
+        pool->waiting++;
         pthread_cond_timedwait(&pool->cond, &pool->mutex, &ts);
+        pool->waiting--;
     }
 }
 
@@ -550,6 +573,72 @@ void db_pool_abort(db_pool *pool)
     pthread_mutex_unlock(&pool->mutex);
 }
 
+static bool send_statement(db_conn *conn, const db_statement *st, const char *const *params)
+{
+    const db_pool *pool = conn->pool;
+    return pool->prepared
+               ? PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0)
+               : PQsendQueryParams(conn->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+}
+
+/*
+ * The application_name a statement on this thread should run under: the
+ * bound request's traceparent (log.h log_bind; a batch's first request),
+ * after the connection's own name when both fit, or that name alone when
+ * no request is bound.  False when there is nothing to say.
+ */
+static bool wanted_app_name(const db_conn *conn, char out[APP_NAME_MAX + 1])
+{
+    int n;
+    const log_tag *tags = log_bound(&n);
+    if (n == 0 || !tags[0].trace) {
+        snprintf(out, APP_NAME_MAX + 1, "%s", conn->base_app_name);
+        return out[0] != '\0';
+    }
+    char traceparent[TRACEPARENT_LEN + 1];
+    trace_format_traceparent(tags[0].trace, traceparent);
+    size_t base = strlen(conn->base_app_name);
+    if (base > 0 && base + 1 + TRACEPARENT_LEN <= APP_NAME_MAX)
+        snprintf(out, APP_NAME_MAX + 1, "%s/%s", conn->base_app_name, traceparent);
+    else
+        memcpy(out, traceparent, TRACEPARENT_LEN + 1);
+    return true;
+}
+
+/*
+ * Runs st under application_name name in one round trip: set_config and
+ * the statement in one pipeline (libpq pipeline mode), then the sync.
+ * Returns the statement's result, or set_config's when that failed (the
+ * statement is then skipped by the server).  A pipeline libpq cannot
+ * leave marks the connection failed: it is not reused.
+ */
+static PGresult *exec_named(db_conn *conn, const db_statement *st, const char *const *params,
+                            const char *name)
+{
+    PGconn *pg = conn->pg;
+    const char *values[1] = {name};
+    if (!PQenterPipelineMode(pg))
+        return send_statement(conn, st, params) ? wait_result(conn) : NULL;
+    bool sent = (conn->pool->prepared
+                     ? PQsendQueryPrepared(pg, SET_APP_NAME_STATEMENT, 1, values, NULL, NULL, 0)
+                     : PQsendQueryParams(pg, SET_APP_NAME_SQL, 1, NULL, values, NULL, NULL, 0)) &&
+                send_statement(conn, st, params) && PQpipelineSync(pg);
+    PGresult *set = sent ? wait_result(conn) : NULL;
+    PGresult *res = sent ? wait_result(conn) : NULL;
+    PGresult *sync = sent ? wait_result(conn) : NULL;
+    bool set_ok = PQresultStatus(set) == PGRES_TUPLES_OK;
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(pg))
+        conn->failed = true;
+    PQclear(sync);
+    if (set_ok) {
+        snprintf(conn->app_name, sizeof conn->app_name, "%s", name);
+        PQclear(set);
+        return res;
+    }
+    PQclear(res);
+    return set;
+}
+
 PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_err *err)
 {
     orderd_err ignored;
@@ -566,11 +655,17 @@ PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_er
         return NULL;
     }
     const db_statement *st = &pool->statements[index];
-    int sent = pool->prepared
-                   ? PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0)
-                   : PQsendQueryParams(conn->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
-    PGresult *res = sent ? wait_result(conn) : NULL;
+    char name[APP_NAME_MAX + 1];
+    PGresult *res;
+    if (pool->trace_application_name && wanted_app_name(conn, name) &&
+        strcmp(name, conn->app_name) != 0) {
+        res = exec_named(conn, st, params, name);
+    } else {
+        res = send_statement(conn, st, params) ? wait_result(conn) : NULL;
+    }
     *err = result_classify(conn, res, st->name);
+    if (*err != ORDERD_OK)
+        conn->app_name[0] = '\0'; /* a failed transaction undoes set_config */
     return res;
 }
 
@@ -580,6 +675,8 @@ orderd_err db_exec_simple(db_conn *conn, const char *sql)
         return ORDERD_ERR_UNAVAILABLE;
     PGresult *res = PQsendQuery(conn->pg, sql) ? wait_result(conn) : NULL;
     orderd_err err = result_classify(conn, res, sql);
+    if (err != ORDERD_OK || strcmp(sql, "ROLLBACK") == 0)
+        conn->app_name[0] = '\0'; /* the rollback undid set_config: name unknown */
     PQclear(res);
     return err;
 }
@@ -614,4 +711,17 @@ int db_pool_in_use(db_pool *pool)
         n += pool->slots[i].state == SLOT_BUSY || pool->slots[i].state == SLOT_CONNECTING;
     pthread_mutex_unlock(&pool->mutex);
     return n;
+}
+
+int db_pool_waiting(db_pool *pool)
+{
+    pthread_mutex_lock(&pool->mutex);
+    int n = pool->waiting;
+    pthread_mutex_unlock(&pool->mutex);
+    return n;
+}
+
+int db_pool_size(const db_pool *pool)
+{
+    return pool->size;
 }

@@ -55,9 +55,9 @@ static void run_on_worker(void *arg)
                       NULL);
         req->reply.retry_after_s = 1;
     } else {
-        log_bind_request(req->request_id);
+        log_bind(&req->log, 1);
         req->worker_handler(req->handler_ctx, req);
-        log_bind_request(NULL);
+        log_bind(NULL, 0);
     }
     request_resume(req);
 }

@@ -182,6 +182,21 @@ route_status router_match(const router *r, http_method method, const char *path,
     return ROUTE_NOT_FOUND;
 }
 
+size_t router_pattern_count(const router *r)
+{
+    return r->count;
+}
+
+const char *router_pattern(const router *r, size_t index)
+{
+    return index < r->count ? r->paths[index].pattern : "";
+}
+
+const char *http_method_name(http_method m)
+{
+    return (unsigned)m < HTTP_OTHER ? method_names[m] : "OTHER";
+}
+
 http_method http_method_parse(const char *method)
 {
     for (int m = 0; m < HTTP_OTHER; m++)

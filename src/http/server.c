@@ -34,6 +34,8 @@
 #include "orderd/http/listener.h"
 #include "orderd/http/problem.h"
 #include "orderd/http/request_id.h"
+#include "orderd/http/request_metrics.h"
+#include "orderd/http/request_trace.h"
 #include "orderd/http/router.h"
 #include "orderd/base/worker_pool.h"
 
@@ -98,6 +100,7 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     req->route_pattern = "";
     request_id_assign(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"),
                       req->request_id);
+    request_trace_begin(req);
     req->if_none_match = dup_header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
     req->if_match = dup_header(conn, MHD_HTTP_HEADER_IF_MATCH);
     req->idempotency_key = dup_header(conn, "Idempotency-Key");
@@ -187,6 +190,7 @@ static enum MHD_Result queue_reply(server *srv, request *req)
     n += fmt_millis((double)(clock_now_ns() - req->start_ns) / 1e6, timing + n);
     timing[n] = '\0';
     MHD_add_response_header(resp, "X-Request-ID", req->request_id);
+    request_trace_add_headers(req, resp);
     MHD_add_response_header(resp, "Server-Timing", timing);
     if (r->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
@@ -249,8 +253,11 @@ static void dispatch(server *srv, request *req)
         return;
     case ROUTE_INLINE:
     case ROUTE_SELF_SCHEDULED:
-        /* both start here; a self-scheduled one may hand req on */
+        /* both start here; a self-scheduled one may hand req on (and
+         * what it hands on copies the binding: log.h log_origin) */
+        log_bind(&req->log, 1);
         match.route->handler(srv->handler_ctx, req);
+        log_bind(NULL, 0);
         return;
     }
 }
@@ -319,18 +326,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!req)
         return;
     *req_cls = NULL;
+    /* 499: the client went away before we answered (nginx's code) */
+    int status = req->reply_queued ? req->reply.status : 499;
+    uint64_t duration_ns = clock_now_ns() - req->start_ns;
+    request_metrics_record(req, status, duration_ns);
     if (srv->cfg->access_log && log_enabled(LOG_INFO)) {
         char remote[INET6_ADDRSTRLEN + 16];
         format_remote(conn, remote);
         access_record rec = {
             .ts_us = clock_wall_us(),
             .request_id = req->request_id,
+            .trace = &req->trace,
             .method = req->method_name,
             .path = req->path,
             .route = req->route_pattern,
-            /* 499: the client went away before we answered (nginx's code) */
-            .status = req->reply_queued ? req->reply.status : 499,
-            .duration_ms = (double)(clock_now_ns() - req->start_ns) / 1e6,
+            .status = status,
+            .duration_ms = (double)duration_ns / 1e6,
             .bytes = req->reply_queued ? req->reply.body_len : 0,
             .remote = remote,
             .cache = req->reply.cache,
@@ -366,6 +377,10 @@ server *server_start(const server_options *opts)
     const char *why;
     srv->router = router_create(opts->routes, opts->route_count, &why);
     if (!srv->router) {
+        LOG(LOG_ERROR, NULL, "route table: %s", why);
+        goto fail;
+    }
+    if (request_metrics_start(srv->router, &why) != 0) {
         LOG(LOG_ERROR, NULL, "route table: %s", why);
         goto fail;
     }

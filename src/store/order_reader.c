@@ -11,6 +11,7 @@
 #include "orderd/store/batch_queue.h"
 #include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
+#include "orderd/base/log.h"
 #include "orderd/base/metrics.h"
 #include "orderd/db/order_db.h"
 
@@ -24,6 +25,7 @@ typedef struct read_job {
     const char *cache_status;
     order_read_done done; /* NULL: an early refresh nobody waits for */
     void *arg;
+    log_origin origin; /* the request's id and trace, for this stage's log lines and SQL */
 } read_job;
 
 struct order_reader {
@@ -31,6 +33,18 @@ struct order_reader {
     batch_queue lookups, loads;
     bg_thread lookup_thread, load_thread; /* each ends when its queue is stopped and empty */
 };
+
+/*
+ * Binds the calling thread to the n jobs' requests (log.h), in tags
+ * (n of them, the caller's); unbind before the first job is answered,
+ * because answering frees it.
+ */
+static void bind_jobs(read_job **jobs, int n, log_tag *tags)
+{
+    for (int i = 0; i < n; i++)
+        tags[i] = log_origin_tag(&jobs[i]->origin);
+    log_bind(tags, n);
+}
 
 /* ---- answers ----------------------------------------------------------------- */
 
@@ -62,6 +76,7 @@ static void lookup_batch(void *ctx, batch_item **batch, int n)
     read_job **jobs = (read_job **)batch;
     if (n < 1)
         return; /* never from batch_queue_consume; the arrays below need n >= 1 */
+    metric_observe(HISTOGRAM_READ_LOOKUP_BATCH, (uint64_t)n);
     int64_t ids[n];
     order_cache_read found[n];
     for (int i = 0; i < n; i++) {
@@ -69,7 +84,11 @@ static void lookup_batch(void *ctx, batch_item **batch, int n)
         if (r->opts.hot)
             jobs[i]->ticket = hot_cache_ticket(r->opts.hot, ids[i]);
     }
+    log_tag tags[n];
+    bind_jobs(jobs, n, tags);
     order_cache_lookup_many(r->opts.cache, ids, n, found);
+    LOG(LOG_DEBUG, NULL, "order reader: %d orders looked up in Redis", n);
+    log_bind(NULL, 0);
     for (int i = 0; i < n; i++) {
         read_job *job = jobs[i];
         order_cache_read *f = &found[i];
@@ -88,7 +107,8 @@ static void lookup_batch(void *ctx, batch_item **batch, int n)
                     *refresh = (read_job){.link.deadline_ns = job->link.deadline_ns,
                                           .id = job->id,
                                           .ticket = job->ticket,
-                                          .min_version = f->version};
+                                          .min_version = f->version,
+                                          .origin = job->origin};
                     metric_inc(METRIC_CACHE_EARLY_REFRESHES);
                     if (!batch_queue_push(&r->loads, &refresh->link))
                         free(refresh);
@@ -266,12 +286,18 @@ static void load_batch(void *ctx, batch_item **batch, int n)
     if (n == 0)
         return;
 
+    metric_observe(HISTOGRAM_READ_LOAD_BATCH, (uint64_t)n);
     order_doc *docs = NULL;
     int count = 0;
     int64_t read_ms = 0;
+    log_tag tags[n];
+    bind_jobs(jobs, n, tags);
     orderd_err err = read_docs(r, batch, n, &docs, &count, &read_ms);
+    LOG(LOG_DEBUG, NULL, "order reader: %d orders read from PostgreSQL in %lld ms: %s", n,
+        (long long)read_ms, orderd_err_name(err));
     if (err == ORDERD_OK && cache_up)
         fill(r, jobs, n, docs, count, read_ms);
+    log_bind(NULL, 0);
     for (int i = 0; i < n; i++) {
         order_doc *d = err == ORDERD_OK ? find_doc(docs, count, jobs[i]->id) : NULL;
         if (err != ORDERD_OK)
@@ -341,6 +367,7 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool 
     if (!job)
         return -1;
     *job = (read_job){.link.deadline_ns = deadline_ns, .id = id, .done = done, .arg = arg};
+    log_origin_capture(&job->origin);
     /* without Redis there is nothing to look up: straight to the loader */
     if (!r->opts.cache) {
         metric_inc(METRIC_CACHE_BYPASSES);

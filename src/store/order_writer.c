@@ -10,6 +10,8 @@
 #include "orderd/store/batch_queue.h"
 #include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
+#include "orderd/base/log.h"
+#include "orderd/base/metrics.h"
 #include "orderd/db/order_db.h"
 
 typedef struct write_job {
@@ -17,6 +19,7 @@ typedef struct write_job {
     order_create_req req;
     order_create_done done;
     void *arg;
+    log_origin origin; /* the request's id and trace, for the batch's log lines and SQL */
 } write_job;
 
 struct order_writer {
@@ -48,22 +51,31 @@ static void write_batch(void *ctx, batch_item **batch, int n)
     n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
     if (n == 0)
         return;
+    metric_observe(HISTOGRAM_WRITE_BATCH, (uint64_t)n);
     uint64_t deadline = batch_latest_deadline(batch, n);
 
     const order_create_req *reqs[n];
     order rows[n];
     for (int i = 0; i < n; i++)
         reqs[i] = &jobs[i]->req;
+    log_tag tags[n];
+    for (int i = 0; i < n; i++)
+        tags[i] = log_origin_tag(&jobs[i]->origin);
+    /* until the answers: answering frees a job, and its tag with it */
+    log_bind(tags, n);
     orderd_err err;
     db_conn *conn = db_pool_acquire_for(w->opts.db, w->opts.acquire_timeout_ms, deadline, &err);
     if (conn) {
         err = order_db_insert_many(conn, reqs, n, rows);
         db_pool_release(w->opts.db, conn);
     }
+    LOG(LOG_DEBUG, NULL, "order writer: %d orders inserted in one commit: %s", n,
+        orderd_err_name(err));
     /* committed: tombstones and list generations before anyone hears of it */
     if (err == ORDERD_OK && w->opts.cache && order_cache_invalidate_created(w->opts.cache, rows, n))
         for (int i = 0; i < n; i++)
             invalidation_note_written(w->opts.feed, rows[i].id, rows[i].version);
+    log_bind(NULL, 0);
     for (int i = 0; i < n; i++) {
         answer(jobs[i], err, err == ORDERD_OK ? &rows[i] : NULL);
         if (err == ORDERD_OK)
@@ -123,6 +135,7 @@ int order_writer_submit(order_writer *w, order_create_req *req, uint64_t deadlin
     job->link.deadline_ns = deadline_ns;
     job->done = done;
     job->arg = arg;
+    log_origin_capture(&job->origin);
     if (!batch_queue_push(&w->queue, &job->link)) {
         free(job); /* req's contents were not taken */
         return -1;

@@ -24,12 +24,14 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
+import urllib.request
 
 import harness
 
 STACK = os.path.join(harness.SOURCE_DIR, "scripts", "stack")
 COMPOSE_FILE = os.path.join(harness.SOURCE_DIR, "docker", "docker-compose.yml")
-SERVICES = {"postgres", "redis", "migrate", "orderd-1", "orderd-2", "nginx"}
+SERVICES = {"postgres", "redis", "migrate", "orderd-1", "orderd-2", "nginx", "prometheus"}
 
 LOAD_THREADS = 8
 LOAD_SECONDS = 6.0
@@ -104,6 +106,8 @@ class StackTest(unittest.TestCase):
             "ORDERD_STACK_HTTP_PORT": cls.http_port,
             "ORDERD_STACK_HTTPS_PORT": cls.https_port,
             "ORDERD_REPLICAS": 2,
+            "ORDERD_STACK_PROMETHEUS_PORT": 0,
+            "ORDERD_STACK_SCRAPE_INTERVAL": "1s",
             # if this process dies without tearDownClass, the stack goes too
             "ORDERD_STACK_OWNER_PID": os.getpid(),
         })
@@ -120,6 +124,7 @@ class StackTest(unittest.TestCase):
         cls.pids = {
             "supervisor": int(cls.info["SUPERVISOR_PID"]),
             "nginx": int(cls.info["NGINX_PID"]),
+            "prometheus": int(cls.info["PROMETHEUS_PID"]),
             "orderd-1": int(cls.info["REPLICA_1_PID"]),
             "orderd-2": int(cls.info["REPLICA_2_PID"]),
             "postgres": read_pid(os.path.join(cls.dir, "pg-stack", "data", "postmaster.pid")),
@@ -236,6 +241,39 @@ class StackTest(unittest.TestCase):
         self.assertEqual(again.json(), first.json())
         count = harness.psql(self.pg_url, f"SELECT count(*) FROM orders WHERE customer_id = {body['customer_id']}")
         self.assertEqual(count, "1")
+
+    def prometheus_query(self, query):
+        """The instant vector of query, from the stack's Prometheus, as {instance: value}."""
+        url = self.info["PROMETHEUS_URL"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            doc = json.load(resp)
+        self.assertEqual(doc["status"], "success", doc)
+        return {r["metric"].get("instance", ""): float(r["value"][1]) for r in doc["data"]["result"]}
+
+    def wait_query(self, query, predicate, what, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.prometheus_query(query)
+            if predicate(got):
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Prometheus: {what}; {query} = {got}")
+            time.sleep(0.2)
+
+    def test_1_prometheus_scrapes_every_replica(self):
+        replicas = {f"127.0.0.1:{p}" for p in self.replica_ports}
+        self.wait_query('up{job="orderd"}', lambda got: set(got) == replicas and all(v == 1 for v in got.values()),
+                        "both replicas up")
+        # the rules loaded, and their recording rules evaluate
+        with urllib.request.urlopen(self.info["PROMETHEUS_URL"] + "/api/v1/rules", timeout=10) as resp:
+            groups = {g["name"] for g in json.load(resp)["data"]["groups"]}
+        self.assertEqual(groups, {"orderd.recording", "orderd.alerts"})
+        query = 'sum(orderd_http_requests_total{route="/healthz"})'
+        before = self.prometheus_query(query).get("", 0.0)  # no series before the first /healthz
+        for _ in range(20):
+            status, _, _ = self.curl(f"http://127.0.0.1:{self.http_port}/healthz")
+            self.assertEqual(status, 200)
+        self.wait_query(query, lambda got: got.get("", 0.0) >= before + 20, "the counter rising by 20")
 
     def test_1_tls_below_1_3_is_refused(self):
         proc = subprocess.run(["curl", "-s", "-k", "--max-time", "10", "--tls-max", "1.2",

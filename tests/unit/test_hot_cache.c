@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "orderd/base/metrics.h"
 #include "orderd/cache/hot_cache.h"
 
 typedef struct fixture {
@@ -43,6 +44,7 @@ static void hit_returns_the_bytes_and_version(void **state)
 {
     fixture *f = *state;
     int64_t version = 0;
+    uint64_t hits_before = metric_get(METRIC_HOT_CACHE_HITS);
     put(f->hc, 1, 3, "{\"id\":1}");
     blob *b = hot_cache_get(f->hc, 1, &version);
     assert_non_null(b);
@@ -51,7 +53,7 @@ static void hit_returns_the_bytes_and_version(void **state)
     assert_string_equal(b->data, "{\"id\":1}");
     blob_release(b);
     assert_null(hot_cache_get(f->hc, 2, &version));
-    assert_int_equal(hot_cache_hits(f->hc), 1);
+    assert_int_equal(metric_get(METRIC_HOT_CACHE_HITS) - hits_before, 1);
 }
 
 static void a_stale_ticket_refuses_the_put(void **state)
@@ -131,9 +133,13 @@ static void full_shards_evict_the_oldest(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
     hot_cache *hc = hot_cache_create(64, 60000, 1); /* about one entry per shard */
     hot_cache_set_online(hc, 0, true, sock[0]);
+    uint64_t evicted_before = metric_get(METRIC_HOT_CACHE_EVICTIONS_CAPACITY);
     for (int64_t id = 1; id <= 10000; id++)
         put(hc, id, 1, "x");
     assert_true(hot_cache_size(hc) <= 64 * 2 + 64);
+    /* every put added one entry; what is missing was evicted, and counted */
+    assert_int_equal(metric_get(METRIC_HOT_CACHE_EVICTIONS_CAPACITY) - evicted_before,
+                     10000 - hot_cache_size(hc));
     blob *b = hot_cache_get(hc, 10000, &version);
     assert_non_null(b); /* the newest survives */
     blob_release(b);

@@ -304,6 +304,9 @@ static void test_access_line(void **state)
     log_access(&rec);
     rec.cache = "HIT";
     rec.duration_ms = 0.0004;
+    trace_context trace;
+    trace_start(&trace, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    rec.trace = &trace;
     log_access(&rec);
     log_stop();
 
@@ -326,7 +329,11 @@ static void test_access_line(void **state)
     assert_int_equal(json_integer_value(json_object_get(line, "bytes")), 123);
     assert_string_equal(str_field(line, "remote"), "127.0.0.1:53412");
     assert_null(json_object_get(line, "cache"));
+    assert_null(json_object_get(line, "trace_id"));
     assert_string_equal(str_field(json_array_get(lines, 1), "cache"), "HIT");
+    assert_string_equal(str_field(json_array_get(lines, 1), "trace_id"),
+                        "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_equal(str_field(json_array_get(lines, 1), "span_id"), trace.span_id);
     json_decref(lines);
     close(fd);
 }
@@ -374,6 +381,60 @@ static void test_access_line_timestamps_and_numbers(void **state)
     close(fd);
 }
 
+static void test_a_bound_batch_writes_the_line_once_per_request(void **state)
+{
+    int fd = temp_fd();
+    json_t *lines;
+    char *text;
+    trace_context traces[3];
+    log_tag tags[3] = {{.request_id = "r0", .trace = &traces[0]},
+                       {.request_id = "r1", .trace = &traces[1]},
+                       {.request_id = "r2", .trace = NULL}};
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        trace_start(&traces[i], NULL);
+    assert_int_equal(log_start(LOG_INFO, fd), 0);
+    log_bind(tags, 3);
+    LOG(LOG_WARN, NULL, "batch of %d", 3);
+    log_bind(tags + 1, 1);
+    LOG(LOG_WARN, NULL, "one");
+    log_origin origin;
+    log_origin_capture(&origin);
+    log_bind(NULL, 0);
+    LOG(LOG_WARN, NULL, "none");
+    log_stop();
+    text = read_all(fd);
+    lines = parse_lines(text);
+    free(text);
+    assert_int_equal(json_array_size(lines), 5);
+    for (int i = 0; i < 3; i++) {
+        json_t *line = json_array_get(lines, (size_t)i);
+        char rid[3] = {'r', (char)('0' + i), '\0'};
+        assert_string_equal(str_field(line, "msg"), "batch of 3");
+        assert_string_equal(str_field(line, "request_id"), rid);
+        assert_int_equal(json_integer_value(json_object_get(line, "batch_size")), 3);
+        assert_string_equal(str_field(line, "batch_trace_id"), traces[0].trace_id);
+        if (i < 2) {
+            assert_string_equal(str_field(line, "trace_id"), traces[i].trace_id);
+            assert_string_equal(str_field(line, "span_id"), traces[i].span_id);
+        } else {
+            assert_null(json_object_get(line, "trace_id"));
+        }
+    }
+    json_t *one = json_array_get(lines, 3);
+    assert_string_equal(str_field(one, "trace_id"), traces[1].trace_id);
+    assert_null(json_object_get(one, "batch_size"));
+    assert_null(json_object_get(json_array_get(lines, 4), "trace_id"));
+    /* the copy names the same request and trace, without the borrowed strings */
+    log_tag copy = log_origin_tag(&origin);
+    assert_string_equal(copy.request_id, "r1");
+    assert_non_null(copy.trace);
+    assert_string_equal(copy.trace->span_id, traces[1].span_id);
+    json_decref(lines);
+    close(fd);
+}
+
 static void test_bound_request_id_is_used_when_none_is_given(void **state)
 {
     int fd = temp_fd();
@@ -382,10 +443,10 @@ static void test_bound_request_id_is_used_when_none_is_given(void **state)
 
     (void)state;
     assert_int_equal(log_start(LOG_INFO, fd), 0);
-    log_bind_request("req-42");
+    log_bind(&(log_tag){.request_id = "req-42"}, 1);
     LOG(LOG_WARN, NULL, "deep inside");
     LOG(LOG_WARN, "explicit", "named");
-    log_bind_request(NULL);
+    log_bind(NULL, 0);
     LOG(LOG_WARN, NULL, "outside");
     log_stop();
     text = read_all(fd);
@@ -502,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_access_line),
         cmocka_unit_test(test_access_line_timestamps_and_numbers),
         cmocka_unit_test(test_bound_request_id_is_used_when_none_is_given),
+        cmocka_unit_test(test_a_bound_batch_writes_the_line_once_per_request),
         cmocka_unit_test(test_extra_json_and_odd_messages),
         cmocka_unit_test(test_reinit_switches_fd),
     };

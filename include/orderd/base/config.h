@@ -49,8 +49,9 @@ typedef struct orderd_config {
     int db_acquire_timeout_ms;
     int db_statement_timeout_ms;
     int db_connect_timeout_ms;
-    bool db_prepared;  /* false: unnamed statements (pgbouncer txn mode) */
-    char sql_dir[512]; /* migrations folder for "orderd migrate" */
+    bool db_prepared;               /* false: unnamed statements (pgbouncer txn mode) */
+    bool db_trace_application_name; /* statements name their request's traceparent */
+    char sql_dir[512];              /* migrations folder for "orderd migrate" */
 
     /* Redis (the cache issue) */
     char redis_url[1024]; /* redis://host:port[/db]; "" = caching off */

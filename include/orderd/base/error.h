@@ -19,4 +19,13 @@ typedef enum orderd_err {
     ORDERD_ERR_INTERNAL,     /* a bug or an unexpected database answer       -> 500 */
 } orderd_err;
 
+/* "ok", "not_found", ... for log lines. */
+static inline const char *orderd_err_name(orderd_err err)
+{
+    static const char *const names[] = {"ok",           "not_found",   "conflict",
+                                        "precondition", "idempotency", "busy",
+                                        "unavailable",  "timeout",     "internal"};
+    return (unsigned)err < sizeof names / sizeof names[0] ? names[err] : "unknown";
+}
+
 #endif

@@ -2,7 +2,8 @@
  * log.h - structured JSON logging to stdout, one line per event.
  *
  * Every line: {"ts":"<RFC 3339 UTC, ms>","level":"info","msg":"...",
- * "request_id":"..." (when there is one), ...extra fields}.
+ * "request_id":"..." (when there is one), "trace_id":"...","span_id":"..."
+ * (when the line is about a traced request), ...extra fields}.
  *
  * Lines go to a per-thread buffer (no global lock per line, no write(2)
  * per line); a flusher thread writes the buffers out every few
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "orderd/base/trace.h"
 
 typedef enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
@@ -56,17 +59,51 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
                ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * Binds a request id to the calling thread (NULL unbinds): until then,
- * lines logged on this thread with a NULL request id carry it, so a
- * database or cache error deep below a handler names its request.  The
- * string is borrowed and must outlive the binding.
+ * Whom a line is about: a request id and the request's trace (either may
+ * be NULL).  Both borrowed.
  */
-void log_bind_request(const char *request_id);
+typedef struct log_tag {
+    const char *request_id;
+    const trace_context *trace;
+} log_tag;
+
+/*
+ * Binds the calling thread to the requests it works for now (n == 0
+ * unbinds): until then, a line logged on this thread with a NULL request
+ * id carries each tag's request_id, trace_id and span_id, so a database
+ * or cache line deep below a handler names its request and trace.  With
+ * n > 1 (a batch serving n requests), the line is written once per tag,
+ * each with "batch_size" and "batch_trace_id" (the first tag's trace,
+ * which the batch's SQL carries, see db_pool.h), so every request's log
+ * holds every line of the work done for it.  tags is borrowed and must
+ * outlive the binding.
+ */
+void log_bind(const log_tag *tags, int n);
+/* What log_bind bound on this thread (*n == 0: nothing). */
+const log_tag *log_bound(int *n);
+
+#define LOG_REQUEST_ID_MAX 128
+
+/*
+ * An owned copy of one tag, for work that outlives the binding it was
+ * taken under (a job of the batched reader or writer), so its own
+ * bindings name the same request and trace.  Plain data: copy it freely.
+ */
+typedef struct log_origin {
+    char request_id[LOG_REQUEST_ID_MAX + 1]; /* "" = none */
+    trace_context trace;                     /* trace_id "" = none */
+} log_origin;
+
+/* The calling thread's first bound tag, copied (empty when nothing is bound). */
+void log_origin_capture(log_origin *out);
+/* A tag borrowing o's strings (valid while o is). */
+log_tag log_origin_tag(const log_origin *o);
 
 /* The one access-log line per request (msg "request", level info). */
 typedef struct access_record {
     int64_t ts_us; /* wall clock at completion, unix microseconds */
     const char *request_id;
+    const trace_context *trace; /* NULL: no trace fields */
     const char *method;
     const char *path;
     const char *route; /* pattern such as "/orders/:id"; "" when unrouted */

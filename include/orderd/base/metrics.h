@@ -1,15 +1,109 @@
 /*
- * metrics.h - process-wide counters, served as Prometheus text at /metrics.
+ * metrics.h - the counters and histograms behind /metrics, as Prometheus
+ * text.
  *
- * Relaxed atomics: counting must cost next to nothing on the hot path,
- * and readers only need eventually-consistent totals.
+ * Recording costs no lock and no shared cache line: every metric is a run
+ * of 64-bit cells in a *family*, and each thread that records gets its own
+ * copy of a family's cells on its first record.  Only that thread writes
+ * its copy (a relaxed load and store, a plain add on x86); a scrape sums
+ * the copies under the family's lock, plus what exited threads left
+ * behind (folded in when a thread exits, so totals never go down).
  */
 #ifndef ORDERD_METRICS_H
 #define ORDERD_METRICS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct buf; /* base/buf.h */
+
+/* ---- families of per-thread cells ---------------------------------------- */
+
+#define METRICS_FAMILIES_MAX 8
+
+typedef atomic_uint_fast64_t metrics_cell;
+
+/*
+ * One family.  Its fields are metrics.c's: the header shows them only so
+ * metrics_cells() can stay inline.
+ */
+typedef struct metrics_family {
+    int index; /* into metrics_thread_cells */
+    size_t cells;
+    struct metrics_block *threads; /* every live thread's copy, under lock */
+    uint64_t *retired;             /* what exited threads counted, under lock */
+    metrics_cell *sink;            /* shared scratch when a copy cannot be allocated */
+    pthread_mutex_t lock;
+} metrics_family;
+
+/*
+ * A family of cells cells wide, alive until the process exits (families
+ * are few and static).  NULL when METRICS_FAMILIES_MAX are in use or out
+ * of memory.  Create it before any thread records (start-up).
+ */
+metrics_family *metrics_family_create(size_t cells);
+
+extern _Thread_local metrics_cell *metrics_thread_cells[METRICS_FAMILIES_MAX];
+/* Out of line: the calling thread's first record in f. */
+metrics_cell *metrics_thread_attach(metrics_family *f);
+
+/* The calling thread's cells of f (never NULL: out of memory, a shared
+ * scratch copy whose counts are lost). */
+static inline metrics_cell *metrics_cells(metrics_family *f)
+{
+    metrics_cell *c = metrics_thread_cells[f->index];
+    return c ? c : metrics_thread_attach(f);
+}
+
+/* Adds n to a cell of the calling thread's own copy. */
+static inline void metrics_cell_add(metrics_cell *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* Sums every thread's copy of f (live and exited) into out[0..cells). */
+void metrics_family_sum(metrics_family *f, uint64_t *out);
+
+/* ---- histograms over cells ------------------------------------------------- */
+
+/*
+ * Fixed upper bounds, ascending, in the unit observations are recorded in
+ * (nanoseconds, items...); scale turns that unit into the exported base
+ * unit (1e-9 for seconds from nanoseconds, 1 for counts).  A histogram
+ * takes count + 2 cells: one per bound, +Inf, then the sum.
+ */
+typedef struct metrics_buckets {
+    const uint64_t *bounds;
+    size_t count;
+    double scale;
+} metrics_buckets;
+
+#define METRICS_HISTOGRAM_CELLS(b) ((b)->count + 2)
+
+static inline void metrics_observe(metrics_cell *cells, const metrics_buckets *b, uint64_t value)
+{
+    size_t i = 0;
+    while (i < b->count && value > b->bounds[i])
+        i++;
+    metrics_cell_add(&cells[i], 1);
+    metrics_cell_add(&cells[b->count + 1], value);
+}
+
+/*
+ * Appends one histogram's _bucket, _sum and _count lines for summed cells
+ * (metrics_family_sum).  labels: NULL or `key="value"` pairs without
+ * braces, e.g. "route=\"/orders\"".  HELP and TYPE are the caller's.
+ */
+void metrics_render_histogram(struct buf *out, const char *name, const char *labels,
+                              const metrics_buckets *b, const uint64_t *cells);
+
+/* Appends "# HELP name help\n# TYPE name type\n". */
+void metrics_render_header(struct buf *out, const char *name, const char *type, const char *help);
+
+/* ---- the process's own counters -------------------------------------------- */
 
 typedef enum metric_id {
     METRIC_DB_ORDER_READS = 0, /* single-order reads sent to PostgreSQL */
@@ -23,24 +117,48 @@ typedef enum metric_id {
     METRIC_SHARED_READS, /* misses answered by a read another request of the batch caused */
     METRIC_LIST_CACHE_HITS,
     METRIC_LIST_CACHE_MISSES,
-    METRIC_INVALIDATIONS_PUSHED,   /* changes applied from notifications */
-    METRIC_INVALIDATIONS_REPLAYED, /* changes applied from the log (catch-up) */
+    METRIC_INVALIDATIONS_PUSHED,         /* changes applied from notifications */
+    METRIC_INVALIDATIONS_REPLAYED,       /* changes applied from the log (catch-up) */
+    METRIC_HOT_CACHE_HITS,               /* answered from process memory */
+    METRIC_HOT_CACHE_EVICTIONS_CAPACITY, /* the oldest entry made room for a new one */
+    METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */
+    METRIC_DB_ACQUIRE_TIMEOUTS,          /* no pool connection came free in time */
+    METRIC_REDIS_BREAKER_OPENED,         /* breaker transitions closed -> open */
+    METRIC_REDIS_BREAKER_CLOSED,         /* breaker transitions open -> closed */
     METRIC_COUNT
 } metric_id;
 
-extern atomic_uint_fast64_t metrics_counters[METRIC_COUNT];
+typedef enum metric_histogram_id {
+    HISTOGRAM_INVALIDATION_LAG = 0, /* microseconds */
+    HISTOGRAM_READ_LOOKUP_BATCH,    /* jobs per Redis lookup of the batched reader */
+    HISTOGRAM_READ_LOAD_BATCH,      /* jobs per PostgreSQL read of the batched reader */
+    HISTOGRAM_WRITE_BATCH,          /* orders per group commit of the batched writer */
+    HISTOGRAM_COUNT
+} metric_histogram_id;
+
+/* The family of the counters and histograms above (static: usable at once). */
+extern metrics_family metrics_core_family;
+#define metrics_core (&metrics_core_family)
+extern const size_t metrics_histogram_offset[HISTOGRAM_COUNT];
+extern const metrics_buckets metrics_histogram_buckets[HISTOGRAM_COUNT];
 
 static inline void metric_inc(metric_id id)
 {
-    atomic_fetch_add_explicit(&metrics_counters[id], 1, memory_order_relaxed);
+    metrics_cell_add(&metrics_cells(metrics_core)[id], 1);
 }
 
+static inline void metric_observe(metric_histogram_id h, uint64_t value)
+{
+    metrics_observe(metrics_cells(metrics_core) + metrics_histogram_offset[h],
+                    &metrics_histogram_buckets[h], value);
+}
+
+/* Summed over every thread. */
 uint64_t metric_get(metric_id id);
 
 /*
  * orderd_invalidation_lag_seconds: from the changing statement in
  * PostgreSQL (its clock) to the change applied in this process (ours).
- * Fixed buckets, relaxed atomics: one call per notification.
  */
 void metrics_observe_invalidation_lag_us(int64_t lag_us);
 
@@ -49,13 +167,13 @@ typedef struct metrics_gauges {
     int cache_up; /* 1 up, 0 bypassed, -1 no Redis configured */
     int db_healthy;
     int db_in_use;
-    uint64_t hot_hits; /* answered from the in-process cache */
+    int db_waiting; /* threads waiting in acquire */
+    int db_size;    /* the pool's connections */
     uint64_t hot_entries;
     int invalidation_state; /* change feed: 0 down, 1 catching up, 2 caught up, -1 none */
 } metrics_gauges;
 
-/* Renders every counter plus the gauges as Prometheus text into a
- * malloc'd buffer (caller frees). */
-char *metrics_render(const metrics_gauges *g, size_t *len);
+/* Appends every counter and histogram of this module plus the gauges. */
+void metrics_render(struct buf *out, const metrics_gauges *g);
 
 #endif

@@ -72,8 +72,7 @@ void hot_cache_set_online(hot_cache *hc, int source_index, bool online, int fd);
 /* A source brackets reading and applying a batch with busy true/false. */
 void hot_cache_set_busy(hot_cache *hc, int source_index, bool busy);
 
-/* Counters for /metrics. */
-uint64_t hot_cache_hits(hot_cache *hc);
+/* Entries held, for /metrics (hits and evictions are base/metrics.h counters). */
 size_t hot_cache_size(hot_cache *hc);
 
 #endif

@@ -27,11 +27,15 @@ typedef struct db_statement {
 } db_statement;
 
 typedef struct db_pool_options {
-    const char *url;                /* libpq URI / conninfo; copied */
-    int size;                       /* connections, >= 1 */
-    int statement_timeout_ms;       /* SET statement_timeout on each connection; 0 = none */
-    int connect_timeout_ms;         /* per connection attempt */
-    bool prepared;                  /* named prepared statements (default) or unnamed */
+    const char *url;          /* libpq URI / conninfo; copied */
+    int size;                 /* connections, >= 1 */
+    int statement_timeout_ms; /* SET statement_timeout on each connection; 0 = none */
+    int connect_timeout_ms;   /* per connection attempt */
+    bool prepared;            /* named prepared statements (default) or unnamed */
+    /* each statement runs with application_name "<name>/<traceparent>" of
+     * the request the thread is bound to (log.h log_bind), so
+     * pg_stat_activity and log_line_prefix %a name the trace */
+    bool trace_application_name;
     const db_statement *statements; /* borrowed; must outlive the pool */
     int statement_count;
 } db_pool_options;
@@ -101,5 +105,9 @@ orderd_err db_pool_ping(db_pool *pool, uint64_t deadline_ns);
 /* Connections currently open and healthy / in use (for /readyz, metrics). */
 int db_pool_healthy_count(db_pool *pool);
 int db_pool_in_use(db_pool *pool);
+/* Threads waiting in acquire for a connection to come free (for metrics). */
+int db_pool_waiting(db_pool *pool);
+/* The pool's connections (its size option). */
+int db_pool_size(const db_pool *pool);
 
 #endif

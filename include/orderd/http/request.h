@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orderd/base/log.h"
+#include "orderd/base/trace.h"
 #include "orderd/base/worker_pool.h"
 
 typedef struct request request;
@@ -38,7 +40,7 @@ typedef enum http_method {
     HTTP_OTHER,
 } http_method;
 
-#define REQUEST_ID_MAX    128
+#define REQUEST_ID_MAX    LOG_REQUEST_ID_MAX /* one limit, so batch jobs copy it whole */
 #define REQUEST_QUERY_MAX 8
 
 typedef struct query_param {
@@ -73,6 +75,11 @@ struct request {
     char request_id[REQUEST_ID_MAX + 1];
     uint64_t start_ns;    /* clock_now_ns() at the first call */
     uint64_t deadline_ns; /* start + request_timeout_ms */
+
+    /* W3C trace context (http/request_trace.h) */
+    trace_context trace;
+    const char *tracestate; /* the caller's, carried on; libmicrohttpd's, or NULL */
+    log_tag log;            /* request_id and trace, for log_bind */
 
     /* inputs copied out of libmicrohttpd in the polling thread */
     query_param query[REQUEST_QUERY_MAX];

@@ -69,7 +69,14 @@ void router_destroy(router *r);
  */
 route_status router_match(const router *r, http_method method, const char *path, route_match *out);
 
+/* The table's distinct patterns, in the order of each one's first row:
+ * route_match.pattern is always one of these pointers (or ""). */
+size_t router_pattern_count(const router *r);
+const char *router_pattern(const router *r, size_t index);
+
 /* Maps libmicrohttpd's method string to http_method. */
 http_method http_method_parse(const char *method);
+/* "GET", "HEAD", ... ; "OTHER" for HTTP_OTHER. */
+const char *http_method_name(http_method m);
 
 #endif

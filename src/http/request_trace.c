@@ -1,0 +1,33 @@
+/*
+ * request_trace.c - traceparent and tracestate in and out (see
+ * request_trace.h).
+ */
+#include "orderd/http/request_trace.h"
+
+#include <microhttpd.h>
+
+void request_trace_begin(request *req)
+{
+    const char *traceparent =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "traceparent");
+    trace_start(&req->trace, traceparent);
+    req->tracestate = NULL;
+    if (req->trace.parent_id[0] != '\0') {
+        /* only the first tracestate header: libmicrohttpd keeps each
+         * line apart, and a caller that splits the list is rare */
+        const char *state =
+            MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "tracestate");
+        if (trace_tracestate_valid(state))
+            req->tracestate = state;
+    }
+    req->log = (log_tag){.request_id = req->request_id, .trace = &req->trace};
+}
+
+void request_trace_add_headers(const request *req, struct MHD_Response *resp)
+{
+    char traceparent[TRACEPARENT_LEN + 1];
+    trace_format_traceparent(&req->trace, traceparent);
+    MHD_add_response_header(resp, "traceparent", traceparent);
+    if (req->tracestate)
+        MHD_add_response_header(resp, "tracestate", req->tracestate);
+}
