@@ -46,7 +46,11 @@ struct server {
     struct MHD_Daemon *daemon;
     worker_pool *workers;
     atomic_int in_flight;
-    atomic_bool closing;    /* draining: every response says Connection: close */
+    atomic_bool closing; /* draining: every response says Connection: close */
+    /* the two settings a reload changes here (server_set_live); cfg's
+     * copies are the start-up values and are not read after start */
+    atomic_int request_timeout_ms;
+    atomic_bool access_log;
     MHD_socket quiesced_fd; /* the listening socket after quiesce; ours to close */
 };
 
@@ -93,7 +97,8 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     req->workers = srv->workers;
     req->handler_ctx = srv->handler_ctx;
     req->start_ns = clock_now_ns();
-    req->deadline_ns = req->start_ns + (uint64_t)srv->cfg->request_timeout_ms * UINT64_C(1000000);
+    int timeout_ms = atomic_load_explicit(&srv->request_timeout_ms, memory_order_relaxed);
+    req->deadline_ns = req->start_ns + (uint64_t)timeout_ms * UINT64_C(1000000);
     req->method_name = method;
     req->method = http_method_parse(method);
     req->path = url;
@@ -321,7 +326,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!req)
         return;
     *req_cls = NULL;
-    if (srv->cfg->access_log && log_enabled(LOG_INFO)) {
+    if (atomic_load_explicit(&srv->access_log, memory_order_relaxed) && log_enabled(LOG_INFO)) {
         char remote[INET6_ADDRSTRLEN + 16];
         format_remote(conn, remote);
         access_record rec = {
@@ -365,6 +370,7 @@ server *server_start(const server_options *opts)
     srv->cfg = cfg;
     srv->handler_ctx = opts->handler_ctx;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
+    server_set_live(srv, cfg);
 
     const char *why;
     srv->router = router_create(opts->routes, opts->route_count, &why);
@@ -418,6 +424,12 @@ fail:
     router_destroy(srv->router);
     free(srv);
     return NULL;
+}
+
+void server_set_live(server *srv, const orderd_config *cfg)
+{
+    atomic_store_explicit(&srv->request_timeout_ms, cfg->request_timeout_ms, memory_order_relaxed);
+    atomic_store_explicit(&srv->access_log, cfg->access_log, memory_order_relaxed);
 }
 
 void server_stop_accepting(server *srv)

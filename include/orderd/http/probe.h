@@ -6,7 +6,14 @@
 #ifndef ORDERD_PROBE_H
 #define ORDERD_PROBE_H
 
-/* 0 when /readyz answered 200 within timeout_ms, 1 otherwise. */
+/*
+ * One GET path on host:port (a wildcard host is asked on loopback), on a
+ * fresh connection: 0 when it answered 200 within timeout_ms (connect,
+ * send and first bytes each), 1 otherwise.  The watchdog's check too.
+ */
+int probe_get(const char *host, unsigned port, const char *path, int timeout_ms);
+
+/* probe_get of /readyz. */
 int probe_ready(const char *host, unsigned port, int timeout_ms);
 
 #endif
