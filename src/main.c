@@ -264,11 +264,13 @@ static void reload(service *s, bool ready)
 static void run_until_stopped(service *s, const sigset_t *signals)
 {
     const orderd_config *cfg = s->application.cfg;
-    char extra[256];
+    char extra[700], config_path[520];
+    log_json_escape(config_path, sizeof config_path, cfg->config_path);
     snprintf(extra, sizeof extra,
-             "\"listen\":\"%s:%u\",\"threads\":%d,\"db_pool_size\":%d,\"version\":\"%s\"",
+             "\"listen\":\"%s:%u\",\"threads\":%d,\"db_pool_size\":%d,\"version\":\"%s\","
+             "\"config\":\"%s\"",
              cfg->listen_host, (unsigned)cfg->listen_port, cfg->threads, cfg->db_pool_size,
-             ORDERD_VERSION);
+             ORDERD_VERSION, config_path);
     log_write(LOG_INFO, NULL, extra, "listening");
     systemd_notify_send(s->notify, "STATUS=waiting for PostgreSQL and the caches to settle");
 
