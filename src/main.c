@@ -189,8 +189,9 @@ static void start_watchdog(service *s)
 
 /*
  * Start, in this order: PostgreSQL pool -> Redis and the hot cache
- * (optional) -> order store -> HTTP server -> janitor.  0, or the exit
- * code; what did start is left in *s for close_service().
+ * (optional) -> order store -> HTTP server -> watchdog (under systemd)
+ * -> janitor, then the reload hooks of the modules with live settings.
+ * 0, or the exit code; what did start is left in *s for close_service().
  */
 static int open_service(service *s)
 {

@@ -22,6 +22,11 @@
  * or a pointer swap for anything larger, such as a set of keys (the old
  * one freed only when no reader can still hold it).  A hook must not
  * block for long: the signal thread also drives readiness and shutdown.
+ * Why atomics and not one swapped configuration pointer: the live values
+ * are read on every request (a deadline, a TTL), one relaxed load each
+ * costs nothing there, and nothing has to be reclaimed; a whole swapped
+ * struct would need a grace period before the old one could be freed,
+ * since a request may hold it for its whole life.
  *
  * Adding a live setting: mark its row LIVE in config.c, and make its
  * module read it from its own atomic set by a hook registered here.
