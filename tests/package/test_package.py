@@ -5,7 +5,8 @@ the orderd user, then purges both), so it guards itself:
   - it runs only as root;
   - it refuses to touch a machine where orderd is already there in any
     form: the package known to dpkg, /usr/bin/orderd, /etc/orderd, the
-    unit file, an orderd user or group.
+    unit file, an orderd user or group, or a `cmake --install` in
+    /usr/local.
 When a guard stops it, it exits 77 and ctest reports it as skipped, unless
 ORDERD_TEST_PACKAGE_REQUIRED=1 (CI sets it), where a guard is a failure.
 
@@ -16,7 +17,10 @@ PostgreSQL; the installed binary started as the orderd user with its
 installed config (only db_url, redis_url and listen come from the
 environment) under a notify socket, serving a POST and a GET; then
 `dpkg --purge`, after which no file of the package, no enablement link,
-no user and no group is left.
+no user and no group is left.  Last, `cmake --install` of this test's own
+build (the default prefix, /usr/local): without a flag that binary finds
+its migrations and its config; its files are removed again from
+install_manifest.txt.  The steps are numbered: they share one install.
 """
 
 import grp
@@ -40,6 +44,10 @@ BIN = "/usr/bin/orderd"
 CONFIG = "/etc/orderd/orderd.conf"
 UNIT = "/lib/systemd/system/orderd.service"
 WANTS = "/etc/systemd/system/multi-user.target.wants/orderd.service"
+# `cmake --install` with the default prefix, from the build this test belongs to
+LOCAL_BIN = "/usr/local/bin/orderd"
+LOCAL_PATHS = (LOCAL_BIN, "/usr/local/share/orderd", "/usr/local/etc/orderd",
+               "/usr/local/lib/systemd/system/orderd.service", "/usr/local/share/man/man8/orderd.8.gz")
 SKIP = 77
 
 
@@ -77,7 +85,7 @@ def why_not_here():
         return "the package test installs into the system: run it as root"
     if dpkg_knows_orderd():
         return "an orderd package is installed here; the test will not replace it"
-    for path in (BIN, "/etc/orderd", UNIT, WANTS):
+    for path in (BIN, "/etc/orderd", UNIT, WANTS) + LOCAL_PATHS:
         if os.path.lexists(path):
             return f"{path} exists; the test will not overwrite it"
     if user_exists("orderd") or group_exists("orderd"):
@@ -205,6 +213,43 @@ class PackageTest(unittest.TestCase):
             self.assertFalse(os.path.lexists(path), path)
         self.assertFalse(user_exists("orderd"))
         self.assertFalse(group_exists("orderd"))
+
+    def test_5_default_prefix_install_finds_its_files(self):
+        build = os.environ.get("ORDERD_BUILD_DIR")
+        if not build:
+            self.fail("ORDERD_BUILD_DIR is not set (tests/CMakeLists.txt sets it)")
+        run(["cmake", "--install", build])
+        manifest = os.path.join(build, "install_manifest.txt")
+        self.addCleanup(self.uninstall, manifest)
+        with open("/usr/local/etc/orderd/orderd.conf", "a") as f:
+            f.write("max_connections = 77\n")
+        printed = run([LOCAL_BIN, "--print-config"], cwd="/").stdout
+        self.assertIn("sql_dir = /usr/local/share/orderd/sql\n", printed)
+        self.assertIn("max_connections = 77\n", printed)  # its config file was read
+        admin = os.environ.get("ORDERD_TEST_DB_URL")
+        if not admin:
+            self.fail("ORDERD_TEST_DB_URL is not set (scripts/test sets it)")
+        db_url, db_name = create_database(admin)
+        self.addCleanup(drop_database, db_name, admin)
+        run([LOCAL_BIN, "migrate"], env={"ORDERD_DB_URL": db_url, "PATH": os.environ.get("PATH", "")}, cwd="/")
+        self.assertEqual(psql(db_url, "SELECT count(*) FROM orders"), "0")
+
+    @staticmethod
+    def uninstall(manifest):
+        with open(manifest) as f:
+            for path in f.read().split():
+                if os.path.lexists(path):
+                    os.unlink(path)
+        # the folders the install made; rmdir takes only empty ones
+        for folder in ("/usr/local/share/orderd/sql", "/usr/local/share/orderd", "/usr/local/etc/orderd",
+                       "/usr/local/lib/systemd/system", "/usr/local/lib/systemd", "/usr/local/share/man/man8"):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass  # not empty: something else of the machine's lives there
+        leftovers = [p for p in LOCAL_PATHS if os.path.lexists(p)]
+        if leftovers:
+            raise AssertionError(f"left behind by the uninstall: {leftovers}")
 
 
 if __name__ == "__main__":
