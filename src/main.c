@@ -172,7 +172,8 @@ static bool polling_threads_answer(void *ctx)
 {
     const service *s = ctx;
     const orderd_config *cfg = s->application.cfg;
-    return probe_get(cfg->listen_host, cfg->listen_port, "/healthz", s->watchdog_check_ms) == 0;
+    return probe_get(cfg->listen_host, cfg->listen_port, "/healthz", "watchdog",
+                     s->watchdog_check_ms) == 0;
 }
 
 static void start_watchdog(service *s)

@@ -11,7 +11,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int probe_get(const char *host, unsigned port, const char *path, int timeout_ms)
+int probe_get(const char *host, unsigned port, const char *path, const char *request_id,
+              int timeout_ms)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -42,7 +43,8 @@ int probe_get(const char *host, unsigned port, const char *path, int timeout_ms)
     int rc = 1;
     char request[256], response[64];
     int n = snprintf(request, sizeof request,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, target);
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nX-Request-ID: %s\r\nConnection: close\r\n\r\n",
+                     path, target, request_id);
     if (n < 0 || n >= (int)sizeof request) {
         close(fd);
         return 1;
@@ -61,5 +63,5 @@ int probe_get(const char *host, unsigned port, const char *path, int timeout_ms)
 
 int probe_ready(const char *host, unsigned port, int timeout_ms)
 {
-    return probe_get(host, port, "/readyz", timeout_ms);
+    return probe_get(host, port, "/readyz", "probe", timeout_ms);
 }

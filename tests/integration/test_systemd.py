@@ -77,6 +77,8 @@ class NotifyTest(unittest.TestCase):
                            watchdog_usec=WATCHDOG_USEC)
         self.assertIsNotNone(sock.wait_for("READY"), stack.daemon.output_tail())
         self.assertGreaterEqual(self.pings(sock, 5.0), 3, stack.daemon.output_tail())
+        # each ping follows a real request, named in the access log
+        self.assertGreaterEqual(len(stack.daemon.access_records("watchdog")), 3)
 
         held = self.hold_the_only_connection(stack.port)
         try:

@@ -189,15 +189,18 @@ class PackageTest(unittest.TestCase):
             self.assertEqual(got.status, 200, got)
             self.assertEqual(got.json()["total"], "4.20")
             c.close()
-            running_as = run(["ps", "-o", "user=", "-p", str(self.daemon_pid(daemon))]).stdout.strip()
-            self.assertEqual(running_as, "orderd")
+            self.assertEqual(self.uid_of(daemon.pid), pwd.getpwnam("orderd").pw_uid)
         finally:
             daemon.stop(sig=signal.SIGTERM)
 
     @staticmethod
-    def daemon_pid(daemon):
-        """setpriv execs orderd in place: the child's pid is the daemon's."""
-        return daemon.pid
+    def uid_of(pid):
+        """The real uid of pid (setpriv execs orderd in place: the child is the daemon)."""
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+        raise AssertionError(f"no Uid line for {pid}")
 
     def test_4_purge_leaves_nothing(self):
         if shutil.which("systemctl"):
