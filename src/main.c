@@ -232,8 +232,10 @@ static int open_service(service *s)
     start_watchdog(s);
     s->housekeeping = janitor_start(s->application.db, 3600);
     reload_hooks_add(&s->hooks, "log", reload_log, NULL);
-    reload_hooks_add(&s->hooks, "server", reload_server, s->srv);
+    /* the store before the server: a longer request timeout reaches new
+     * requests only once tombstones already outlive it */
     reload_hooks_add(&s->hooks, "store", reload_store, s);
+    reload_hooks_add(&s->hooks, "server", reload_server, s->srv);
     return 0;
 }
 

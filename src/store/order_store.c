@@ -113,6 +113,9 @@ void order_store_set_live(order_store *store, const order_store_options *opts)
 {
     atomic_store_explicit(&store->acquire_timeout_ms, opts->db_acquire_timeout_ms,
                           memory_order_relaxed);
+    /* the replay window first: it must cover every entry cached under the
+     * new lifetimes by the time the first of them is filled */
+    invalidation_widen_replay_window(store->feed, opts->feed_replay_window_ms);
     if (store->hot)
         hot_cache_set_max_age(store->hot, opts->hot_max_age_ms);
     if (!store->cache)
@@ -126,7 +129,6 @@ void order_store_set_live(order_store *store, const order_store_options *opts)
         .xfetch_beta = opts->xfetch_beta,
     };
     order_cache_set_ttls(store->cache, &co);
-    invalidation_widen_replay_window(store->feed, opts->feed_replay_window_ms);
 }
 
 void order_store_destroy(order_store *store)
