@@ -73,8 +73,9 @@ int reload_apply(const reload_hooks *hooks, orderd_config *running, int argc, ch
     config_diff(running, next, log_change, &tally);
     config_copy_live(running, next);
     free(next);
-    if (tally.live > 0)
-        reload_hooks_run(hooks, running);
+    /* every time, changed or not: a hook may read a file of its own (a
+     * key set) whose content changed while its setting did not */
+    reload_hooks_run(hooks, running);
     LOG(LOG_INFO, NULL, "reload done: %d live setting(s) applied, %d kept until a restart",
         tally.live, tally.kept);
     return tally.live;

@@ -11,8 +11,11 @@
  *     the error is logged with the reason, the old settings stay;
  *   - a setting that is not live changed: a warning names it; the daemon
  *     keeps its old value until the next restart;
- *   - live settings changed: each is logged old -> new, copied into the
- *     running configuration, and every hook runs with it.
+ *   - live settings changed: each is logged old -> new and copied into
+ *     the running configuration;
+ *   - then every hook runs with it, after every accepted reload, whether
+ *     or not its settings changed: a hook that reads a file of its own
+ *     (keys named by a setting) picks up the file's new content.
  *
  * Hooks run on the main thread, one after the other, and never at the
  * same time as another reload.  The threads that read a live value run
@@ -60,8 +63,8 @@ void reload_hooks_run(const reload_hooks *hooks, const orderd_config *cfg);
 /*
  * Reloads as described above; running is the configuration in force,
  * whose live settings are updated.  argc/argv are main()'s.  Returns the
- * number of live settings applied (0 when nothing live changed), or -1
- * when the new configuration was refused.
+ * number of live settings that changed (the hooks ran even when 0), or
+ * -1 when the new configuration was refused (no hook ran).
  */
 int reload_apply(const reload_hooks *hooks, orderd_config *running, int argc, char **argv);
 
