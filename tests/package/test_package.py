@@ -1,4 +1,4 @@
-"""The Debian package, installed for real: dpkg -i, run, purge.
+"""The Debian package, installed for real: apt-get install ./orderd_*.deb, run, purge.
 
 This changes the machine it runs on (it installs /usr/bin/orderd, creates
 the orderd user, then purges both), so it guards itself:
@@ -10,13 +10,13 @@ the orderd user, then purges both), so it guards itself:
 When a guard stops it, it exits 77 and ctest reports it as skipped, unless
 ORDERD_TEST_PACKAGE_REQUIRED=1 (CI sets it), where a guard is a failure.
 
-Then: scripts/package builds the .deb in a fresh folder; dpkg -i installs
-it; `orderd --version`, the installed paths, `systemd-analyze verify` and
+Then: scripts/package builds the .deb in a fresh folder; `apt-get install
+./orderd_*.deb` installs it; `orderd --version`, the installed paths, `systemd-analyze verify` and
 `security --offline` of the unit; `orderd migrate` against the test
 PostgreSQL; the installed binary started as the orderd user with its
 installed config (only db_url, redis_url and listen come from the
 environment) under a notify socket, serving a POST and a GET; then
-`dpkg --purge`, after which no file of the package, no enablement link,
+`apt-get purge`, after which no file of the package, no enablement link,
 no user and no group is left.  Last, `cmake --install` of this test's own
 build (the default prefix, /usr/local): without a flag that binary finds
 its migrations and its config; its files are removed again from
@@ -49,6 +49,11 @@ LOCAL_BIN = "/usr/local/bin/orderd"
 LOCAL_PATHS = (LOCAL_BIN, "/usr/local/share/orderd", "/usr/local/etc/orderd",
                "/usr/local/lib/systemd/system/orderd.service", "/usr/local/share/man/man8/orderd.8.gz")
 SKIP = 77
+# apt-get rather than dpkg: it waits for the dpkg lock another installer
+# may hold instead of failing at once; with the dependencies present (the
+# build needed them) it never goes to the network
+APT = ["apt-get", "-y", "-q", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300"]
+APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 
 
 def run(args, check=True, **kw):
@@ -113,14 +118,14 @@ class PackageTest(unittest.TestCase):
         env = {**os.environ, "ORDERD_PACKAGE_BUILD_DIR": os.path.join(cls.tmp, "build")}
         proc = run([os.path.join(SOURCE_DIR, "scripts", "package"), os.path.join(cls.tmp, "dist")], env=env)
         cls.deb = proc.stdout.strip().splitlines()[-1]
-        run(["dpkg", "-i", cls.deb])
+        run(APT + ["install", cls.deb], env=APT_ENV)
         cls.installed = True
         cls.files = [f for f in run(["dpkg-query", "-L", "orderd"]).stdout.splitlines() if f.strip()]
 
     @classmethod
     def tearDownClass(cls):
         if cls.installed and dpkg_knows_orderd():
-            run(["dpkg", "--purge", "orderd"], check=False)
+            run(APT + ["purge", "orderd"], check=False, env=APT_ENV)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_1_installed_files_user_and_paths(self):
@@ -207,7 +212,7 @@ class PackageTest(unittest.TestCase):
             # enabled as an admin would; the package must take the link away
             run(["systemctl", "enable", "orderd.service"])
             self.assertTrue(os.path.islink(WANTS))
-        run(["dpkg", "--purge", "orderd"])
+        run(APT + ["purge", "orderd"], env=APT_ENV)
         type(self).installed = False
         self.assertFalse(dpkg_knows_orderd())
         left = [f for f in self.files if os.path.lexists(f) and not os.path.isdir(f)]
