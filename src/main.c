@@ -166,7 +166,10 @@ static void reload_store(void *ctx, const orderd_config *cfg)
  * The watchdog's check: a polling thread accepts a connection and answers
  * GET /healthz (inline, no I/O).  One thread of the pool answers each
  * time, whichever accepts; what stops them all (a lock they share, the
- * listener) stops the pings.
+ * listener, an exhausted connection limit) stops the pings.  A single
+ * stuck thread among several is not seen: it stops accepting, so another
+ * answers, and libmicrohttpd's internal threads offer no per-thread tick
+ * to count instead.
  */
 static bool polling_threads_answer(void *ctx)
 {
