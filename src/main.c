@@ -2,12 +2,17 @@
  * main.c - configuration, signals, and the start/stop order.  Nothing else.
  *
  * Start: config -> log -> PostgreSQL pool -> Redis cache (optional) ->
- * order store -> HTTP server.
- * Stop (SIGTERM/SIGINT): /readyz turns 503 -> stop accepting -> drain
- * in-flight requests up to drain_timeout_ms -> stop the server -> close
- * the pool -> flush the log -> exit 0.
+ * order store -> HTTP server -> watchdog (under systemd) -> janitor;
+ * READY=1 to systemd once /readyz would answer 200.
+ * SIGHUP: reload the settings (reload.h), RELOADING=1 ... READY=1.
+ * Stop (SIGTERM/SIGINT): STOPPING=1, /readyz turns 503 -> stop accepting
+ * -> drain in-flight requests up to drain_timeout_ms -> stop the server
+ * -> close the pool -> flush the log -> exit 0.
  * serve() is open_service -> run_until_stopped -> drain -> close_service.
+ * Only this thread takes signals: they are blocked before any other
+ * thread starts, and it waits for them with sigwaitinfo.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,6 +21,7 @@
 #include <string.h>
 
 #include "orderd/api/app.h"
+#include "orderd/api/health.h"
 #include "orderd/api/routes.h"
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
@@ -24,6 +30,9 @@
 #include "orderd/db/db_pool.h"
 #include "orderd/db/janitor.h"
 #include "orderd/base/log.h"
+#include "orderd/base/reload.h"
+#include "orderd/base/systemd_notify.h"
+#include "orderd/base/watchdog.h"
 #include "orderd/db/migrate.h"
 #include "orderd/db/order_db.h"
 #include "orderd/store/order_store.h"
@@ -33,11 +42,20 @@
 
 /* What serve() opens, in start order; close_service() stops it in reverse. */
 typedef struct service {
-    app application; /* the handlers' context */
+    app application; /* the handlers' context; its cfg never changes */
     redis_client *redis;
     tracking *hot_tracking;
     server *srv;
+    watchdog *watchdog;    /* NULL unless systemd asked for one */
+    int watchdog_check_ms; /* how long its self-request may take */
     janitor *housekeeping;
+    systemd_notify *notify; /* NULL unless started by systemd */
+    /* the settings in force: application.cfg's, with the live ones as the
+     * last reload left them; this thread's alone */
+    orderd_config running;
+    reload_hooks hooks;
+    int argc; /* main()'s, for the reload */
+    char **argv;
 } service;
 
 /* the hot cache's invalidation sources (hot_cache.h) */
@@ -97,9 +115,10 @@ static int open_cache(service *s)
     return 0;
 }
 
-static order_store *open_store(service *s)
+/* The store's options from cfg: at start-up, and again on every reload
+ * (order_store_set_live takes the live ones), so both derive alike. */
+static order_store_options store_options(const service *s, const orderd_config *cfg)
 {
-    const orderd_config *cfg = s->application.cfg;
     order_store_options store_opts = {
         .db = s->application.db,
         .db_acquire_timeout_ms = cfg->db_acquire_timeout_ms,
@@ -117,15 +136,66 @@ static order_store *open_store(service *s)
         .feed_sync_interval_ms = cfg->invalidation_sync_interval_ms,
         .feed_replay_window_ms = replay_window_ms(cfg),
         .hot_feed_source = HOT_SOURCE_FEED,
+        .hot_max_age_ms = cfg->hot_cache_max_age_ms,
         .test_hooks = test_hooks_from_env(),
     };
-    return order_store_create(&store_opts);
+    return store_opts;
+}
+
+/* ---- reload hooks: each hands a module its live settings -------------- */
+
+static void reload_log(void *ctx, const orderd_config *cfg)
+{
+    (void)ctx;
+    log_set_level(cfg->log_level);
+}
+
+static void reload_server(void *ctx, const orderd_config *cfg)
+{
+    server_set_live(ctx, cfg);
+}
+
+static void reload_store(void *ctx, const orderd_config *cfg)
+{
+    service *s = ctx;
+    order_store_options opts = store_options(s, cfg);
+    order_store_set_live(s->application.store, &opts);
+}
+
+/*
+ * The watchdog's check: a polling thread accepts a connection and answers
+ * GET /healthz (inline, no I/O).  One thread of the pool answers each
+ * time, whichever accepts; what stops them all (a lock they share, the
+ * listener, an exhausted connection limit) stops the pings.  A single
+ * stuck thread among several is not seen: it stops accepting, so another
+ * answers, and libmicrohttpd's internal threads offer no per-thread tick
+ * to count instead.
+ */
+static bool polling_threads_answer(void *ctx)
+{
+    const service *s = ctx;
+    const orderd_config *cfg = s->application.cfg;
+    return probe_get(cfg->listen_host, cfg->listen_port, "/healthz", "watchdog",
+                     s->watchdog_check_ms) == 0;
+}
+
+static void start_watchdog(service *s)
+{
+    uint64_t usec = systemd_watchdog_usec();
+    if (usec == 0 || !s->notify)
+        return;
+    /* ping every half period (sd_watchdog_enabled(3)); a check gives up
+     * within half of that, so a slow answer is a missed ping, not two */
+    uint64_t period_ns = usec * 1000 / 2;
+    s->watchdog_check_ms = (int)(period_ns / 2000000) < 100 ? 100 : (int)(period_ns / 2000000);
+    s->watchdog = watchdog_start(s->notify, period_ns, polling_threads_answer, s);
 }
 
 /*
  * Start, in this order: PostgreSQL pool -> Redis and the hot cache
- * (optional) -> order store -> HTTP server -> janitor.  0, or the exit
- * code; what did start is left in *s for close_service().
+ * (optional) -> order store -> HTTP server -> watchdog (under systemd)
+ * -> janitor, then the reload hooks of the modules with live settings.
+ * 0, or the exit code; what did start is left in *s for close_service().
  */
 static int open_service(service *s)
 {
@@ -150,7 +220,8 @@ static int open_service(service *s)
         if (rc != 0)
             return rc;
     }
-    s->application.store = open_store(s);
+    order_store_options store_opts = store_options(s, cfg);
+    s->application.store = order_store_create(&store_opts);
     if (!s->application.store)
         return 1;
     server_options server_opts = {
@@ -162,31 +233,88 @@ static int open_service(service *s)
     s->srv = server_start(&server_opts);
     if (!s->srv)
         return 1;
+    start_watchdog(s);
     s->housekeeping = janitor_start(s->application.db, 3600);
+    reload_hooks_add(&s->hooks, "log", reload_log, NULL);
+    /* the store before the server: a longer request timeout reaches new
+     * requests only once tombstones already outlive it */
+    reload_hooks_add(&s->hooks, "store", reload_store, s);
+    reload_hooks_add(&s->hooks, "server", reload_server, s->srv);
     return 0;
 }
 
-/* Says where it listens, then waits for SIGTERM or SIGINT. */
-static void run_until_stopped(const orderd_config *cfg, const sigset_t *stop_signals)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra,
-             "\"listen\":\"%s:%u\",\"threads\":%d,\"db_pool_size\":%d,\"version\":\"%s\"",
-             cfg->listen_host, (unsigned)cfg->listen_port, cfg->threads, cfg->db_pool_size,
-             ORDERD_VERSION);
-    log_write(LOG_INFO, NULL, extra, "listening");
+/* How long one readiness check may wait for PostgreSQL, and how often
+ * it is tried until it passes. */
+#define READY_CHECK_BUDGET_NS (UINT64_C(1000) * 1000 * 1000)
+#define READY_RETRY_NS        (100 * 1000 * 1000)
 
-    int sig = 0;
-    sigwait(stop_signals, &sig);
-    LOG(LOG_INFO, NULL, "received %s, draining for up to %d ms", strsignal(sig),
-        cfg->drain_timeout_ms);
+/* SIGHUP: reload, framed for systemd once it has been told READY=1
+ * (before that, the start-up READY=1 is still to come). */
+static void reload(service *s, bool ready)
+{
+    if (ready) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                 (unsigned long long)(clock_now_ns() / 1000));
+        systemd_notify_send(s->notify, msg);
+    }
+    LOG(LOG_INFO, NULL, "received SIGHUP, reloading the configuration");
+    reload_apply(&s->hooks, &s->running, s->argc, s->argv);
+    if (ready)
+        systemd_notify_send(s->notify, "READY=1\nSTATUS=serving");
+}
+
+/*
+ * Says where it listens, tells systemd READY=1 as soon as /readyz would
+ * answer 200 (listening, PostgreSQL reachable, caches settled), reloads
+ * on SIGHUP, and returns on SIGTERM or SIGINT.
+ */
+static void run_until_stopped(service *s, const sigset_t *signals)
+{
+    const orderd_config *cfg = s->application.cfg;
+    char extra[700], config_path[520];
+    log_json_escape(config_path, sizeof config_path, cfg->config_path);
+    snprintf(extra, sizeof extra,
+             "\"listen\":\"%s:%u\",\"threads\":%d,\"db_pool_size\":%d,\"version\":\"%s\","
+             "\"config\":\"%s\"",
+             cfg->listen_host, (unsigned)cfg->listen_port, cfg->threads, cfg->db_pool_size,
+             ORDERD_VERSION, config_path);
+    log_write(LOG_INFO, NULL, extra, "listening");
+    systemd_notify_send(s->notify, "STATUS=waiting for PostgreSQL and the caches to settle");
+
+    bool ready = false;
+    for (;;) {
+        if (!ready && health_is_ready(&s->application, clock_now_ns() + READY_CHECK_BUDGET_NS)) {
+            ready = true;
+            LOG(LOG_INFO, NULL, "ready");
+            systemd_notify_send(s->notify, "READY=1\nSTATUS=serving");
+        }
+        siginfo_t info;
+        struct timespec retry = {0, READY_RETRY_NS};
+        int sig = ready ? sigwaitinfo(signals, &info) : sigtimedwait(signals, &info, &retry);
+        if (sig == SIGHUP) {
+            reload(s, ready);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            LOG(LOG_INFO, NULL, "received %s, draining for up to %d ms", strsignal(sig),
+                s->running.drain_timeout_ms);
+            return;
+        } else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            LOG(LOG_ERROR, NULL, "waiting for signals failed: %s", strerror(errno));
+            return;
+        }
+    }
 }
 
 /* /readyz turns 503 -> stop accepting -> in-flight requests finish, up to
  * drain_timeout_ms. */
 static void drain(service *s)
 {
-    const orderd_config *cfg = s->application.cfg;
+    const orderd_config *cfg = &s->running;
+    systemd_notify_send(s->notify, "STOPPING=1\nSTATUS=draining");
+    /* systemd stops watching once told STOPPING (TimeoutStopSec= bounds
+     * the drain), and our own check would fail now that we stop accepting */
+    watchdog_stop(s->watchdog);
+    s->watchdog = NULL;
     atomic_store(&s->application.draining, true);
     server_stop_accepting(s->srv);
     uint64_t deadline = clock_now_ns() + (uint64_t)cfg->drain_timeout_ms * UINT64_C(1000000);
@@ -204,6 +332,7 @@ static void drain(service *s)
 static void close_service(service *s)
 {
     janitor_stop(s->housekeeping);
+    watchdog_stop(s->watchdog);
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
     order_store_stop(s->application.store);
@@ -214,21 +343,31 @@ static void close_service(service *s)
     redis_client_destroy(s->redis);
     db_pool_destroy(s->application.db);
     LOG(LOG_INFO, NULL, "stopped");
+    systemd_notify_destroy(s->notify);
 }
 
-static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
+static int serve(const orderd_config *cfg, const sigset_t *signals, int argc, char **argv)
 {
     if (cfg->db_url[0] == '\0') {
         LOG(LOG_ERROR, NULL, "db_url is not set (ORDERD_DB_URL or --db-url)");
         return 2;
     }
-    service s = {.application = {.cfg = cfg}};
-    int rc = open_service(&s);
+    /* a service is a few kilobytes (it holds a whole configuration) */
+    service *s = calloc(1, sizeof *s);
+    if (!s)
+        return 1;
+    s->application.cfg = cfg;
+    s->running = *cfg;
+    s->argc = argc;
+    s->argv = argv;
+    s->notify = systemd_notify_create();
+    int rc = open_service(s);
     if (rc == 0) {
-        run_until_stopped(cfg, stop_signals);
-        drain(&s);
+        run_until_stopped(s, signals);
+        drain(s);
     }
-    close_service(&s);
+    close_service(s);
+    free(s);
     return rc;
 }
 
@@ -257,13 +396,14 @@ int main(int argc, char **argv)
         break;
     }
 
-    /* Block the stop signals before any thread starts so every thread
-     * inherits the mask and only sigwait() in serve() receives them. */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    /* Block the signals we act on before any thread starts so every
+     * thread inherits the mask and only run_until_stopped receives them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (log_start(cfg.log_level, 1) != 0) {
@@ -279,7 +419,7 @@ int main(int argc, char **argv)
             rc = migrate_run(cfg.db_url, cfg.sql_dir) == 0 ? 0 : 1;
         }
     } else {
-        rc = serve(&cfg, &stop_signals);
+        rc = serve(&cfg, &signals, argc, argv);
     }
     log_stop();
     return rc;

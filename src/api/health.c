@@ -38,24 +38,49 @@ void health_live(void *ctx, request *req)
     reply_static_json(req, 200, "{\"status\":\"ok\"}");
 }
 
-void health_ready(void *ctx, request *req)
+/* What /readyz and the READY=1 notification decide on. */
+typedef struct readiness {
+    bool draining;
+    orderd_err pg;
+    bool settled;
+} readiness;
+
+static readiness check_readiness(app *application, uint64_t deadline_ns)
 {
-    app *application = ctx;
-    bool draining = atomic_load(&application->draining);
-    uint64_t deadline = clock_now_ns() + READY_PING_BUDGET_NS;
-    if (deadline > req->deadline_ns)
-        deadline = req->deadline_ns;
-    orderd_err pg = draining ? ORDERD_OK : db_pool_ping(application->db, deadline);
+    readiness r = {.draining = atomic_load(&application->draining), .pg = ORDERD_OK};
+    if (!r.draining)
+        r.pg = db_pool_ping(application->db, deadline_ns);
     /* Redis being down never makes us unready: reads fall back to
      * PostgreSQL.  Not knowing yet whether it is up does, and so does a
      * change feed that has not caught up: until both have settled, a
      * write here could skip Redis while other processes trust it, and
      * our caches would serve what they cannot vouch for. */
+    r.settled = order_store_caches_settled(application->store);
+    return r;
+}
+
+static bool is_ready(const readiness *r)
+{
+    return !r->draining && r->pg == ORDERD_OK && r->settled;
+}
+
+bool health_is_ready(app *application, uint64_t deadline_ns)
+{
+    readiness r = check_readiness(application, deadline_ns);
+    return is_ready(&r);
+}
+
+void health_ready(void *ctx, request *req)
+{
+    app *application = ctx;
+    uint64_t deadline = clock_now_ns() + READY_PING_BUDGET_NS;
+    if (deadline > req->deadline_ns)
+        deadline = req->deadline_ns;
+    readiness r = check_readiness(application, deadline);
     const char *redis = order_store_cache_state(application->store);
     int feed_state;
     const char *feed = order_store_invalidation_state(application->store, &feed_state);
-    bool settled = order_store_caches_settled(application->store);
-    if (!draining && pg == ORDERD_OK && settled) {
+    if (is_ready(&r)) {
         char body[128];
         snprintf(body, sizeof body,
                  "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\","
@@ -65,14 +90,14 @@ void health_ready(void *ctx, request *req)
         return;
     }
     json_t *extra = json_object();
-    json_object_set_new(extra, "postgres", json_string(pg == ORDERD_OK ? "up" : "down"));
+    json_object_set_new(extra, "postgres", json_string(r.pg == ORDERD_OK ? "up" : "down"));
     json_object_set_new(extra, "redis", json_string(redis));
     json_object_set_new(extra, "invalidation", json_string(feed));
-    json_object_set_new(extra, "draining", json_boolean(draining));
-    const char *why = draining          ? "the server is shutting down"
-                      : pg != ORDERD_OK ? "PostgreSQL is not reachable"
-                                        : "the caches are not settled yet (Redis state or the "
-                                          "PostgreSQL change feed)";
+    json_object_set_new(extra, "draining", json_boolean(r.draining));
+    const char *why = r.draining          ? "the server is shutting down"
+                      : r.pg != ORDERD_OK ? "PostgreSQL is not reachable"
+                                          : "the caches are not settled yet (Redis state or the "
+                                            "PostgreSQL change feed)";
     problem_reply_ext(req, 503, why, extra);
     json_decref(extra);
 }

@@ -9,6 +9,8 @@
  */
 #include "orderd/base/config.h"
 
+#include "orderd/base/paths.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -19,15 +21,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#ifndef ORDERD_SQL_DIR
-#define ORDERD_SQL_DIR "sql" /* CMake defines the source tree's sql/ */
-#endif
 #ifndef ORDERD_VERSION
 #define ORDERD_VERSION "unknown"
 #endif
 
-#define DEFAULT_CONFIG_PATH "config/orderd.conf"
-#define MAX_THREADS         256
+#define MAX_THREADS 256
 
 typedef enum setting_type {
     SETTING_STRING,
@@ -41,13 +39,24 @@ typedef enum setting_type {
 typedef struct setting {
     const char *key;
     setting_type type;
-    const char *default_value;
-    long long min, max; /* SETTING_INT, SETTING_SIZE */
-    bool secret;        /* masked by --print-config, never echoed in errors */
-    size_t offset;      /* into orderd_config */
-    size_t size;        /* of the member: capacity for SETTING_STRING */
+    const char *default_value; /* NULL: decided at run time, see default_of */
+    long long min, max;        /* SETTING_INT, SETTING_SIZE */
+    unsigned flags;            /* SETTING_SECRET | SETTING_LIVE */
+    size_t offset;             /* into orderd_config */
+    size_t size;               /* of the member: capacity for SETTING_STRING */
     const char *help;
 } setting;
+
+/*
+ * SECRET: masked by --print-config and in reload messages, never echoed
+ * in errors (1, so a row written with `true` there still means secret).
+ * LIVE: a reload (SIGHUP) applies a new value to the running daemon; a
+ * change to any other setting is named in a warning and waits for a
+ * restart (reload.h).
+ */
+enum { SETTING_SECRET = 1u, SETTING_LIVE = 2u };
+#define SECRET SETTING_SECRET
+#define LIVE   SETTING_LIVE
 
 #define AT(member) offsetof(orderd_config, member), sizeof(((orderd_config *)0)->member)
 #define KIB        1024LL
@@ -55,71 +64,71 @@ typedef struct setting {
 
 /* The order here is the order of --help, --print-config and the sample file. */
 static const setting settings[] = {
-    {"listen", SETTING_LISTEN, "127.0.0.1:8080", 0, 0, false, AT(listen_host),
+    {"listen", SETTING_LISTEN, "127.0.0.1:8080", 0, 0, 0, AT(listen_host),
      "address to listen on: IPv4:port, localhost:port or [IPv6]:port"},
-    {"threads", SETTING_INT, "0", 0, MAX_THREADS, false, AT(threads),
+    {"threads", SETTING_INT, "0", 0, MAX_THREADS, 0, AT(threads),
      "HTTP polling threads; 0 = one per online CPU"},
-    {"io_workers", SETTING_INT, "0", 0, 1024, false, AT(io_workers),
+    {"io_workers", SETTING_INT, "0", 0, 1024, 0, AT(io_workers),
      "worker threads for blocking database calls; 0 = db_pool_size"},
-    {"max_connections", SETTING_INT, "1000", 1, 1000000, false, AT(max_connections),
+    {"max_connections", SETTING_INT, "1000", 1, 1000000, 0, AT(max_connections),
      "most simultaneous client connections"},
-    {"idle_timeout_s", SETTING_INT, "60", 1, 86400, false, AT(idle_timeout_s),
+    {"idle_timeout_s", SETTING_INT, "60", 1, 86400, 0, AT(idle_timeout_s),
      "seconds before an idle client connection is closed"},
-    {"connection_memory_limit", SETTING_SIZE, "16384", 4 * KIB, 64 * MIB, false,
+    {"connection_memory_limit", SETTING_SIZE, "16384", 4 * KIB, 64 * MIB, 0,
      AT(connection_memory_limit),
      "memory per connection for headers and buffers; MHD zeroes it on every request"},
-    {"body_limit", SETTING_SIZE, "65536", 1, 64 * MIB, false, AT(body_limit),
+    {"body_limit", SETTING_SIZE, "65536", 1, 64 * MIB, 0, AT(body_limit),
      "largest accepted request body; larger gets 413"},
-    {"request_timeout_ms", SETTING_INT, "5000", 1, 3600000, false, AT(request_timeout_ms),
+    {"request_timeout_ms", SETTING_INT, "5000", 1, 3600000, LIVE, AT(request_timeout_ms),
      "deadline for one request, database work included"},
-    {"drain_timeout_ms", SETTING_INT, "10000", 0, 3600000, false, AT(drain_timeout_ms),
+    {"drain_timeout_ms", SETTING_INT, "10000", 0, 3600000, LIVE, AT(drain_timeout_ms),
      "on SIGTERM, how long in-flight requests may still finish"},
-    {"db_url", SETTING_STRING, "", 0, 0, true, AT(db_url),
+    {"db_url", SETTING_STRING, "", 0, 0, SECRET, AT(db_url),
      "PostgreSQL libpq URI or conninfo; empty = not configured"},
-    {"db_pool_size", SETTING_INT, "8", 1, 1024, false, AT(db_pool_size),
+    {"db_pool_size", SETTING_INT, "8", 1, 1024, 0, AT(db_pool_size),
      "PostgreSQL connections in the pool"},
-    {"db_acquire_timeout_ms", SETTING_INT, "1000", 1, 600000, false, AT(db_acquire_timeout_ms),
+    {"db_acquire_timeout_ms", SETTING_INT, "1000", 1, 600000, LIVE, AT(db_acquire_timeout_ms),
      "wait for a free pool connection before answering 503"},
-    {"db_statement_timeout_ms", SETTING_INT, "5000", 0, 3600000, false, AT(db_statement_timeout_ms),
+    {"db_statement_timeout_ms", SETTING_INT, "5000", 0, 3600000, 0, AT(db_statement_timeout_ms),
      "PostgreSQL statement_timeout; 0 = no limit"},
-    {"db_connect_timeout_ms", SETTING_INT, "2000", 1, 600000, false, AT(db_connect_timeout_ms),
+    {"db_connect_timeout_ms", SETTING_INT, "2000", 1, 600000, 0, AT(db_connect_timeout_ms),
      "timeout of one connection attempt to PostgreSQL"},
-    {"db_prepared", SETTING_BOOL, "true", 0, 0, false, AT(db_prepared),
+    {"db_prepared", SETTING_BOOL, "true", 0, 0, 0, AT(db_prepared),
      "named prepared statements; false for pgbouncer transaction pooling"},
-    {"db_trace_application_name", SETTING_BOOL, "true", 0, 0, false, AT(db_trace_application_name),
+    {"db_trace_application_name", SETTING_BOOL, "true", 0, 0, 0, AT(db_trace_application_name),
      "each statement runs with application_name <name>/<traceparent> of its request"},
-    {"sql_dir", SETTING_STRING, ORDERD_SQL_DIR, 0, 0, false, AT(sql_dir),
+    {"sql_dir", SETTING_STRING, NULL, 0, 0, 0, AT(sql_dir),
      "folder of SQL migrations applied by \"orderd migrate\""},
-    {"redis_url", SETTING_STRING, "", 0, 0, true, AT(redis_url),
+    {"redis_url", SETTING_STRING, "", 0, 0, SECRET, AT(redis_url),
      "redis://[:password@]host:port[/db] for the cache; empty = caching off"},
-    {"redis_connect_timeout_ms", SETTING_INT, "50", 1, 60000, false, AT(redis_connect_timeout_ms),
+    {"redis_connect_timeout_ms", SETTING_INT, "50", 1, 60000, 0, AT(redis_connect_timeout_ms),
      "timeout of one connection attempt to Redis"},
-    {"redis_command_timeout_ms", SETTING_INT, "50", 1, 60000, false, AT(redis_command_timeout_ms),
+    {"redis_command_timeout_ms", SETTING_INT, "50", 1, 60000, 0, AT(redis_command_timeout_ms),
      "timeout of one Redis command"},
-    {"redis_failure_threshold", SETTING_INT, "3", 1, 1000, false, AT(redis_failure_threshold),
+    {"redis_failure_threshold", SETTING_INT, "3", 1, 1000, 0, AT(redis_failure_threshold),
      "consecutive Redis failures that open the circuit breaker"},
-    {"redis_probe_interval_ms", SETTING_INT, "250", 10, 60000, false, AT(redis_probe_interval_ms),
+    {"redis_probe_interval_ms", SETTING_INT, "250", 10, 60000, 0, AT(redis_probe_interval_ms),
      "while the breaker is open, how often Redis is probed"},
-    {"cache_ttl_s", SETTING_INT, "120", 1, 86400, false, AT(cache_ttl_s),
+    {"cache_ttl_s", SETTING_INT, "120", 1, 86400, LIVE, AT(cache_ttl_s),
      "lifetime of a cached order, before jitter"},
-    {"cache_ttl_jitter_pct", SETTING_INT, "10", 0, 50, false, AT(cache_ttl_jitter_pct),
+    {"cache_ttl_jitter_pct", SETTING_INT, "10", 0, 50, LIVE, AT(cache_ttl_jitter_pct),
      "random +/- percent on every TTL, so keys filled together expire apart"},
-    {"cache_negative_ttl_s", SETTING_INT, "5", 1, 3600, false, AT(cache_negative_ttl_s),
+    {"cache_negative_ttl_s", SETTING_INT, "5", 1, 3600, LIVE, AT(cache_negative_ttl_s),
      "lifetime of a cached \"no such order\""},
-    {"cache_list_ttl_s", SETTING_INT, "30", 1, 86400, false, AT(cache_list_ttl_s),
+    {"cache_list_ttl_s", SETTING_INT, "30", 1, 86400, LIVE, AT(cache_list_ttl_s),
      "lifetime of a cached list page"},
-    {"hot_cache_entries", SETTING_INT, "100000", 0, 100000000, false, AT(hot_cache_entries),
+    {"hot_cache_entries", SETTING_INT, "100000", 0, 100000000, 0, AT(hot_cache_entries),
      "orders kept in process memory in front of Redis; 0 = off"},
-    {"hot_cache_max_age_ms", SETTING_INT, "30000", 1, 600000, false, AT(hot_cache_max_age_ms),
+    {"hot_cache_max_age_ms", SETTING_INT, "30000", 1, 600000, LIVE, AT(hot_cache_max_age_ms),
      "longest an in-process entry is served, as a bound on top of invalidation"},
-    {"invalidation_sync_interval_ms", SETTING_INT, "1000", 10, 60000, false,
+    {"invalidation_sync_interval_ms", SETTING_INT, "1000", 10, 60000, 0,
      AT(invalidation_sync_interval_ms),
      "how often the PostgreSQL change log is read to confirm no change was missed"},
-    {"cache_xfetch_beta_pct", SETTING_INT, "100", 0, 1000, false, AT(cache_xfetch_beta_pct),
+    {"cache_xfetch_beta_pct", SETTING_INT, "100", 0, 1000, LIVE, AT(cache_xfetch_beta_pct),
      "early-refresh eagerness (XFetch beta x 100); 0 = refresh only at expiry"},
-    {"log_level", SETTING_LOG_LEVEL, "info", 0, 0, false, AT(log_level),
+    {"log_level", SETTING_LOG_LEVEL, "info", 0, 0, LIVE, AT(log_level),
      "least severe level logged: debug, info, warn or error"},
-    {"access_log", SETTING_BOOL, "true", 0, 0, false, AT(access_log), "one JSON line per request"},
+    {"access_log", SETTING_BOOL, "true", 0, 0, LIVE, AT(access_log), "one JSON line per request"},
 };
 
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
@@ -291,7 +300,7 @@ static int apply_setting(orderd_config *cfg, const setting *s, const char *value
                          const char *source, char *err, size_t errlen)
 {
     char *member = (char *)cfg + s->offset;
-    const char *shown = s->secret ? "****" : value;
+    const char *shown = (s->flags & SETTING_SECRET) ? "****" : value;
     long long v;
     switch (s->type) {
     case SETTING_STRING:
@@ -558,12 +567,19 @@ static int scan_args(int argc, char **argv, command_line *cl, orderd_config *cfg
     return 0;
 }
 
+/* The row's default; sql_dir's depends on whether this is the installed
+ * binary (paths.h), so it has none in the table. */
+static const char *default_of(const setting *s)
+{
+    return s->default_value ? s->default_value : paths_sql_dir();
+}
+
 /* The table's defaults, through the same parser as user input. */
 static void load_defaults(orderd_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < SETTING_COUNT; i++)
-        apply_setting(cfg, &settings[i], settings[i].default_value, "default", NULL, 0);
+        apply_setting(cfg, &settings[i], default_of(&settings[i]), "default", NULL, 0);
 }
 
 /* The file named by --config, else by ORDERD_CONFIG, else the default one if it exists. */
@@ -574,7 +590,7 @@ static int load_config_file(orderd_config *cfg, const command_line *cl, char *er
         return load_file(cfg, cl->config_path, "--config", true, err, errlen);
     if (env_config)
         return load_file(cfg, env_config, "ORDERD_CONFIG", true, err, errlen);
-    return load_file(cfg, DEFAULT_CONFIG_PATH, "default", false, err, errlen);
+    return load_file(cfg, paths_config_file(), "default", false, err, errlen);
 }
 
 int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -614,13 +630,15 @@ int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t err
 
 /* ---- output ------------------------------------------------------------ */
 
-/* The value as --print-config shows it: what the file would take back. */
-static void format_value(const orderd_config *cfg, const setting *s, char *out, size_t outlen)
+/* The value as --print-config shows it: what the file would take back;
+ * with mask, a secret's password is shown as ****. */
+static void format_value(const orderd_config *cfg, const setting *s, bool mask, char *out,
+                         size_t outlen)
 {
     const char *member = (const char *)cfg + s->offset;
     switch (s->type) {
     case SETTING_STRING:
-        if (s->secret)
+        if (mask && (s->flags & SETTING_SECRET))
             config_mask_url(member, out, outlen);
         else
             snprintf(out, outlen, "%s", member);
@@ -650,8 +668,44 @@ void config_print(const orderd_config *cfg, FILE *out)
 {
     char value[1100];
     for (size_t i = 0; i < SETTING_COUNT; i++) {
-        format_value(cfg, &settings[i], value, sizeof value);
+        format_value(cfg, &settings[i], true, value, sizeof value);
         fprintf(out, "%s = %s\n", settings[i].key, value);
+    }
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+bool config_is_live(const char *key)
+{
+    const setting *s = find_key(key);
+    return s && (s->flags & SETTING_LIVE);
+}
+
+int config_diff(const orderd_config *old, const orderd_config *next, config_change_fn fn, void *ctx)
+{
+    /* compared unmasked, so a change of password alone is seen; shown masked */
+    char a[1100], b[1100];
+    int changed = 0;
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const setting *s = &settings[i];
+        format_value(old, s, false, a, sizeof a);
+        format_value(next, s, false, b, sizeof b);
+        if (strcmp(a, b) == 0)
+            continue;
+        changed++;
+        format_value(old, s, true, a, sizeof a);
+        format_value(next, s, true, b, sizeof b);
+        fn(ctx, s->key, (s->flags & SETTING_LIVE) != 0, a, b);
+    }
+    return changed;
+}
+
+void config_copy_live(orderd_config *dst, const orderd_config *src)
+{
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const setting *s = &settings[i];
+        if (s->flags & SETTING_LIVE)
+            memcpy((char *)dst + s->offset, (const char *)src + s->offset, s->size);
     }
 }
 
@@ -693,18 +747,24 @@ void config_print_usage(FILE *out)
             "  --probe          exit 0 when GET /readyz on the listen address answers 200\n"
             "                   (a container health check that needs no curl)\n"
             "  --config FILE    read settings from FILE (env ORDERD_CONFIG); by default\n"
-            "                   " DEFAULT_CONFIG_PATH " is read when it exists\n"
+            "                   %s is read when it exists\n"
+            "\n"
+            "signals:\n"
+            "  SIGTERM, SIGINT  drain (in-flight requests finish, up to drain_timeout_ms), exit 0\n"
+            "  SIGHUP           read the settings again; [live] ones change, others wait\n"
+            "                   for a restart; a bad file keeps the old settings\n"
             "\n"
             "settings (default < config file < environment < flag; a flag takes\n"
-            "\"--name value\" or \"--name=value\"; the file has \"key = value\" lines):\n",
-            ORDERD_VERSION);
+            "\"--name value\" or \"--name=value\"; the file has \"key = value\" lines;\n"
+            "settings marked [live] change on SIGHUP, the others need a restart):\n",
+            ORDERD_VERSION, paths_config_file());
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const setting *s = &settings[i];
         char flag[64], env[64];
         flag_name(s, flag, sizeof flag);
         env_name(s, env, sizeof env);
-        fprintf(out, "  %s %s\n      env %s, default \"%s\"\n      %s\n", flag, metavar(s->type),
-                env, s->default_value, s->help);
+        fprintf(out, "  %s %s%s\n      env %s, default \"%s\"\n      %s\n", flag, metavar(s->type),
+                (s->flags & SETTING_LIVE) ? "  [live]" : "", env, default_of(s), s->help);
     }
 }
 

@@ -319,6 +319,11 @@ bool log_level_parse(const char *name, log_level *out)
     return false;
 }
 
+void log_set_level(log_level min_level)
+{
+    atomic_store_explicit(&logger.min_level, (int)min_level, memory_order_relaxed);
+}
+
 bool log_enabled(log_level level)
 {
     return (int)level >= atomic_load_explicit(&logger.min_level, memory_order_relaxed);

@@ -43,7 +43,7 @@ typedef struct source {
 
 struct hot_cache {
     shard shards[SHARDS];
-    int64_t max_age_ms;
+    _Atomic int64_t max_age_ms; /* a reload may change it (hot_cache_set_max_age) */
     int source_count;
     source sources[HOT_CACHE_SOURCES_MAX];
     atomic_int sources_online; /* serve only when it equals source_count */
@@ -74,7 +74,7 @@ hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources)
     hot_cache *hc = calloc(1, sizeof *hc);
     if (!hc)
         return NULL;
-    hc->max_age_ms = max_age_ms;
+    atomic_init(&hc->max_age_ms, max_age_ms);
     hc->source_count = sources;
     for (int i = 0; i < sources; i++)
         atomic_store(&hc->sources[i].fd, -1);
@@ -129,6 +129,11 @@ static void clear_shard(shard *s)
         remove_entry(s, s->oldest);
 }
 
+void hot_cache_set_max_age(hot_cache *hc, int64_t max_age_ms)
+{
+    atomic_store_explicit(&hc->max_age_ms, max_age_ms, memory_order_relaxed);
+}
+
 void hot_cache_destroy(hot_cache *hc)
 {
     if (!hc)
@@ -175,7 +180,8 @@ blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
     int64_t body_version = 0;
     pthread_mutex_lock(&s->lock);
     hot_entry *e = find(s, id);
-    if (e && now_ms() - e->stored_ms <= hc->max_age_ms) {
+    if (e &&
+        now_ms() - e->stored_ms <= atomic_load_explicit(&hc->max_age_ms, memory_order_relaxed)) {
         body = blob_retain(e->body);
         body_version = e->version;
     } else if (e) {

@@ -148,8 +148,21 @@ static const char unsafe_invalidate_script[] = "redis.call('DEL', KEYS[1])\n"
 /* generations outlive every list entry made under them by far */
 #define GENERATION_TTL_MS "86400000"
 
+/*
+ * The lifetimes can change while running (order_cache_set_ttls, on a
+ * reload): each is its own atomic, read relaxed where it is used.  They
+ * are independent numbers, so a fill that reads the old TTL and the new
+ * jitter is as good as any; opts keeps the rest, which never changes.
+ */
+typedef struct ttls {
+    _Atomic int64_t ttl_ms, negative_ttl_ms, list_ttl_ms, tombstone_ttl_ms;
+    atomic_int jitter_pct;
+    _Atomic double xfetch_beta;
+} ttls;
+
 struct order_cache {
-    order_cache_options opts;
+    order_cache_options opts; /* the redis client and the test hooks */
+    ttls live;
     int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id, invalidate_created_id,
         invalidate_changes_id;
     /* entries may be read and filled only while every change that could
@@ -163,6 +176,8 @@ order_cache *order_cache_create(const order_cache_options *opts)
     if (!oc)
         return NULL;
     oc->opts = *opts;
+    atomic_init(&oc->live.tombstone_ttl_ms, 0);
+    order_cache_set_ttls(oc, opts);
     oc->invalidate_id = redis_client_script_add(opts->redis, invalidate_script);
     oc->list_get_id = redis_client_script_add(opts->redis, list_get_script);
     oc->unsafe_invalidate_id = redis_client_script_add(opts->redis, unsafe_invalidate_script);
@@ -175,6 +190,23 @@ order_cache *order_cache_create(const order_cache_options *opts)
         return NULL;
     }
     return oc;
+}
+
+#define LIVE(oc, field) atomic_load_explicit(&(oc)->live.field, memory_order_relaxed)
+
+void order_cache_set_ttls(order_cache *oc, const order_cache_options *opts)
+{
+    atomic_store_explicit(&oc->live.ttl_ms, opts->ttl_ms, memory_order_relaxed);
+    atomic_store_explicit(&oc->live.negative_ttl_ms, opts->negative_ttl_ms, memory_order_relaxed);
+    atomic_store_explicit(&oc->live.list_ttl_ms, opts->list_ttl_ms, memory_order_relaxed);
+    atomic_store_explicit(&oc->live.jitter_pct, opts->jitter_pct, memory_order_relaxed);
+    atomic_store_explicit(&oc->live.xfetch_beta, opts->xfetch_beta, memory_order_relaxed);
+    /* a read that started under the longer request deadline may still be
+     * in flight, so its tombstones must keep the longer life: only raise.
+     * Only the reload thread writes it, so load-then-store is no race. */
+    if (opts->tombstone_ttl_ms > LIVE(oc, tombstone_ttl_ms))
+        atomic_store_explicit(&oc->live.tombstone_ttl_ms, opts->tombstone_ttl_ms,
+                              memory_order_relaxed);
 }
 
 void order_cache_destroy(order_cache *oc)
@@ -223,9 +255,9 @@ static order_cache_result classify(order_cache *oc, char *text, size_t text_len,
         *version = entry.version;
         text = NULL;
         result = ORDER_CACHE_HIT;
-        if (oc->opts.xfetch_beta > 0 &&
-            cache_should_refresh_early(clock_wall_us() / 1000, entry.expires_ms, entry.delta_ms,
-                                       oc->opts.xfetch_beta, 1.0 - random_unit()))
+        double beta = LIVE(oc, xfetch_beta);
+        if (beta > 0 && cache_should_refresh_early(clock_wall_us() / 1000, entry.expires_ms,
+                                                   entry.delta_ms, beta, 1.0 - random_unit()))
             result = ORDER_CACHE_REFRESH;
     }
     free(text);
@@ -295,8 +327,8 @@ void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n,
         argv[i] = keys[i];
         argvlen[i] = strlen(keys[i]);
         int64_t ttl = it->absent
-                          ? oc->opts.negative_ttl_ms
-                          : cache_ttl_jitter(oc->opts.ttl_ms, oc->opts.jitter_pct, random_unit());
+                          ? LIVE(oc, negative_ttl_ms)
+                          : cache_ttl_jitter(LIVE(oc, ttl_ms), LIVE(oc, jitter_pct), random_unit());
         snprintf(nums[i][0], sizeof nums[i][0], "%" PRId64, it->absent ? 0 : it->version);
         snprintf(nums[i][1], sizeof nums[i][1], "%" PRId64, ttl);
         size_t entry_len = marker_len;
@@ -365,7 +397,7 @@ bool order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
     cache_entry_render_marker(deleted ? CACHE_ENTRY_DELETED : CACHE_ENTRY_TOMBSTONE, new_version,
                               marker);
     snprintf(version_text, sizeof version_text, "%" PRId64, new_version);
-    snprintf(ttl_text, sizeof ttl_text, "%" PRId64, oc->opts.tombstone_ttl_ms);
+    snprintf(ttl_text, sizeof ttl_text, "%" PRId64, LIVE(oc, tombstone_ttl_ms));
     int argc = nkeys;
     argv[argc++] = version_text;
     argv[argc++] = marker;
@@ -409,7 +441,7 @@ bool order_cache_invalidate_created(order_cache *oc, const order *created, int n
     char count[16], marker[32], ttl[24];
     snprintf(count, sizeof count, "%d", n);
     cache_entry_render_marker(CACHE_ENTRY_TOMBSTONE, 1, marker);
-    snprintf(ttl, sizeof ttl, "%" PRId64, oc->opts.tombstone_ttl_ms);
+    snprintf(ttl, sizeof ttl, "%" PRId64, LIVE(oc, tombstone_ttl_ms));
     int argc = nkeys;
     argv[argc++] = count;
     argv[argc++] = "1"; /* a new order's version */
@@ -484,7 +516,7 @@ void order_cache_invalidate_changes(order_cache *oc, const order_change *changes
         gen_count[i] = change_generations(&changes[i], keys, &nkeys, gens[i]);
     char count[16], ttl[24];
     snprintf(count, sizeof count, "%d", n);
-    snprintf(ttl, sizeof ttl, "%" PRId64, oc->opts.tombstone_ttl_ms);
+    snprintf(ttl, sizeof ttl, "%" PRId64, LIVE(oc, tombstone_ttl_ms));
     int argc = 0;
     for (int k = 0; k < nkeys; k++)
         argv[argc++] = keys[k];
@@ -559,6 +591,6 @@ void order_cache_list_fill(order_cache *oc, const order_list_query *q, const cha
     cache_list_gen_key(q, gen_key);
     cache_list_suffix(q, suffix);
     snprintf(key, sizeof key, "list:%s:%s:%s", gen_key, generation, suffix);
-    int64_t ttl = cache_ttl_jitter(oc->opts.list_ttl_ms, oc->opts.jitter_pct, random_unit());
+    int64_t ttl = cache_ttl_jitter(LIVE(oc, list_ttl_ms), LIVE(oc, jitter_pct), random_unit());
     redis_client_set(oc->opts.redis, key, json, len, ttl, false);
 }

@@ -29,8 +29,9 @@
 #define SEEN_MAX 4096
 
 struct change_feed {
-    change_feed_options opts;
+    change_feed_options opts; /* opts.replay_window_ms unused: see below */
     char *url;
+    _Atomic int64_t replay_window_ms; /* widened on a reload (change_feed_widen_replay_window) */
     bg_thread thread;
     atomic_int state;
 
@@ -165,10 +166,10 @@ static PGresult *run_statement(change_feed *f, const char *sql, int nparams,
 static bool read_log(change_feed *f)
 {
     uint64_t now = clock_now_ns();
-    bool by_snapshot =
-        f->snapshot && now - f->snapshot_ns < (uint64_t)f->opts.replay_window_ms * 1000000u;
+    int64_t window_ms = atomic_load_explicit(&f->replay_window_ms, memory_order_relaxed);
+    bool by_snapshot = f->snapshot && now - f->snapshot_ns < (uint64_t)window_ms * 1000000u;
     char window[24];
-    snprintf(window, sizeof window, "%lld", (long long)f->opts.replay_window_ms);
+    snprintf(window, sizeof window, "%lld", (long long)window_ms);
     char *seen = seen_array(f);
     if (!seen)
         return false;
@@ -217,7 +218,8 @@ static void prune_log(change_feed *f)
         return;
     f->pruned_ns = now;
     char retention[24];
-    snprintf(retention, sizeof retention, "%lld", (long long)(2 * f->opts.replay_window_ms));
+    snprintf(retention, sizeof retention, "%lld",
+             (long long)(2 * atomic_load_explicit(&f->replay_window_ms, memory_order_relaxed)));
     const char *param = retention;
     PGresult *res = run_statement(
         f, "DELETE FROM order_changes WHERE changed_at < now() - $1::bigint * interval '1 ms'", 1,
@@ -336,6 +338,7 @@ change_feed *change_feed_start(const change_feed_options *opts)
     if (!f)
         return NULL;
     f->opts = *opts;
+    atomic_init(&f->replay_window_ms, opts->replay_window_ms);
     if (f->opts.sync_interval_ms < 10)
         f->opts.sync_interval_ms = 10;
     if (f->opts.retry_max_ms < 100)
@@ -351,6 +354,13 @@ fail:
     free(f->url);
     free(f);
     return NULL;
+}
+
+void change_feed_widen_replay_window(change_feed *feed, int64_t replay_window_ms)
+{
+    /* one writer (the reload), so load-then-store cannot lose an update */
+    if (replay_window_ms > atomic_load_explicit(&feed->replay_window_ms, memory_order_relaxed))
+        atomic_store_explicit(&feed->replay_window_ms, replay_window_ms, memory_order_relaxed);
 }
 
 void change_feed_stop(change_feed *feed)

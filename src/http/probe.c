@@ -1,5 +1,5 @@
 /*
- * probe.c - a minimal HTTP/1.1 client for one GET /readyz.
+ * probe.c - a minimal HTTP/1.1 client for one GET on the daemon itself.
  */
 #include "orderd/http/probe.h"
 
@@ -11,7 +11,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int probe_ready(const char *host, unsigned port, int timeout_ms)
+int probe_get(const char *host, unsigned port, const char *path, const char *request_id,
+              int timeout_ms)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -40,9 +41,14 @@ int probe_ready(const char *host, unsigned port, int timeout_ms)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int rc = 1;
-    char request[128], response[64];
+    char request[256], response[64];
     int n = snprintf(request, sizeof request,
-                     "GET /readyz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target);
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nX-Request-ID: %s\r\nConnection: close\r\n\r\n",
+                     path, target, request_id);
+    if (n < 0 || n >= (int)sizeof request) {
+        close(fd);
+        return 1;
+    }
     if (connect(fd, (struct sockaddr *)&addr, addr_len) == 0 &&
         send(fd, request, (size_t)n, MSG_NOSIGNAL) == n) {
         ssize_t got = recv(fd, response, sizeof response - 1, 0);
@@ -53,4 +59,9 @@ int probe_ready(const char *host, unsigned port, int timeout_ms)
     }
     close(fd);
     return rc;
+}
+
+int probe_ready(const char *host, unsigned port, int timeout_ms)
+{
+    return probe_get(host, port, "/readyz", "probe", timeout_ms);
 }

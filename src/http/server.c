@@ -48,6 +48,10 @@ struct server {
     atomic_int in_flight;
     atomic_bool closing; /* draining: every response says Connection: close */
     listener *listener;  /* accepts for the daemon (listener.h says why not MHD) */
+    /* the two settings a reload changes here (server_set_live); cfg's
+     * copies are the start-up values and are not read after start */
+    atomic_int request_timeout_ms;
+    atomic_bool access_log;
 };
 
 /* ---- request state -------------------------------------------------------- */
@@ -93,7 +97,8 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     req->workers = srv->workers;
     req->handler_ctx = srv->handler_ctx;
     req->start_ns = clock_now_ns();
-    req->deadline_ns = req->start_ns + (uint64_t)srv->cfg->request_timeout_ms * UINT64_C(1000000);
+    int timeout_ms = atomic_load_explicit(&srv->request_timeout_ms, memory_order_relaxed);
+    req->deadline_ns = req->start_ns + (uint64_t)timeout_ms * UINT64_C(1000000);
     req->method_name = method;
     req->method = http_method_parse(method);
     req->path = url;
@@ -330,7 +335,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     int status = req->reply_queued ? req->reply.status : 499;
     uint64_t duration_ns = clock_now_ns() - req->start_ns;
     request_metrics_record(req, status, duration_ns);
-    if (srv->cfg->access_log && log_enabled(LOG_INFO)) {
+    if (atomic_load_explicit(&srv->access_log, memory_order_relaxed) && log_enabled(LOG_INFO)) {
         char remote[INET6_ADDRSTRLEN + 16];
         format_remote(conn, remote);
         access_record rec = {
@@ -373,6 +378,7 @@ server *server_start(const server_options *opts)
         return NULL;
     srv->cfg = cfg;
     srv->handler_ctx = opts->handler_ctx;
+    server_set_live(srv, cfg);
 
     const char *why;
     srv->router = router_create(opts->routes, opts->route_count, &why);
@@ -429,6 +435,12 @@ fail:
     router_destroy(srv->router);
     free(srv);
     return NULL;
+}
+
+void server_set_live(server *srv, const orderd_config *cfg)
+{
+    atomic_store_explicit(&srv->request_timeout_ms, cfg->request_timeout_ms, memory_order_relaxed);
+    atomic_store_explicit(&srv->access_log, cfg->access_log, memory_order_relaxed);
 }
 
 void server_stop_accepting(server *srv)

@@ -140,6 +140,12 @@ void invalidation_stop(invalidation *inv)
     free(inv);
 }
 
+void invalidation_widen_replay_window(invalidation *inv, int64_t replay_window_ms)
+{
+    if (inv)
+        change_feed_widen_replay_window(inv->feed, replay_window_ms);
+}
+
 change_feed_state invalidation_state(invalidation *inv)
 {
     return change_feed_get_state(inv->feed);

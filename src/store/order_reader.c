@@ -241,7 +241,9 @@ static orderd_err read_docs(order_reader *r, batch_item **batch, int n, order_do
     }
     orderd_err err;
     uint64_t deadline = batch_latest_deadline(batch, n);
-    db_conn *conn = db_pool_acquire_for(r->opts.db, r->opts.acquire_timeout_ms, deadline, &err);
+    db_conn *conn = db_pool_acquire_for(
+        r->opts.db, atomic_load_explicit(r->opts.acquire_timeout_ms, memory_order_relaxed),
+        deadline, &err);
     order *rows = NULL;
     int found = 0;
     uint64_t started = clock_now_ns();

@@ -13,6 +13,7 @@
  */
 #include "orderd/store/order_store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,13 @@
 
 struct order_store {
     db_pool *db;
-    order_cache *cache;   /* NULL: caching off */
-    hot_cache *hot;       /* NULL: no in-process cache */
-    order_reader *reader; /* GET /orders/:id, batched */
-    order_writer *writer; /* POST /orders without a key: group commit */
-    invalidation *feed;   /* NULL: caching off */
-    redis_client *redis;  /* borrowed; NULL: caching off */
-    int acquire_timeout_ms;
+    order_cache *cache;            /* NULL: caching off */
+    hot_cache *hot;                /* NULL: no in-process cache */
+    order_reader *reader;          /* GET /orders/:id, batched */
+    order_writer *writer;          /* POST /orders without a key: group commit */
+    invalidation *feed;            /* NULL: caching off */
+    redis_client *redis;           /* borrowed; NULL: caching off */
+    atomic_int acquire_timeout_ms; /* a reload may change it (order_store_set_live) */
 };
 
 order_store *order_store_create(const order_store_options *opts)
@@ -45,7 +46,7 @@ order_store *order_store_create(const order_store_options *opts)
         return NULL;
     store->db = opts->db;
     store->hot = opts->cache ? opts->hot : NULL;
-    store->acquire_timeout_ms = opts->db_acquire_timeout_ms;
+    atomic_init(&store->acquire_timeout_ms, opts->db_acquire_timeout_ms);
     if (opts->cache) {
         order_cache_options co = {
             .redis = opts->cache,
@@ -78,7 +79,7 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .hot = store->hot,
-        .acquire_timeout_ms = store->acquire_timeout_ms,
+        .acquire_timeout_ms = &store->acquire_timeout_ms,
         .batch_max = 256,
         .test_hooks = opts->test_hooks,
     };
@@ -89,7 +90,7 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .feed = store->feed,
-        .acquire_timeout_ms = store->acquire_timeout_ms,
+        .acquire_timeout_ms = &store->acquire_timeout_ms,
         /* two, so one batch fills while the other waits for its commit */
         .threads = 2,
         .batch_max = 256,
@@ -101,6 +102,33 @@ order_store *order_store_create(const order_store_options *opts)
 fail:
     order_store_destroy(store);
     return NULL;
+}
+
+static int acquire_timeout_ms(order_store *store)
+{
+    return atomic_load_explicit(&store->acquire_timeout_ms, memory_order_relaxed);
+}
+
+void order_store_set_live(order_store *store, const order_store_options *opts)
+{
+    atomic_store_explicit(&store->acquire_timeout_ms, opts->db_acquire_timeout_ms,
+                          memory_order_relaxed);
+    /* the replay window first: it must cover every entry cached under the
+     * new lifetimes by the time the first of them is filled */
+    invalidation_widen_replay_window(store->feed, opts->feed_replay_window_ms);
+    if (store->hot)
+        hot_cache_set_max_age(store->hot, opts->hot_max_age_ms);
+    if (!store->cache)
+        return;
+    order_cache_options co = {
+        .ttl_ms = opts->ttl_ms,
+        .jitter_pct = opts->jitter_pct,
+        .negative_ttl_ms = opts->negative_ttl_ms,
+        .list_ttl_ms = opts->list_ttl_ms,
+        .tombstone_ttl_ms = opts->tombstone_ttl_ms,
+        .xfetch_beta = opts->xfetch_beta,
+    };
+    order_cache_set_ttls(store->cache, &co);
 }
 
 void order_store_destroy(order_store *store)
@@ -212,7 +240,7 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
 {
     *replayed = false;
     orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -240,7 +268,7 @@ orderd_err order_store_set_status(order_store *store, int64_t id, order_status t
                                   int64_t expected_version, uint64_t deadline_ns, order_doc *out)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
@@ -258,7 +286,7 @@ orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_v
                               uint64_t deadline_ns)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
     if (!conn)
         return err;
     order gone = {0};
@@ -335,7 +363,7 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q, ui
                                char **json, size_t *len)
 {
     orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, store->acquire_timeout_ms, deadline_ns, &err);
+    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
     if (!conn)
         return err;
     metric_inc(METRIC_DB_LIST_READS);

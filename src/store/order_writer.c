@@ -64,7 +64,9 @@ static void write_batch(void *ctx, batch_item **batch, int n)
     /* until the answers: answering frees a job, and its tag with it */
     log_bind(tags, n);
     orderd_err err;
-    db_conn *conn = db_pool_acquire_for(w->opts.db, w->opts.acquire_timeout_ms, deadline, &err);
+    db_conn *conn = db_pool_acquire_for(
+        w->opts.db, atomic_load_explicit(w->opts.acquire_timeout_ms, memory_order_relaxed),
+        deadline, &err);
     if (conn) {
         err = order_db_insert_many(conn, reqs, n, rows);
         db_pool_release(w->opts.db, conn);

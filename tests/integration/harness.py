@@ -451,6 +451,73 @@ def request_json(method, path, json_body=None):
     return (f"{method} {path} HTTP/1.1\r\n" + "\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
+# ---- systemd's notify socket ------------------------------------------------
+
+class NotifySocket:
+    """Plays systemd's side of sd_notify(3): a unix datagram socket whose
+    address goes into the daemon's NOTIFY_SOCKET.  Each datagram is one
+    message of "KEY=value" lines; messages() parses them into dicts.
+    abstract=True binds in the abstract namespace ("@name")."""
+
+    def __init__(self, abstract=False):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if abstract:
+            name = f"orderd-test-notify-{os.getpid()}-{random.randrange(1 << 30)}"
+            self.sock.bind("\0" + name)
+            self.address = "@" + name
+        else:
+            self.dir = tempfile.mkdtemp(prefix="orderd-notify.", dir=tmp_base())
+            self.address = os.path.join(self.dir, "notify")
+            self.sock.bind(self.address)
+            os.chmod(self.dir, 0o755)
+            os.chmod(self.address, 0o777)
+        self.received = []  # every message so far, in order, as (monotonic time, dict)
+        self._pending = []  # received but not yet taken by poll or wait_for
+
+    def close(self):
+        self.sock.close()
+        if not self.address.startswith("@"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def env(self, watchdog_usec=None):
+        env = {"NOTIFY_SOCKET": self.address}
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
+        return env
+
+    def _receive(self, timeout):
+        """Queues what arrives within timeout seconds (at least one message, if any comes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return
+            data = self.sock.recv(4096).decode()
+            msg = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+            self.received.append((time.monotonic(), msg))
+            self._pending.append(msg)
+
+    def poll(self, timeout):
+        """Every message not yet taken, plus what arrives within timeout seconds."""
+        self._receive(timeout)
+        got, self._pending = self._pending, []
+        return got
+
+    def wait_for(self, key, value="1", timeout=20.0):
+        """Takes messages up to the first with key=value (None after timeout);
+        later ones stay queued for the next call."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._pending:
+                msg = self._pending.pop(0)
+                if msg.get(key) == value:
+                    return msg
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._receive(min(0.2, left))
+
+
 # ---- the daemon ------------------------------------------------------------
 
 def daemon_env(extra=None):

@@ -35,6 +35,30 @@ class InfoTest(unittest.TestCase):
                 self.assertIn("ORDERD_" + key.upper(), text)
                 self.assertIn("--" + key.replace("_", "-"), text)
 
+    def test_man_page_and_sample_config_describe_every_setting(self):
+        """packaging/orderd.8 and config/orderd.conf name every setting
+        --print-config shows; each marked [live] in --help is live in the
+        man page and listed as changing on SIGHUP in the sample file."""
+        keys = list(print_config()[1])
+        self.assertGreater(len(keys), 20)
+        help_text = run_cli(["--help"]).stdout
+        live = set(re.findall(r"^  --([a-z0-9-]+) \S+  \[live\]$", help_text, re.M))
+        live = {flag.replace("-", "_") for flag in live}
+        self.assertIn("log_level", live)
+        self.assertNotIn("listen", live)
+        with open(os.path.join(SOURCE_DIR, "packaging", "orderd.8")) as f:
+            man = f.read()
+        with open(os.path.join(SOURCE_DIR, "config", "orderd.conf")) as f:
+            sample = f.read()
+        reload_note = sample[sample.index("SIGHUP"):sample.index("## Server")]
+        entries = dict(re.findall(r"^\.BI (\w+) .*\n((?:(?!\.TP).*\n)*)", man, re.M))
+        for key in keys:
+            with self.subTest(key=key):
+                self.assertIn(key, entries, "orderd.8 has no entry")
+                self.assertEqual("\\fBlive\\fR" in entries[key], key in live, entries[key])
+                self.assertRegex(sample, rf"(?m)^# {key} =")
+                self.assertEqual(re.search(rf"\b{key}\b", reload_note) is not None, key in live)
+
     def test_version(self):
         proc = run_cli(["--version"])
         self.assertEqual(proc.returncode, 0, proc.stderr)

@@ -7,6 +7,13 @@
  * '#' starts a comment.  For a key such as db_pool_size the environment
  * variable is ORDERD_DB_POOL_SIZE and the flag --db-pool-size.
  * Everything is checked once at start-up; the struct is read-only after.
+ * The file is the installed etc/orderd/orderd.conf instead when this is
+ * the installed binary (paths.h).
+ *
+ * Reload (SIGHUP, reload.h) loads a whole new struct the same way and
+ * compares it with the running one (config_diff): settings marked live
+ * in the table reach the running modules through reload hooks; the
+ * struct the modules borrowed at start-up is never written.
  */
 #ifndef ORDERD_CONFIG_H
 #define ORDERD_CONFIG_H
@@ -87,6 +94,25 @@ void config_print_usage(FILE *out);
 
 /* Prints "key = value" for every setting, passwords in URLs masked as ****. */
 void config_print(const orderd_config *cfg, FILE *out);
+
+/* True when a reload applies key's new value (the table marks it live). */
+bool config_is_live(const char *key);
+
+/*
+ * Called by config_diff for each setting whose value differs: its key,
+ * whether it is live, and both values as --print-config shows them
+ * (passwords masked).  The strings last only for the call.
+ */
+typedef void (*config_change_fn)(void *ctx, const char *key, bool live, const char *old_value,
+                                 const char *new_value);
+
+/* Calls fn, in table order, for every setting that differs between old
+ * and next; returns how many did. */
+int config_diff(const orderd_config *old, const orderd_config *next, config_change_fn fn,
+                void *ctx);
+
+/* Copies the live settings of src into dst; the others stay as they are. */
+void config_copy_live(orderd_config *dst, const orderd_config *src);
 
 /*
  * Copies url into out with the password part (user:PASSWORD@, or a

@@ -41,6 +41,13 @@ void log_flush(void);
 bool log_enabled(log_level level);
 
 /*
+ * Changes the least severe level logged, from any thread, at any time
+ * (a reload).  One relaxed atomic store: a line being written on another
+ * thread meanwhile is judged by the old level or the new, never by half.
+ */
+void log_set_level(log_level min_level);
+
+/*
  * Logs msg (printf-style, JSON-escaped) with an optional request id
  * (NULL for none).  Costs one branch when the level is off.
  */

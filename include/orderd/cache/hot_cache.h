@@ -43,6 +43,10 @@ typedef struct hot_cache hot_cache;
  * (1..HOT_CACHE_SOURCES_MAX) invalidation streams must all be online
  * before anything is served.  NULL on a bad argument or no memory. */
 hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources);
+
+/* A reload: entries older than max_age_ms are no longer served, from
+ * the next lookup on.  Any thread, any time. */
+void hot_cache_set_max_age(hot_cache *hc, int64_t max_age_ms);
 /* NULL-safe. */
 void hot_cache_destroy(hot_cache *hc);
 

@@ -45,6 +45,15 @@ typedef struct order_cache_options {
 } order_cache_options;
 
 order_cache *order_cache_create(const order_cache_options *opts);
+
+/*
+ * A reload: takes the lifetimes and xfetch_beta of opts (the rest is
+ * ignored) for every later fill and invalidation; any thread may call it
+ * while others use the cache.  tombstone_ttl_ms is only ever raised,
+ * since reads started under an older, longer deadline may be in flight.
+ */
+void order_cache_set_ttls(order_cache *oc, const order_cache_options *opts);
+
 /* NULL-safe. */
 void order_cache_destroy(order_cache *oc);
 

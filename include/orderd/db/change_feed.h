@@ -75,6 +75,13 @@ change_feed *change_feed_start(const change_feed_options *opts);
 void change_feed_stop(change_feed *feed);
 
 change_feed_state change_feed_get_state(change_feed *feed);
+
+/*
+ * A reload made cached entries live longer: later catch-ups replay (and
+ * prunes keep) at least replay_window_ms.  Never narrows: entries cached
+ * under the old, longer lifetimes may still be served.  Any thread.
+ */
+void change_feed_widen_replay_window(change_feed *feed, int64_t replay_window_ms);
 /* "caught_up", "catching_up" or "down". */
 const char *change_feed_state_name(change_feed_state state);
 

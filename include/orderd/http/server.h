@@ -39,6 +39,13 @@ typedef struct server_options {
 server *server_start(const server_options *opts);
 
 /*
+ * A reload: requests that start from now on take cfg's request_timeout_ms
+ * and access_log (the rest of cfg is ignored; cfg is read during the call
+ * only).  Safe while the server runs: both are atomics.
+ */
+void server_set_live(server *srv, const orderd_config *cfg);
+
+/*
  * Graceful stop, step 1: stop accepting connections and mark every later
  * response "Connection: close".  In-flight requests go on.
  */

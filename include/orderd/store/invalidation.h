@@ -40,6 +40,9 @@ void invalidation_stop(invalidation *inv);
 
 change_feed_state invalidation_state(invalidation *inv);
 
+/* change_feed_widen_replay_window of the feed. NULL inv: nothing. */
+void invalidation_widen_replay_window(invalidation *inv, int64_t replay_window_ms);
+
 /*
  * This process's writer has just invalidated (id, version) itself and
  * reached Redis: when the feed brings that change, it is not applied a

@@ -34,12 +34,14 @@
 typedef struct order_reader order_reader;
 
 typedef struct order_reader_options {
-    db_pool *db;            /* borrowed */
-    order_cache *cache;     /* borrowed; NULL = no Redis */
-    hot_cache *hot;         /* borrowed; NULL = no hot cache */
-    int acquire_timeout_ms; /* longest wait for a pool connection */
-    int batch_max;          /* requests per batch */
-    test_hooks test_hooks;  /* TEST ONLY: fill_delay_ms */
+    db_pool *db;        /* borrowed */
+    order_cache *cache; /* borrowed; NULL = no Redis */
+    hot_cache *hot;     /* borrowed; NULL = no hot cache */
+    /* longest wait for a pool connection; borrowed from the store, which
+     * a reload may change meanwhile */
+    const atomic_int *acquire_timeout_ms;
+    int batch_max;         /* requests per batch */
+    test_hooks test_hooks; /* TEST ONLY: fill_delay_ms */
 } order_reader_options;
 
 /* Starts the lookup and load threads. NULL when out of memory or they cannot start. */

@@ -55,14 +55,24 @@ typedef struct order_store_options {
     int db_connect_timeout_ms;
     int feed_sync_interval_ms;
     int64_t feed_replay_window_ms;
-    int hot_feed_source;   /* the feed's invalidation source index in hot */
-    test_hooks test_hooks; /* TEST ONLY: passed on to the cache and the reader */
+    int hot_feed_source;    /* the feed's invalidation source index in hot */
+    int64_t hot_max_age_ms; /* for order_store_set_live; create leaves hot as it is */
+    test_hooks test_hooks;  /* TEST ONLY: passed on to the cache and the reader */
 } order_store_options;
 
 typedef struct order_store order_store;
 
 /* NULL on allocation failure or when a cache script cannot be registered. */
 order_store *order_store_create(const order_store_options *opts);
+/*
+ * A reload: takes opts' live values (db_acquire_timeout_ms, the cache
+ * lifetimes, xfetch_beta, hot_max_age_ms, and the two that only ever
+ * grow: tombstone_ttl_ms and feed_replay_window_ms, because entries
+ * cached and reads started under the old values may still be about).
+ * Everything else in opts is ignored.  Safe while the store serves.
+ */
+void order_store_set_live(order_store *store, const order_store_options *opts);
+
 /* Stops the batched paths (if not yet) and frees. NULL-safe. */
 void order_store_destroy(order_store *store);
 

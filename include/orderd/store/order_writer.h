@@ -26,11 +26,13 @@
 typedef struct order_writer order_writer;
 
 typedef struct order_writer_options {
-    db_pool *db;            /* borrowed */
-    order_cache *cache;     /* borrowed; NULL = no Redis */
-    invalidation *feed;     /* borrowed; told what reached Redis (invalidation.h) */
-    int acquire_timeout_ms; /* longest wait for a pool connection */
-    int threads;            /* batches in flight at once */
+    db_pool *db;        /* borrowed */
+    order_cache *cache; /* borrowed; NULL = no Redis */
+    invalidation *feed; /* borrowed; told what reached Redis (invalidation.h) */
+    /* longest wait for a pool connection; borrowed from the store, which
+     * a reload may change meanwhile */
+    const atomic_int *acquire_timeout_ms;
+    int threads; /* batches in flight at once */
     int batch_max;
 } order_writer_options;
 
