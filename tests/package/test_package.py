@@ -8,7 +8,8 @@ the orderd user, then purges both), so it guards itself:
     unit file, an orderd user or group, or a `cmake --install` in
     /usr/local.
 When a guard stops it, it exits 77 and ctest reports it as skipped, unless
-ORDERD_TEST_PACKAGE_REQUIRED=1 (CI sets it), where a guard is a failure.
+ORDERD_TEST_PACKAGE_REQUIRED=1 (scripts/test sets it when root), where a guard
+is a failure.
 
 Then: scripts/package builds the .deb in a fresh folder; `apt-get install
 ./orderd_*.deb` installs it; `orderd --version`, the installed paths, `systemd-analyze verify` and
