@@ -180,9 +180,9 @@ class Contract:
             if ctype is not None:
                 out.append(f"Content-Type {ctype!r} where no body is documented")
             return out
-        if ctype is None:
-            return ["no Content-Type"]
-        media = _media_key(content, ctype)
+        # RFC 9110 8.3: a body without a type is application/octet-stream,
+        # which only a range such as */* covers
+        media = _media_key(content, ctype or "application/octet-stream")
         if media is None:
             return [f"Content-Type {ctype!r} is not documented (documented: {', '.join(content)})"]
         if head:
@@ -208,11 +208,17 @@ def _normal_media(text):
 
 def _media_key(content, ctype):
     """The content key that names ctype: equal media type and parameters
-    (a key without parameters matches any), whitespace and case aside."""
+    (a key without parameters matches any), or a range (text/*, */*) that
+    covers it; whitespace and case aside."""
     got = _normal_media(ctype)
+    essence = got.split(";")[0]
     for key in content:
         want = _normal_media(key)
-        if got == want or ("=" not in want and got.split(";")[0] == want):
+        if got == want or ("=" not in want and essence == want):
+            return key
+    for key in content:
+        want = _normal_media(key)
+        if want == "*/*" or (want.endswith("/*") and essence.startswith(want[:-1])):
             return key
     return None
 

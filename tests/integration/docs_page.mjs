@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 
 const [url, screenshot] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const report = { console: [], pageErrors: [], failedRequests: [], badResponses: [], sections: [], menu: [] };
+const report = { console: [], pageErrors: [], requests: [], failedRequests: [], badResponses: [], sections: [], menu: [] };
 
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -20,6 +20,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('console', (msg) => report.console.push({ type: msg.type(), text: msg.text() }));
   page.on('pageerror', (err) => report.pageErrors.push(String(err)));
+  page.on('request', (req) => report.requests.push(req.url()));
   page.on('requestfailed', (req) => report.failedRequests.push(`${req.url()}: ${req.failure()?.errorText}`));
   page.on('response', (resp) => {
     if (resp.status() >= 400) report.badResponses.push(`${resp.status()} ${resp.url()}`);
@@ -32,7 +33,13 @@ try {
   report.title = await page.title();
   report.sections = await page.$$eval('[data-section-id*="operation/"]',
     (els) => els.map((e) => e.getAttribute('data-section-id')));
+  // open the first tag in the sidebar, as a reader would (Redoc keeps one
+  // tag open at a time); the page scrolls to it
+  await page.click('.menu-content li[data-item-id^="tag/"]:not([data-item-id*="/operation/"]) > label');
+  await page.waitForTimeout(500); // the sidebar's expand animation
   report.menu = await page.$$eval('.menu-content li label', (els) => els.map((e) => e.textContent.trim()));
+  report.visibleMenu = await page.$$eval('.menu-content li label',
+    (els) => els.filter((e) => e.offsetParent !== null).map((e) => e.textContent.trim()));
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
 } finally {
   await browser.close();
