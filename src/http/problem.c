@@ -70,9 +70,8 @@ static json_t *instance_from_path(const char *path)
     return value;
 }
 
-char *problem_render(int status, const char *detail, const char *instance,
-                     const char *request_id, const field_errors *errs, const json_t *extra,
-                     size_t *len)
+char *problem_render(int status, const char *detail, const char *instance, const char *request_id,
+                     const field_errors *errs, const json_t *extra, size_t *len)
 {
     const status_info *info = find_status(status);
     char type[64];

@@ -19,8 +19,8 @@
 #include "orderd/api/static_file.h"
 
 static const char *const method_keys[HTTP_OTHER] = {
-    [HTTP_GET] = "get",     [HTTP_HEAD] = "head",    [HTTP_POST] = "post",
-    [HTTP_PUT] = "put",     [HTTP_PATCH] = "patch", [HTTP_DELETE] = "delete",
+    [HTTP_GET] = "get", [HTTP_HEAD] = "head",   [HTTP_POST] = "post",
+    [HTTP_PUT] = "put", [HTTP_PATCH] = "patch", [HTTP_DELETE] = "delete",
 };
 
 static json_t *load_document(void)

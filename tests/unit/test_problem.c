@@ -46,8 +46,8 @@ static void instance_is_the_path_percent_encoded(void **state)
     (void)state;
     /* libmicrohttpd hands over the decoded path: "%", spaces, quotes and
      * non-ASCII bytes are encoded again, path characters are kept */
-    json_t *doc = render_at("/a b/%/\"x\"/\xc3\xa9/~:@!$&'()*+,;=", 404, "no such resource", NULL,
-                            NULL);
+    json_t *doc =
+        render_at("/a b/%/\"x\"/\xc3\xa9/~:@!$&'()*+,;=", 404, "no such resource", NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "instance")),
                         "/a%20b/%25/%22x%22/%C3%A9/~:@!$&'()*+,;=");
     json_decref(doc);

@@ -18,7 +18,10 @@ typedef struct static_file {
     _Atomic(blob *) shared;
 } static_file;
 
-#define STATIC_FILE(embedded, type) {.file = &(embedded), .content_type = (type), .shared = NULL}
+#define STATIC_FILE(embedded, type)                                                                \
+    {                                                                                              \
+        .file = &(embedded), .content_type = (type), .shared = NULL                                \
+    }
 
 /* Fills req->reply for f; no I/O, so it runs on the polling thread. */
 void static_file_reply(static_file *f, request *req);

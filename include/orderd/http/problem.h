@@ -27,9 +27,8 @@
  * Returns a malloc'd string (caller frees) and its length, or NULL on
  * allocation failure.
  */
-char *problem_render(int status, const char *detail, const char *instance,
-                     const char *request_id, const field_errors *errs, const json_t *extra,
-                     size_t *len);
+char *problem_render(int status, const char *detail, const char *instance, const char *request_id,
+                     const field_errors *errs, const json_t *extra, size_t *len);
 
 /* Puts a problem in req->reply (status, content type, body); its
  * instance is req->path. */
