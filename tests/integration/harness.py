@@ -1,7 +1,8 @@
 """harness.py - runs the real orderd against real PostgreSQL, over HTTP.
 
-Python 3 standard library only.  Every test_*.py next to this file imports
-it, is a unittest module, and runs on its own:
+Python 3 standard library, plus jsonschema (Debian's python3-jsonschema)
+for contract.py.  Every test_*.py next to this file imports it, is a
+unittest module, and runs on its own:
 
     python3 tests/integration/test_api_orders.py [-k pattern]
 
@@ -592,15 +593,14 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"orderd exited with {self.proc.returncode} at start-up:\n{self.output_tail()}")
+            c = Client(self.port, host=self.host, timeout=2)
             try:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
+                if c.get("/healthz").status == 200:
                     return
-                conn.close()
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
+            finally:
+                c.close()
             time.sleep(0.05)
         raise RuntimeError(f"orderd not healthy after {timeout} s:\n{self.output_tail()}")
 
