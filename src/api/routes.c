@@ -5,11 +5,16 @@
  * hot cache or bad input answers them on the polling thread, the batched
  * reader and writer take the rest.  Whatever else touches PostgreSQL runs
  * on an I/O worker; what needs no I/O stays inline.
+ *
+ * Every row is an operation of api/openapi.json: tests/unit/test_openapi.c
+ * fails when a row and the document disagree.
  */
 #include "orderd/api/routes.h"
 
+#include "orderd/api/docs.h"
 #include "orderd/api/health.h"
 #include "orderd/api/metrics.h"
+#include "orderd/api/openapi.h"
 #include "orderd/api/orders_api.h"
 
 #define ORDER_ID_DETAIL "the order id must be a positive 64-bit integer"
@@ -24,6 +29,9 @@ const route api_routes[] = {
     {HTTP_GET, "/healthz", health_live, ROUTE_INLINE, NULL},
     {HTTP_GET, "/readyz", health_ready, ROUTE_ON_WORKER, NULL},
     {HTTP_GET, "/metrics", metrics_api_get, ROUTE_INLINE, NULL},
+    {HTTP_GET, "/openapi.json", openapi_api_get, ROUTE_INLINE, NULL},
+    {HTTP_GET, "/docs", docs_api_page, ROUTE_INLINE, NULL},
+    {HTTP_GET, "/docs/redoc.standalone.js", docs_api_script, ROUTE_INLINE, NULL},
 };
 
 const size_t api_route_count = sizeof api_routes / sizeof api_routes[0];

@@ -39,7 +39,38 @@ static const status_info *find_status(int status)
     return NULL;
 }
 
-char *problem_render(int status, const char *detail, const char *request_id,
+/*
+ * The request path as a URI reference (RFC 3986 path characters): the
+ * path libmicrohttpd hands us is percent-decoded, so any byte that may
+ * not stand in a path, "%" included, is encoded again.  NULL when out of
+ * memory.
+ */
+static json_t *instance_from_path(const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                  "-._~!$&'()*+,;=:@/";
+    size_t n = strlen(path);
+    char *text = malloc(3 * n + 1);
+    if (!text)
+        return NULL;
+    char *o = text;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (strchr(allowed, *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    json_t *value = json_string(text);
+    free(text);
+    return value;
+}
+
+char *problem_render(int status, const char *detail, const char *instance, const char *request_id,
                      const field_errors *errs, const json_t *extra, size_t *len)
 {
     const status_info *info = find_status(status);
@@ -51,6 +82,8 @@ char *problem_render(int status, const char *detail, const char *request_id,
     json_object_set_new(doc, "title", json_string(info ? info->title : "Error"));
     json_object_set_new(doc, "status", json_integer(status));
     json_object_set_new(doc, "detail", json_string(detail ? detail : ""));
+    if (instance)
+        json_object_set_new(doc, "instance", instance_from_path(instance));
     json_object_set_new(doc, "request_id", json_string(request_id ? request_id : ""));
     if (errs && errs->count > 0) {
         json_t *list = json_array();
@@ -85,7 +118,7 @@ static void reply_with(request *req, int status, const char *detail, const field
                        const json_t *extra)
 {
     size_t len = 0;
-    char *body = problem_render(status, detail, req->request_id, errs, extra, &len);
+    char *body = problem_render(status, detail, req->path, req->request_id, errs, extra, &len);
     free(req->reply.body);
     req->reply.status = status;
     req->reply.content_type = PROBLEM_CONTENT_TYPE;

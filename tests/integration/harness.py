@@ -1,7 +1,8 @@
 """harness.py - runs the real orderd against real PostgreSQL, over HTTP.
 
-Python 3 standard library only.  Every test_*.py next to this file imports
-it, is a unittest module, and runs on its own:
+Python 3 standard library, plus jsonschema (Debian's python3-jsonschema)
+for contract.py.  Every test_*.py next to this file imports it, is a
+unittest module, and runs on its own:
 
     python3 tests/integration/test_api_orders.py [-k pattern]
 
@@ -21,9 +22,17 @@ Each Stack gets a fresh database, runs `orderd migrate`, starts the daemon
 on a free 127.0.0.1 port with its stdout/stderr in files, and waits for
 /healthz.  Stopping sends SIGTERM and by default demands exit code 0 and
 no sanitizer report, so every test also checks the clean shutdown path.
+
+Every answer a Client or RawConn reads is checked against api/openapi.json
+(contract.py): an undocumented status, header or field raises
+contract.ContractError in the test that received it, and main() exits
+non-zero if any was seen, also in a thread that swallowed the exception.
+RawConn(contract=False) is for the few tests of what libmicrohttpd itself
+answers (oversized headers), which the document does not describe.
 """
 
 import atexit
+import collections
 import ctypes
 import glob
 import http.client
@@ -43,6 +52,8 @@ import threading
 import time
 import unittest
 import urllib.parse
+
+import contract
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("ORDERD_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
@@ -287,6 +298,20 @@ class LockSession:
 
 # ---- HTTP ------------------------------------------------------------------
 
+_contract_breaches = []
+_contract_breaches_lock = threading.Lock()
+
+
+def check_contract(method, target, status, header_pairs, body):
+    """contract.check, remembering each breach for main()."""
+    try:
+        contract.check(method, target, status, header_pairs, body)
+    except contract.ContractError as exc:
+        with _contract_breaches_lock:
+            _contract_breaches.append(str(exc))
+        raise
+
+
 class Response:
     def __init__(self, status, reason, headers, body, elapsed):
         self.status = status
@@ -339,6 +364,7 @@ class Client:
         elapsed = time.monotonic() - start
         if resp.will_close:
             self.conn.close()
+        check_contract(method, path, resp.status, resp.headers.items(), data)
         return Response(resp.status, resp.reason, resp.headers, data, elapsed)
 
     def get(self, path, headers=None):
@@ -355,11 +381,22 @@ class Client:
 
 
 class RawConn:
-    """A raw socket that reads whole HTTP/1.1 responses, for keep-alive tests."""
+    """A raw socket that reads whole HTTP/1.1 responses, for keep-alive tests.
 
-    def __init__(self, port, host="127.0.0.1", timeout=10):
+    It follows the requests it sends (request line, Content-Length) so it
+    can check each answer against the contract; after a chunked body or a
+    request line it cannot read, the rest of that connection's answers go
+    unchecked.
+    """
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, contract=True):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        self.contract = contract
+        self._out = b""     # sent bytes not yet read as requests
+        self._skip = 0      # body bytes of the last request still to be sent
+        self._lost = False  # requests can no longer be followed
+        self._asked = collections.deque()  # (method, target) sent, not yet answered
 
     def close(self):
         self.sock.close()
@@ -368,6 +405,34 @@ class RawConn:
         if isinstance(data, str):
             data = data.encode()
         self.sock.sendall(data)
+        self._note_requests(data)
+
+    def _note_requests(self, data):
+        if self._lost:
+            return
+        self._out += data
+        while True:
+            if self._skip:
+                n = min(self._skip, len(self._out))
+                self._out, self._skip = self._out[n:], self._skip - n
+                if self._skip:
+                    return
+            end = self._out.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = self._out[:end].decode("latin-1").split("\r\n")
+            self._out = self._out[end + 4:]
+            parts = lines[0].split(" ")
+            fields = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                fields[name.strip().lower()] = value.strip()
+            length = fields.get("content-length", "0")
+            if len(parts) != 3 or "chunked" in fields.get("transfer-encoding", "").lower() or not length.isdigit():
+                self._lost = True
+                return
+            self._asked.append((parts[0], parts[1]))
+            self._skip = int(length)
 
     def _fill(self):
         chunk = self.sock.recv(65536)
@@ -390,6 +455,15 @@ class RawConn:
 
     def read_response(self, head_only=False):
         """Returns (status, headers {lower name: [values]}, body)."""
+        status, headers, body = self._read_response(head_only)
+        if 200 <= status and self._asked:
+            method, target = self._asked.popleft()
+            if self.contract:
+                pairs = [(name, value) for name, values in headers.items() for value in values]
+                check_contract(method, target, status, pairs, body)
+        return status, headers, body
+
+    def _read_response(self, head_only):
         head = self._read_until(b"\r\n\r\n").decode("latin-1")
         lines = head.split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
@@ -586,15 +660,14 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"orderd exited with {self.proc.returncode} at start-up:\n{self.output_tail()}")
+            c = Client(self.port, host=self.host, timeout=2)
             try:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
+                if c.get("/healthz").status == 200:
                     return
-                conn.close()
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
+            finally:
+                c.close()
             time.sleep(0.05)
         raise RuntimeError(f"orderd not healthy after {timeout} s:\n{self.output_tail()}")
 
@@ -816,4 +889,9 @@ class StackTestCase(unittest.TestCase):
 
 
 def main():
-    unittest.main(verbosity=2)
+    result = unittest.main(verbosity=2, exit=False).result
+    if _contract_breaches:
+        sys.stderr.write(f"\n{len(_contract_breaches)} answer(s) broke api/openapi.json:\n"
+                         + "\n".join(_contract_breaches) + "\n")
+        sys.exit(1)
+    sys.exit(0 if result.wasSuccessful() else 1)
