@@ -111,7 +111,8 @@ def order_body(**change):
     return json.dumps(order).encode()
 
 
-COMMON = [("X-Request-ID", "abc"), ("Server-Timing", "app;dur=0.1")]
+COMMON = [("X-Request-ID", "abc"), ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+          ("Server-Timing", "app;dur=0.1")]
 ORDER_HEADERS = COMMON + [("Content-Type", "application/json"), ("ETag", '"1"'), ("X-Cache", "HIT")]
 
 
