@@ -27,6 +27,7 @@ static const status_info statuses[] = {
     {422, "Unprocessable Content", "validation-failed"},
     {428, "Precondition Required", "precondition-required"},
     {500, "Internal Server Error", "internal"},
+    {501, "Not Implemented", "not-implemented"},
     {503, "Service Unavailable", "unavailable"},
     {504, "Gateway Timeout", "timeout"},
 };

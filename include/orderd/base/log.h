@@ -12,6 +12,7 @@
 #ifndef ORDERD_LOG_H
 #define ORDERD_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,20 @@ void log_write(log_level level, const char *request_id, const char *extra_json, 
  * string is borrowed and must outlive the binding.
  */
 void log_bind_request(const char *request_id);
+
+/*
+ * At most one line per interval for an event that can repeat thousands
+ * of times a second (a refused connection): log_every_due() is true for
+ * the first call of each interval and then returns, in *suppressed, how
+ * many calls since the last true one it swallowed.  Zero-initialise;
+ * any thread.
+ */
+typedef struct log_every {
+    _Atomic uint64_t next_ns;
+    _Atomic uint64_t suppressed;
+} log_every;
+
+bool log_every_due(log_every *every, uint64_t interval_ns, uint64_t *suppressed);
 
 /* The one access-log line per request (msg "request", level info). */
 typedef struct access_record {
