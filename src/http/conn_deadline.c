@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -18,6 +19,12 @@
 #include "orderd/base/log.h"
 
 #define LIMIT_LOG_INTERVAL_NS (UINT64_C(10) * 1000 * 1000 * 1000)
+/* shutdown() calls per hold of the lock: the polling threads take it at
+ * every connect and close, and must not wait for thousands of calls */
+#define SWEEP_BATCH 64
+/* connections that must have closed since the peak before memory is
+ * handed back to the kernel (see give_back_memory) */
+#define TRIM_AFTER_CLOSED 256
 
 struct conn_slot {
     conn_slot *prev, *next; /* under the registry lock */
@@ -32,23 +39,24 @@ struct conn_deadlines {
     int max_connections;
     uint64_t interval_ns;
     atomic_uint_fast64_t expired_total;
+    size_t peak_since_trim; /* sweeper thread only */
     log_every limit_log;
     log_every expired_log;
     bg_thread sweeper;
 };
 
-/* Shuts down every connection past its deadline; returns how many. */
-static unsigned sweep(conn_deadlines *d)
+/* Shuts down up to SWEEP_BATCH connections past their deadline. */
+static unsigned sweep_batch(conn_deadlines *d, uint64_t now)
 {
-    uint64_t now = clock_now_ns();
     unsigned expired = 0;
     pthread_mutex_lock(&d->lock);
-    for (conn_slot *s = d->head.next; s != &d->head; s = s->next) {
+    for (conn_slot *s = d->head.next; s != &d->head && expired < SWEEP_BATCH; s = s->next) {
         uint64_t deadline = atomic_load_explicit(&s->deadline_ns, memory_order_relaxed);
         if (deadline == 0 || deadline > now)
             continue;
         /* libmicrohttpd owns the descriptor and closes it when it sees the
-         * socket fail; the slot stays until then, with no deadline */
+         * socket fail; the slot stays until then, with no deadline, so the
+         * next batch starting from the head again skips it */
         shutdown(s->fd, SHUT_RDWR);
         atomic_store_explicit(&s->deadline_ns, 0, memory_order_relaxed);
         expired++;
@@ -57,11 +65,44 @@ static unsigned sweep(conn_deadlines *d)
     return expired;
 }
 
+/* Shuts down every connection past its deadline; returns how many. */
+static unsigned sweep(conn_deadlines *d)
+{
+    uint64_t now = clock_now_ns();
+    unsigned expired = 0, batch;
+    do {
+        batch = sweep_batch(d, now);
+        expired += batch;
+    } while (batch == SWEEP_BATCH);
+    return expired;
+}
+
+/*
+ * After a flood of connections has gone, the memory libmicrohttpd
+ * malloc'd for them (a connection_memory_limit pool each) is free but
+ * still counted in RSS: glibc keeps freed chunks in its arenas.  Handing
+ * it back once the count has fallen far from its peak makes RSS return
+ * to its baseline after an attack; it is rare, and on this thread.
+ */
+static void give_back_memory(conn_deadlines *d)
+{
+    size_t now = conn_deadlines_count(d);
+    if (now > d->peak_since_trim)
+        d->peak_since_trim = now;
+    if (d->peak_since_trim - now < TRIM_AFTER_CLOSED || now > d->peak_since_trim / 2)
+        return;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    d->peak_since_trim = now;
+}
+
 static void sweeper_run(bg_thread *self, void *arg)
 {
     conn_deadlines *d = arg;
     while (bg_thread_wait(self, d->interval_ns)) {
         unsigned expired = sweep(d);
+        give_back_memory(d);
         if (expired == 0)
             continue;
         uint64_t total = atomic_fetch_add(&d->expired_total, expired) + expired;
