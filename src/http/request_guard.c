@@ -257,8 +257,11 @@ static int check_request_line(const request_head *h, const char **detail)
         *detail = "the request target holds a NUL byte";
         return 400;
     }
-    if (strcmp(h->version, "HTTP/1.1") != 0 && strcmp(h->version, "HTTP/1.0") != 0) {
-        *detail = "only HTTP/1.0 and HTTP/1.1 are served here";
+    /* libmicrohttpd answers other major versions itself (505); a higher
+     * minor version is read as HTTP/1.1 (RFC 9110 2.5) */
+    if (strncmp(h->version, "HTTP/1.", 7) != 0 || h->version[7] < '0' || h->version[7] > '9' ||
+        h->version[8] != '\0') {
+        *detail = "the request line must end in HTTP/1.x";
         return 400;
     }
     return 0;
@@ -282,7 +285,7 @@ int request_guard_check_head(const request_head *head, request_framing *framing,
     status = walk_fields(p + 2, end, &facts, detail);
     if (status != 0)
         return status;
-    bool http11 = head->version[7] == '1';
+    bool http11 = head->version[7] != '0';
     if ((http11 && facts.host_count == 0) || facts.host_count > 1 || facts.host_invalid) {
         *detail = facts.host_count == 0 ? "an HTTP/1.1 request must carry a Host header"
                                         : "the request must carry exactly one valid Host header";

@@ -294,8 +294,13 @@ static void set_deadline(request *req, uint64_t deadline_ns)
         conn_slot_set_deadline(req->conn_slot, deadline_ns);
 }
 
-/* The target's verdict, then the head's (request_guard.h): 0 or a status. */
-static int check_head(request *req, struct MHD_Connection *conn, const char *url,
+/*
+ * The target's verdict, then the head's (request_guard.h): 0 or a status.
+ * A head over half of connection_memory_limit gets our 431: libmicrohttpd
+ * builds the response in the same pool, and with a fuller pool it answers
+ * an HTML 431 itself or, a little below that, closes without any answer.
+ */
+static int check_head(server *srv, request *req, struct MHD_Connection *conn, const char *url,
                       const char *method, const char *version, request_framing *framing,
                       const char **detail)
 {
@@ -307,12 +312,17 @@ static int check_head(request *req, struct MHD_Connection *conn, const char *url
     }
     const union MHD_ConnectionInfo *size =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t head_size = size ? size->header_size : 0;
+    if (head_size > srv->cfg->connection_memory_limit / 2) {
+        *detail = "the request head is larger than half of connection_memory_limit";
+        return 431;
+    }
     request_head head = {
         .method = method,
         .target = url, /* the buffer the URI callback saw, decoded in place since */
         .target_len = req->raw_target_len,
         .version = version,
-        .head_size = size ? size->header_size : 0,
+        .head_size = head_size,
     };
     return request_guard_check_head(&head, framing, detail);
 }
@@ -325,7 +335,7 @@ static enum MHD_Result on_head(server *srv, request *req, struct MHD_Connection 
     size_t limit = srv->cfg->body_limit;
     request_framing framing;
     const char *detail = NULL;
-    int status = check_head(req, conn, url, method, version, &framing, &detail);
+    int status = check_head(srv, req, conn, url, method, version, &framing, &detail);
     if (status == 0 && framing.content_length > (long long)limit) {
         /* answer before reading a byte of it */
         req->body_too_large = true;

@@ -144,7 +144,7 @@ static void lax_syntax_is_refused(void **state)
         "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
         "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", /* the method is not a token */
-        "GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.2\r\n\r\n", /* read as HTTP/1.1: Host is required */
         "GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", /* an empty name */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
