@@ -22,6 +22,12 @@
 /* shutdown() calls per hold of the lock: the polling threads take it at
  * every connect and close, and must not wait for thousands of calls */
 #define SWEEP_BATCH 64
+/* shutdowns per sweep: connections opened together (a slowloris opens
+ * thousands at once) expire together, and closing them all in one go
+ * would make the polling threads close thousands of sockets, and then
+ * accept the attacker's thousands of reconnects, in one burst while other
+ * clients wait; spread over sweeps, their requests slip in between */
+#define SWEEP_MAX 256
 /* connections that must have closed since the peak before memory is
  * handed back to the kernel (see give_back_memory) */
 #define TRIM_AFTER_CLOSED 256
@@ -65,7 +71,8 @@ static unsigned sweep_batch(conn_deadlines *d, uint64_t now)
     return expired;
 }
 
-/* Shuts down every connection past its deadline; returns how many. */
+/* Shuts down up to SWEEP_MAX connections past their deadline (the rest
+ * go in the next sweeps); returns how many. */
 static unsigned sweep(conn_deadlines *d)
 {
     uint64_t now = clock_now_ns();
@@ -73,7 +80,7 @@ static unsigned sweep(conn_deadlines *d)
     do {
         batch = sweep_batch(d, now);
         expired += batch;
-    } while (batch == SWEEP_BATCH);
+    } while (batch == SWEEP_BATCH && expired < SWEEP_MAX);
     return expired;
 }
 
