@@ -36,6 +36,7 @@ struct conn_slot {
     conn_slot *prev, *next; /* under the registry lock */
     int fd;
     _Atomic uint64_t deadline_ns; /* 0 = none */
+    bool kept_alive; /* a response went out: the connection's thread only */
 };
 
 struct conn_deadlines {
@@ -160,6 +161,7 @@ conn_slot *conn_deadlines_add(conn_deadlines *d, int fd, uint64_t deadline_ns)
     if (!s)
         return NULL;
     s->fd = fd;
+    s->kept_alive = false;
     atomic_init(&s->deadline_ns, deadline_ns);
     pthread_mutex_lock(&d->lock);
     s->next = &d->head;
@@ -195,11 +197,17 @@ void conn_slot_set_deadline(conn_slot *s, uint64_t deadline_ns)
     atomic_store_explicit(&s->deadline_ns, deadline_ns, memory_order_relaxed);
 }
 
-void conn_slot_tighten_deadline(conn_slot *s, uint64_t deadline_ns)
+void conn_slot_request_line(conn_slot *s, uint64_t head_deadline_ns)
 {
-    uint64_t cur = atomic_load_explicit(&s->deadline_ns, memory_order_relaxed);
-    if (cur == 0 || deadline_ns < cur)
-        atomic_store_explicit(&s->deadline_ns, deadline_ns, memory_order_relaxed);
+    /* the first request's head is due by the deadline set at connect */
+    if (s->kept_alive)
+        atomic_store_explicit(&s->deadline_ns, head_deadline_ns, memory_order_relaxed);
+}
+
+void conn_slot_response_sent(conn_slot *s, uint64_t idle_deadline_ns)
+{
+    s->kept_alive = true;
+    atomic_store_explicit(&s->deadline_ns, idle_deadline_ns, memory_order_relaxed);
 }
 
 size_t conn_deadlines_count(conn_deadlines *d)

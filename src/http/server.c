@@ -107,7 +107,9 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     request *req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
-    req->path = uri; /* for the log line, should libmicrohttpd reject the head */
+    /* not uri: should libmicrohttpd refuse the head, it may reuse that
+     * buffer for its answer before the completion callback logs the line */
+    req->path = "";
     req->raw_target_len = strlen(uri);
     req->target_status = request_guard_check_target(uri, &req->target_detail);
     const union MHD_ConnectionInfo *info =
@@ -115,7 +117,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     req->conn_slot = info ? info->socket_context : NULL;
     /* a kept-alive connection's next head: its deadline starts now */
     if (req->conn_slot)
-        conn_slot_tighten_deadline(req->conn_slot, clock_now_ns() + srv->head_timeout_ns);
+        conn_slot_request_line(req->conn_slot, clock_now_ns() + srv->head_timeout_ns);
     atomic_fetch_add(&srv->in_flight, 1);
     return req;
 }
@@ -419,8 +421,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     /* the client may now take up to idle_timeout_s for its next request */
-    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        set_deadline(req, clock_now_ns() + srv->idle_timeout_ns);
+    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK && req->conn_slot)
+        conn_slot_response_sent(req->conn_slot, clock_now_ns() + srv->idle_timeout_ns);
     if (!req->begun) {
         request_id_assign(NULL, req->request_id);
         req->method_name = "";

@@ -11,10 +11,12 @@
  *
  * The server moves the deadline as a request advances:
  *   connect                 -> now + head timeout (the first request's head)
- *   request line seen       -> at most now + head timeout (later requests)
+ *   request line seen       -> now + head timeout (later requests only)
  *   head complete           -> now + body timeout, or none without a body
  *   body complete, handled  -> none (request_timeout_ms governs the handler)
  *   response sent           -> now + idle timeout (waiting for the next one)
+ * Every call on a slot but the sweeper's comes from the thread that runs
+ * its connection.
  *
  * Slots are added at connect and removed at close, before libmicrohttpd
  * closes the descriptor, so the sweeper never touches a descriptor that
@@ -50,8 +52,13 @@ void conn_deadlines_remove(conn_deadlines *d, conn_slot *slot);
 /* Sets the deadline (0 = none); any thread, lock-free. */
 void conn_slot_set_deadline(conn_slot *slot, uint64_t deadline_ns);
 
-/* Sets the deadline to deadline_ns when that is sooner (or none was set). */
-void conn_slot_tighten_deadline(conn_slot *slot, uint64_t deadline_ns);
+/* A request line arrived: on a connection that has already answered a
+ * request the deadline becomes head_deadline_ns; on a new connection the
+ * one set at connect stays. */
+void conn_slot_request_line(conn_slot *slot, uint64_t head_deadline_ns);
+
+/* A response went out: the deadline becomes idle_deadline_ns. */
+void conn_slot_response_sent(conn_slot *slot, uint64_t idle_deadline_ns);
 
 /* Connections registered now. */
 size_t conn_deadlines_count(conn_deadlines *d);
