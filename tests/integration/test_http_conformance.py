@@ -27,6 +27,7 @@ error.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -318,6 +319,8 @@ class ThroughNginxTest(unittest.TestCase):
         proc = subprocess.run([STACK, "down"], env=cls.env, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             sys.stderr.write(f"scripts/stack down: {proc.stdout}{proc.stderr}\n")
+        elif os.environ.get("ORDERD_TEST_KEEP") != "1":
+            shutil.rmtree(cls.dir, ignore_errors=True)
 
     def send(self, raw):
         """Every response nginx gives before it closes or goes quiet."""
