@@ -404,12 +404,12 @@ static void format_remote(struct MHD_Connection *conn, char *out)
 }
 
 /* The status of a head libmicrohttpd refused itself (bad Content-Length,
- * 431, 505...): it answered without calling us. */
+ * 431, 505...) and answered without calling us; 0 when it sent none. */
 static int mhd_own_status(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
-    return info && info->http_status ? (int)info->http_status : 499;
+    return info ? (int)info->http_status : 0;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -423,15 +423,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     /* the client may now take up to idle_timeout_s for its next request */
     if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK && req->conn_slot)
         conn_slot_response_sent(req->conn_slot, clock_now_ns() + srv->idle_timeout_ns);
+    bool log_it = srv->cfg->access_log && log_enabled(LOG_INFO);
     if (!req->begun) {
+        /* its head never completed: libmicrohttpd refused it (its status
+         * is logged), or the client left or was cut by its deadline, which
+         * is not a request at all (conn_deadline.c counts those) */
+        int status = mhd_own_status(conn);
+        log_it = log_it && status != 0;
         request_id_assign(NULL, req->request_id);
         req->method_name = "";
         req->route_pattern = "";
-        req->reply.status = mhd_own_status(conn);
+        req->reply.status = status;
         req->reply_queued = true;
         req->start_ns = clock_now_ns();
     }
-    if (srv->cfg->access_log && log_enabled(LOG_INFO)) {
+    if (log_it) {
         char remote[INET6_ADDRSTRLEN + 16];
         format_remote(conn, remote);
         access_record rec = {
