@@ -476,6 +476,8 @@ static bool journal_replay(redis_client *c, redisContext *ctx)
             LOG(LOG_WARN, NULL, "redis: invalidation journal overflowed; flushed the cache db");
     }
     size_t done = 0;
+    /* done counts the entries replayed: a failed one stays in the batch
+     * and goes back to the journal with the rest */
     for (; ok && done < n; done++) {
         journal_entry *e = &batch[done];
         redisReply *r =
@@ -483,8 +485,9 @@ static bool journal_replay(redis_client *c, redisContext *ctx)
         ok = reply_ok(r);
         if (r)
             freeReplyObject(r);
-        if (ok)
-            journal_entry_free(e);
+        if (!ok)
+            break;
+        journal_entry_free(e);
     }
     if (!ok) {
         pthread_mutex_lock(&c->lock);
