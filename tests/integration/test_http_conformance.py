@@ -125,6 +125,11 @@ CASES = [
     Case("host-with-userinfo", b"GET /healthz HTTP/1.1\r\nHost: u@a\r\n\r\n", 400, "close"),
     Case("no-host-http10", b"GET /healthz HTTP/1.0\r\n\r\n", 200, "close"),
     Case("leading-empty-line", b"\r\n" + HEALTH, 200, "open"),
+    # what browsers and tools send must still pass: cookies (MHD copies
+    # them before parsing), obs-text in a value, colons in values
+    Case("browser-like-head", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nCookie: a=b; c=d\r\n"
+         b"Authorization: Basic YTpi\r\nX-Obs: caf\xc3\xa9\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n"
+         b"Accept: */*\r\nReferer: http://a/b?c=d:e\r\n\r\n", 200, "open"),
     # -- transfer codings and smuggling --
     Case("te-gzip-chunked", b"POST /orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
          + chunked(ORDER), 501, "close"),

@@ -41,7 +41,7 @@ ATTACK_SECONDS = 8.0
 # count as well as in time
 ATTACK_MAX_ATTEMPTS = 40000
 HEAD_TIMEOUT_MS = 2000
-PROBE_INTERVAL_S = 0.02
+PROBE_INTERVAL_S = 0.01
 P99_LIMIT_MS = 100.0
 SLOW_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
 
@@ -246,7 +246,7 @@ class SlowlorisTest(unittest.TestCase):
         self.assertLess(stats["longest_s"], HEAD_TIMEOUT_MS / 1000.0 + 1.5, stats)
 
         self.assertEqual(prober.failures, [])
-        self.assertGreaterEqual(len(prober.samples), 200)
+        self.assertGreaterEqual(len(prober.samples), 300)
         p50, p99 = percentile(prober.samples, 50), percentile(prober.samples, 99)
         sys.stderr.write(f"probes: {len(prober.samples)}, p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
                          f"max {max(prober.samples):.2f} ms; RSS baseline {baseline} KiB, "
