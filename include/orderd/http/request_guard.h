@@ -61,8 +61,9 @@ typedef struct request_framing {
  *   - HTTP/1.1 with no Host, or two Host fields, or an invalid one: 400;
  *   - Content-Length: digits, and every copy the same value, else 400;
  *   - Transfer-Encoding: exactly one field "chunked" (what libmicrohttpd
- *     decodes); chunked not last or twice, any TE on HTTP/1.0, or TE with
- *     Content-Length: 400; another coding before chunked: 501.
+ *     decodes); TE in two fields, chunked not last, any TE on HTTP/1.0,
+ *     or TE with Content-Length: 400; any other coding (chunked again
+ *     included) before a final chunked: 501.
  * Returns 0 and fills *framing, or the status (400, 501) with *detail set
  * to a static sentence.  Every failure must be answered with the
  * connection closed: after it the message framing is not trustworthy.
