@@ -26,6 +26,7 @@
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/config.h"
+#include "orderd/base/fd_limit.h"
 #include "orderd/base/test_hooks.h"
 #include "orderd/db/db_pool.h"
 #include "orderd/db/janitor.h"
@@ -346,6 +347,35 @@ static void close_service(service *s)
     systemd_notify_destroy(s->notify);
 }
 
+/*
+ * Raises RLIMIT_NOFILE and sizes max_connections to it when it is 0: each
+ * client connection is one descriptor in epoll, and what is left after
+ * the descriptors orderd keeps for itself (pools, Redis, listener, epoll,
+ * log) is what a connection limit can honestly promise.
+ */
+static void fit_connections_to_fd_limit(orderd_config *cfg)
+{
+    int io_workers = cfg->io_workers > 0 ? cfg->io_workers : cfg->db_pool_size;
+    int reserved = 64 + 2 * (cfg->db_pool_size + io_workers + cfg->threads);
+    long nofile = fd_limit_raise();
+    if (nofile < 0) {
+        if (cfg->max_connections == 0)
+            cfg->max_connections = 1000;
+        LOG(LOG_WARN, NULL, "cannot read RLIMIT_NOFILE; max_connections=%d", cfg->max_connections);
+        return;
+    }
+    int room = fd_limit_connections(nofile, reserved);
+    if (cfg->max_connections == 0)
+        cfg->max_connections = room;
+    else if (cfg->max_connections > room)
+        LOG(LOG_WARN, NULL,
+            "max_connections=%d is more than the file descriptor limit (%ld) leaves room for "
+            "(%d); connections beyond that fail to be accepted",
+            cfg->max_connections, nofile, room);
+    LOG(LOG_INFO, NULL, "file descriptor limit %ld: max_connections=%d", nofile,
+        cfg->max_connections);
+}
+
 static int serve(const orderd_config *cfg, const sigset_t *signals, int argc, char **argv)
 {
     if (cfg->db_url[0] == '\0') {
@@ -419,6 +449,7 @@ int main(int argc, char **argv)
             rc = migrate_run(cfg.db_url, cfg.sql_dir) == 0 ? 0 : 1;
         }
     } else {
+        fit_connections_to_fd_limit(&cfg);
         rc = serve(&cfg, &signals, argc, argv);
     }
     log_stop();

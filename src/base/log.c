@@ -655,3 +655,16 @@ void log_access(const access_record *rec)
         lb_field(&lb, "cache", rec->cache);
     lb_finish_and_emit(&lb);
 }
+
+bool log_every_due(log_every *every, uint64_t interval_ns, uint64_t *suppressed)
+{
+    uint64_t now = clock_now_ns();
+    uint64_t next = atomic_load_explicit(&every->next_ns, memory_order_relaxed);
+    /* one thread wins the interval; the others count themselves */
+    if (now < next || !atomic_compare_exchange_strong(&every->next_ns, &next, now + interval_ns)) {
+        atomic_fetch_add_explicit(&every->suppressed, 1, memory_order_relaxed);
+        return false;
+    }
+    *suppressed = atomic_exchange_explicit(&every->suppressed, 0, memory_order_relaxed);
+    return true;
+}

@@ -69,6 +69,10 @@ int reload_apply(const reload_hooks *hooks, orderd_config *running, int argc, ch
         free(next);
         return -1;
     }
+    /* max_connections = 0 means "what the descriptor limit allows", sized
+     * once at start (main.c): the file still saying 0 is no change */
+    if (next->max_connections == 0)
+        next->max_connections = running->max_connections;
     reload_tally tally = {0, 0};
     config_diff(running, next, log_change, &tally);
     config_copy_live(running, next);

@@ -26,7 +26,9 @@ static const status_info statuses[] = {
     {415, "Unsupported Media Type", "unsupported-media-type"},
     {422, "Unprocessable Content", "validation-failed"},
     {428, "Precondition Required", "precondition-required"},
+    {431, "Request Header Fields Too Large", "header-fields-too-large"},
     {500, "Internal Server Error", "internal"},
+    {501, "Not Implemented", "not-implemented"},
     {503, "Service Unavailable", "unavailable"},
     {504, "Gateway Timeout", "timeout"},
 };

@@ -2,11 +2,16 @@
  * server.c - libmicrohttpd wiring: one request's life from the first
  * access-handler call to the completion callback.
  *
- * libmicrohttpd calls the access handler several times per request:
- *   1. headers parsed, no body yet: we create the request state.  We do
- *      not answer here, because in 0.9.75 a response queued on this first
- *      call goes out with "Connection: close" (the one exception: a body
- *      announced larger than body_limit, where closing is what we want);
+ * Before the access handler, the URI log callback sees the request target
+ * as it was sent (libmicrohttpd decodes it in place afterwards): the
+ * request state is allocated there, with the verdict on the raw target.
+ * libmicrohttpd then calls the access handler several times per request:
+ *   1. headers parsed, no body yet: we fill the request state and run the
+ *      strict checks (request_guard.h).  We do not answer here, because in
+ *      0.9.75 a response queued on this first call goes out with
+ *      "Connection: close"; the exceptions are a head that fails the
+ *      checks and a body announced larger than body_limit, where closing
+ *      is what we want;
  *   2. zero or more calls with body bytes, which we buffer up to the limit;
  *   3. a final call with no data: we match the route table and run the
  *      row's handler as the row says (router.h): at once for I/O-free
@@ -14,6 +19,9 @@
  *      the handler's own threads, which resume it when the reply is ready;
  *   4. after a resume: we queue the reply.
  * The polling threads therefore never wait on PostgreSQL or Redis.
+ *
+ * Each connection also carries a receive deadline (conn_deadline.h) that
+ * these callbacks move along; a sweeper thread disconnects slow clients.
  */
 #include "orderd/http/server.h"
 
@@ -31,8 +39,10 @@
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
+#include "orderd/http/conn_deadline.h"
 #include "orderd/http/listener.h"
 #include "orderd/http/problem.h"
+#include "orderd/http/request_guard.h"
 #include "orderd/http/request_id.h"
 #include "orderd/http/request_metrics.h"
 #include "orderd/http/request_trace.h"
@@ -52,6 +62,9 @@ struct server {
      * copies are the start-up values and are not read after start */
     atomic_int request_timeout_ms;
     atomic_bool access_log;
+    conn_deadlines *deadlines;
+    uint64_t head_timeout_ns, body_timeout_ns, idle_timeout_ns;
+    log_every refused_log; /* "connection limit reached", at most every 10 s */
 };
 
 /* ---- request state -------------------------------------------------------- */
@@ -87,12 +100,45 @@ static bool is_json_media_type(const char *content_type)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-static request *request_begin(server *srv, struct MHD_Connection *conn, const char *url,
-                              const char *method)
+/*
+ * URI log callback: the request line is complete, the headers are not.
+ * The target is still as the client sent it, so this is where a NUL or
+ * "%00" can be seen.  What it returns becomes *req_cls.
+ */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    server *srv = cls;
     request *req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
+    /* not uri: should libmicrohttpd refuse the head, it may reuse that
+     * buffer for its answer before the completion callback logs the line */
+    req->path = "";
+    req->raw_target_len = strlen(uri);
+    req->target_status = request_guard_check_target(uri, &req->target_detail);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->conn_slot = info ? info->socket_context : NULL;
+    /* a kept-alive connection's next head: its deadline starts now */
+    if (req->conn_slot)
+        conn_slot_request_line(req->conn_slot, clock_now_ns() + srv->head_timeout_ns);
+    atomic_fetch_add(&srv->in_flight, 1);
+    return req;
+}
+
+static request *request_begin(server *srv, request *req, struct MHD_Connection *conn,
+                              const char *url, const char *method)
+{
+    if (!req) {
+        /* the URI callback could not allocate: the target went unchecked */
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return NULL;
+        req->target_status = 503;
+        req->target_detail = "the server is out of memory";
+        atomic_fetch_add(&srv->in_flight, 1);
+    }
+    req->begun = true;
     req->connection = conn;
     req->workers = srv->workers;
     req->handler_ctx = srv->handler_ctx;
@@ -101,7 +147,7 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     req->deadline_ns = req->start_ns + (uint64_t)timeout_ms * UINT64_C(1000000);
     req->method_name = method;
     req->method = http_method_parse(method);
-    req->path = url;
+    req->path = request_guard_origin_path(url);
     req->route_pattern = "";
     request_id_assign(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"),
                       req->request_id);
@@ -116,7 +162,6 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     req->has_content_type = content_type != NULL;
     req->content_type_json = content_type && is_json_media_type(content_type);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_query_param, req);
-    atomic_fetch_add(&srv->in_flight, 1);
     return req;
 }
 
@@ -133,18 +178,6 @@ static void request_free(request *req)
     free(req->reply.body);
     blob_release(req->reply.blob);
     free(req);
-}
-
-/* Content-Length, or -1 when absent (chunked) or unparsable. */
-static long long announced_length(struct MHD_Connection *conn)
-{
-    const char *text =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!text || !*text)
-        return -1;
-    char *end;
-    long long n = strtoll(text, &end, 10);
-    return (*end == '\0' && n >= 0) ? n : -1;
 }
 
 static void append_body(request *req, const char *data, size_t size, size_t limit)
@@ -267,33 +300,90 @@ static void dispatch(server *srv, request *req)
     }
 }
 
+static void set_deadline(request *req, uint64_t deadline_ns)
+{
+    if (req->conn_slot)
+        conn_slot_set_deadline(req->conn_slot, deadline_ns);
+}
+
+/*
+ * The target's verdict, then the head's (request_guard.h): 0 or a status.
+ * A head over half of connection_memory_limit gets our 431: libmicrohttpd
+ * builds the response in the same pool, and with a fuller pool it answers
+ * an HTML 431 itself or, a little below that, closes without any answer.
+ */
+static int check_head(server *srv, request *req, struct MHD_Connection *conn, const char *url,
+                      const char *method, const char *version, request_framing *framing,
+                      const char **detail)
+{
+    framing->content_length = -1;
+    framing->chunked = false;
+    if (req->target_status != 0) {
+        *detail = req->target_detail;
+        return req->target_status;
+    }
+    const union MHD_ConnectionInfo *size =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t head_size = size ? size->header_size : 0;
+    if (head_size > srv->cfg->connection_memory_limit / 2) {
+        *detail = "the request head is larger than half of connection_memory_limit";
+        return 431;
+    }
+    request_head head = {
+        .method = method,
+        .target = url, /* the buffer the URI callback saw, decoded in place since */
+        .target_len = req->raw_target_len,
+        .version = version,
+        .head_size = head_size,
+    };
+    return request_guard_check_head(&head, framing, detail);
+}
+
+/* First call: the head is complete.  Answers at once (and closes) only
+ * when the head is refused. */
+static enum MHD_Result on_head(server *srv, request *req, struct MHD_Connection *conn,
+                               const char *url, const char *method, const char *version)
+{
+    size_t limit = srv->cfg->body_limit;
+    request_framing framing;
+    const char *detail = NULL;
+    int status = check_head(srv, req, conn, url, method, version, &framing, &detail);
+    if (status == 0 && framing.content_length > (long long)limit) {
+        /* answer before reading a byte of it */
+        req->body_too_large = true;
+        status = 413;
+        detail = "the request body is larger than the configured limit";
+    }
+    if (status != 0) {
+        set_deadline(req, 0);
+        req->dispatched = true;
+        problem_reply(req, status, detail, NULL);
+        return queue_reply(srv, req);
+    }
+    long long announced = framing.content_length;
+    if (announced > 0 && (size_t)announced < limit) {
+        req->body = malloc((size_t)announced + 1);
+        req->body_cap = req->body ? (size_t)announced + 1 : 0;
+    }
+    bool has_body = announced > 0 || framing.chunked;
+    set_deadline(req, has_body ? clock_now_ns() + srv->body_timeout_ns : 0);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
 {
-    (void)version;
     server *srv = cls;
     request *req = *req_cls;
     size_t limit = srv->cfg->body_limit;
 
-    if (!req) {
-        req = request_begin(srv, conn, url, method);
+    if (!req || !req->begun) {
+        req = request_begin(srv, req, conn, url, method);
         if (!req)
             return MHD_NO;
         *req_cls = req;
-        long long announced = announced_length(conn);
-        if (announced > (long long)limit) {
-            /* answer before reading a byte of it; the connection closes */
-            req->body_too_large = true;
-            req->dispatched = true;
-            problem_reply(req, 413, "the request body is larger than the configured limit", NULL);
-            return queue_reply(srv, req);
-        }
-        if (announced > 0 && (size_t)announced < limit) {
-            req->body = malloc((size_t)announced + 1);
-            req->body_cap = req->body ? (size_t)announced + 1 : 0;
-        }
-        return MHD_YES;
+        return on_head(srv, req, conn, url, method, version);
     }
     if (*upload_data_size > 0) {
         if (!req->reply_queued)
@@ -304,6 +394,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (req->reply_queued)
         return MHD_YES;
     if (!req->dispatched) {
+        set_deadline(req, 0); /* the body is in; request_timeout_ms from here */
         dispatch(srv, req);
         if (req->suspended)
             return MHD_YES; /* another thread has req until request_resume */
@@ -322,20 +413,47 @@ static void format_remote(struct MHD_Connection *conn, char *out)
     out[n] = '\0';
 }
 
+/* The status of a head libmicrohttpd refused itself (bad Content-Length,
+ * 431, 505...) and answered without calling us; 0 when it sent none. */
+static int mhd_own_status(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+    return info ? (int)info->http_status : 0;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)why;
     server *srv = cls;
     request *req = *req_cls;
     if (!req)
         return;
     *req_cls = NULL;
+    /* the client may now take up to idle_timeout_s for its next request */
+    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK && req->conn_slot)
+        conn_slot_response_sent(req->conn_slot, clock_now_ns() + srv->idle_timeout_ns);
+    bool log_it =
+        atomic_load_explicit(&srv->access_log, memory_order_relaxed) && log_enabled(LOG_INFO);
+    if (!req->begun) {
+        /* its head never completed: libmicrohttpd refused it (its status
+         * is logged), or the client left or was cut by its deadline, which
+         * is not a request at all (conn_deadline.c counts those) */
+        int own_status = mhd_own_status(conn);
+        log_it = log_it && own_status != 0;
+        request_id_assign(NULL, req->request_id);
+        req->method_name = "";
+        req->route_pattern = "";
+        req->reply.status = own_status;
+        req->reply_queued = true;
+        req->start_ns = clock_now_ns();
+    }
     /* 499: the client went away before we answered (nginx's code) */
     int status = req->reply_queued ? req->reply.status : 499;
     uint64_t duration_ns = clock_now_ns() - req->start_ns;
-    request_metrics_record(req, status, duration_ns);
-    if (atomic_load_explicit(&srv->access_log, memory_order_relaxed) && log_enabled(LOG_INFO)) {
+    if (status != 0) /* a connection that never sent a request is not one */
+        request_metrics_record(req, status, duration_ns);
+    if (log_it) {
         char remote[INET6_ADDRSTRLEN + 16];
         format_remote(conn, remote);
         access_record rec = {
@@ -357,14 +475,42 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? conn_deadlines_add(srv->deadlines, info->connect_fd,
+                                                    clock_now_ns() + srv->head_timeout_ns)
+                               : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd closes the descriptor only after this returns */
+        conn_deadlines_remove(srv->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    server *srv = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    if (strstr(msg, "reached connection limit")) {
+        /* one line per refused connection would let a flood fill the log */
+        uint64_t quiet;
+        if (log_every_due(&srv->refused_log, UINT64_C(10) * 1000 * 1000 * 1000, &quiet))
+            LOG(LOG_WARN, NULL,
+                "connection limit reached: refusing connections (max_connections=%d, "
+                "max_connections_per_address=%d); %llu more refused since the last report",
+                srv->cfg->max_connections, srv->cfg->max_connections_per_address,
+                (unsigned long long)quiet);
+        return;
+    }
     LOG(LOG_WARN, NULL, "libmicrohttpd: %s", msg);
 }
 
@@ -379,6 +525,9 @@ server *server_start(const server_options *opts)
     srv->cfg = cfg;
     srv->handler_ctx = opts->handler_ctx;
     server_set_live(srv, cfg);
+    srv->head_timeout_ns = (uint64_t)cfg->request_head_timeout_ms * UINT64_C(1000000);
+    srv->body_timeout_ns = (uint64_t)cfg->request_body_timeout_ms * UINT64_C(1000000);
+    srv->idle_timeout_ns = (uint64_t)cfg->idle_timeout_s * UINT64_C(1000000000);
 
     const char *why;
     srv->router = router_create(opts->routes, opts->route_count, &why);
@@ -399,6 +548,17 @@ server *server_start(const server_options *opts)
         goto fail;
     }
 
+    /* a tenth of the shorter deadline: a slow client is cut within 10% */
+    int shorter = cfg->request_head_timeout_ms < cfg->request_body_timeout_ms
+                      ? cfg->request_head_timeout_ms
+                      : cfg->request_body_timeout_ms;
+    srv->deadlines =
+        conn_deadlines_create(shorter / 10 > 100 ? 100 : shorter / 10 + 1, cfg->max_connections);
+    if (!srv->deadlines) {
+        LOG(LOG_ERROR, NULL, "cannot start the connection deadline thread");
+        goto fail;
+    }
+
     const char *why_not;
     srv->listener = listener_open(cfg->listen_host, cfg->listen_port, &why_not);
     if (!srv->listener) {
@@ -411,13 +571,15 @@ server *server_start(const server_options *opts)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     /* the logger goes first so it also receives what the other options say */
-    srv->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
-                         on_mhd_error, srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory_limit,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        cfg->connection_memory_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections_per_address, MHD_OPTION_URI_LOG_CALLBACK, on_request_line,
+        srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         LOG(LOG_ERROR, NULL, "cannot start the HTTP daemon");
         goto fail;
@@ -431,6 +593,7 @@ server *server_start(const server_options *opts)
 
 fail:
     listener_destroy(srv->listener);
+    conn_deadlines_destroy(srv->deadlines);
     worker_pool_destroy(srv->workers);
     router_destroy(srv->router);
     free(srv);
@@ -482,6 +645,7 @@ void server_stop(server *srv)
     worker_pool_destroy(srv->workers);
     MHD_stop_daemon(srv->daemon);
     listener_destroy(srv->listener);
+    conn_deadlines_destroy(srv->deadlines); /* after MHD: it removed every slot */
     router_destroy(srv->router);
     free(srv);
 }

@@ -8,7 +8,8 @@ import unittest
 
 from harness import SOURCE_DIR, create_database, daemon_env, drop_database, free_port, orderd_bin, psql, run_cli
 
-SETTINGS = ["listen", "db_url", "redis_url", "threads", "io_workers", "max_connections", "idle_timeout_s",
+SETTINGS = ["listen", "db_url", "redis_url", "threads", "io_workers", "max_connections",
+            "max_connections_per_address", "idle_timeout_s", "request_head_timeout_ms", "request_body_timeout_ms",
             "connection_memory_limit", "body_limit", "request_timeout_ms", "drain_timeout_ms", "db_pool_size",
             "db_acquire_timeout_ms", "db_statement_timeout_ms", "db_connect_timeout_ms", "db_prepared", "sql_dir",
             "log_level", "access_log"]
@@ -69,7 +70,9 @@ class InfoTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         for key in SETTINGS:
             self.assertIn(key, values, proc.stdout)
-        for key, want in (("listen", "127.0.0.1:8080"), ("max_connections", "1000"), ("idle_timeout_s", "60"),
+        for key, want in (("listen", "127.0.0.1:8080"), ("max_connections", "0"), ("idle_timeout_s", "60"),
+                          ("max_connections_per_address", "256"), ("request_head_timeout_ms", "10000"),
+                          ("request_body_timeout_ms", "30000"),
                           ("connection_memory_limit", "16384"), ("body_limit", "65536"),
                           ("request_timeout_ms", "5000"), ("drain_timeout_ms", "10000"), ("db_pool_size", "8"),
                           ("db_acquire_timeout_ms", "1000"), ("db_statement_timeout_ms", "5000"),

@@ -115,8 +115,11 @@ static void test_defaults(void **state)
     assert_int_equal(g_cfg.listen_port, 8080);
     assert_int_equal(g_cfg.threads, cpus > 256 ? 256 : cpus);
     assert_int_equal(g_cfg.io_workers, 8);
-    assert_int_equal(g_cfg.max_connections, 1000);
+    assert_int_equal(g_cfg.max_connections, 0);
+    assert_int_equal(g_cfg.max_connections_per_address, 256);
     assert_int_equal(g_cfg.idle_timeout_s, 60);
+    assert_int_equal(g_cfg.request_head_timeout_ms, 10000);
+    assert_int_equal(g_cfg.request_body_timeout_ms, 30000);
     assert_int_equal(g_cfg.connection_memory_limit, 16384);
     assert_int_equal(g_cfg.body_limit, 65536);
     assert_int_equal(g_cfg.request_timeout_ms, 5000);
@@ -189,7 +192,7 @@ static void test_default_file_in_cwd(void **state)
 
     assert_int_equal(load_args(NULL), 0); /* absent is fine */
     assert_string_equal(g_cfg.config_path, "");
-    assert_int_equal(g_cfg.max_connections, 1000);
+    assert_int_equal(g_cfg.max_connections, 0);
 }
 
 static void test_file_syntax(void **state)
@@ -471,7 +474,7 @@ static void test_print_config(void **state)
                           "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81"),
                      0);
     text = capture(print_config_to, &g_cfg);
-    assert_int_equal(count_lines(text), 32);
+    assert_int_equal(count_lines(text), 35);
     assert_true(strncmp(text, "listen = [::1]:81\nthreads = ", 28) == 0);
     assert_non_null(strstr(text, "\ndb_url = postgres://app:****@db/orders\n"));
     assert_non_null(strstr(text, "\nredis_url = redis://:****@cache:6379/0\n"));
@@ -529,7 +532,7 @@ static void test_sample_file_matches_defaults(void **state)
     free(line);
     fclose(in);
     fclose(f);
-    assert_int_equal(keys, 32);
+    assert_int_equal(keys, 35);
 
     assert_int_equal(load_args(NULL), 0);
     defaults = g_cfg;

@@ -43,8 +43,11 @@ typedef struct orderd_config {
     uint16_t listen_port;
     int threads;    /* MHD polling threads; 0 in the table = CPU count */
     int io_workers; /* blocking-I/O worker threads; 0 = db_pool_size */
-    int max_connections;
+    int max_connections; /* 0 in the table = from RLIMIT_NOFILE (main.c) */
+    int max_connections_per_address; /* 0 = no limit */
     int idle_timeout_s;
+    int request_head_timeout_ms; /* line + headers must arrive by then */
+    int request_body_timeout_ms; /* the body, from the end of the headers */
     size_t connection_memory_limit;
     size_t body_limit;
     int request_timeout_ms;

@@ -13,6 +13,7 @@
 #ifndef ORDERD_LOG_H
 #define ORDERD_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +106,20 @@ typedef struct log_origin {
 void log_origin_capture(log_origin *out);
 /* A tag borrowing o's strings (valid while o is). */
 log_tag log_origin_tag(const log_origin *o);
+
+/*
+ * At most one line per interval for an event that can repeat thousands
+ * of times a second (a refused connection): log_every_due() is true for
+ * the first call of each interval and then returns, in *suppressed, how
+ * many calls since the last true one it swallowed.  Zero-initialise;
+ * any thread.
+ */
+typedef struct log_every {
+    _Atomic uint64_t next_ns;
+    _Atomic uint64_t suppressed;
+} log_every;
+
+bool log_every_due(log_every *every, uint64_t interval_ns, uint64_t *suppressed);
 
 /* The one access-log line per request (msg "request", level info). */
 typedef struct access_record {

@@ -107,6 +107,12 @@ struct request {
     bool suspended;                  /* polling thread only: handed on */
     bool dispatched;
     bool reply_queued;
+    bool begun; /* request_begin has run: the head was complete */
+    /* from the URI log callback, which sees the target before decoding */
+    size_t raw_target_len;
+    int target_status; /* request_guard_check_target: 0 or 400 */
+    const char *target_detail;
+    struct conn_slot *conn_slot; /* the connection's deadline (conn_deadline.h); may be NULL */
 };
 
 /*
