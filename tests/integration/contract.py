@@ -6,7 +6,7 @@ answer whose status, headers or body the document does not describe
 fails the test that received it.  What is checked:
 
   status   listed for the operation (method and path template) or, for
-           any request, 413 and 431 (x-orderd-any-request); a path the
+           any request, 400, 413, 431 and 501 (x-orderd-any-request); a path the
            document lacks may only be 404, a method a path lacks only 405,
            and a 405's Allow must name exactly the documented methods
            (plus HEAD where GET is);
@@ -47,7 +47,7 @@ DOCUMENT_PATH = os.path.join(SOURCE_DIR, "api", "openapi.json")
 FRAMING_HEADERS = {"content-length", "content-type", "date", "connection", "keep-alive", "transfer-encoding",
                    "server"}
 # what any request may get, whatever its path and method (x-orderd-any-request)
-ANY_REQUEST = ("413", "431")
+ANY_REQUEST = ("400", "413", "431", "501")
 # the router's order, which its Allow header follows
 METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 JSON_MEDIA_RE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
