@@ -483,6 +483,26 @@ static void test_print_config(void **state)
     free(text);
 }
 
+/* --print-config's output must load back as the same values: a string
+ * the file parser would cut (a " #" comment, white space at an end) is
+ * printed in quotes (found by tests/fuzz/fuzz_config.c). */
+static void test_print_config_quotes_what_the_file_would_cut(void **state)
+{
+    char *text;
+
+    (void)state;
+    assert_int_equal(LOAD("--sql-dir", "/srv/sql #1", "--redis-url", " redis://cache:6379 "), 0);
+    text = capture(print_config_to, &g_cfg);
+    assert_non_null(strstr(text, "\nsql_dir = \"/srv/sql #1\"\n"));
+    assert_non_null(strstr(text, "\nredis_url = \" redis://cache:6379 \"\n"));
+    free(text);
+
+    assert_int_equal(LOAD("--sql-dir", "/srv/sql#1"), 0); /* a '#' inside a word is no comment */
+    text = capture(print_config_to, &g_cfg);
+    assert_non_null(strstr(text, "\nsql_dir = /srv/sql#1\n"));
+    free(text);
+}
+
 static void test_usage(void **state)
 {
     char *text = capture(print_usage_to, NULL);
@@ -556,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup(test_listen, test_setup),
         cmocka_unit_test_setup(test_mask_url, test_setup),
         cmocka_unit_test_setup(test_print_config, test_setup),
+        cmocka_unit_test_setup(test_print_config_quotes_what_the_file_would_cut, test_setup),
         cmocka_unit_test_setup(test_usage, test_setup),
         cmocka_unit_test_setup(test_sample_file_matches_defaults, test_setup),
     };
