@@ -100,13 +100,19 @@ static void find_overflowing_numbers(const json_t *v, char *path, size_t len, si
  * jansson refuses integers beyond int64 while parsing, but such a body is
  * well-formed JSON with an out-of-range value: a 422 naming the field,
  * like any other range error.  Parse again with integers as reals only to
- * find where they are.
+ * find where they are.  A body that is no object is the 400 any such body
+ * gets: its values are never looked at (found by tests/fuzz).
  */
 static bool reply_if_numeric_overflow(request *req)
 {
     json_t *doc = json_loadb(req->body, req->body_len, JSON_DECODE_INT_AS_REAL, NULL);
     if (!doc)
         return false;
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        problem_reply(req, 400, "the request body must be a JSON object", NULL);
+        return true;
+    }
     field_errors errs = {0};
     char path[sizeof errs.list[0].field] = "";
     find_overflowing_numbers(doc, path, 0, sizeof path, &errs);

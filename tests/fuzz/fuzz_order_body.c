@@ -5,7 +5,7 @@
  *
  * Invariants:
  *  - a refused body gets a 400/415/422 whose body is problem+json with
- *    that status;
+ *    that status, and a 422 only when the body is an object;
  *  - an accepted create is in range, its items are canonical JSON, and
  *    the request rebuilt from what was parsed parses to the same
  *    fingerprint (parse -> print -> parse is stable);
@@ -21,11 +21,20 @@
 #include "orderd/domain/order.h"
 #include "orderd/http/problem.h"
 
-/* The reply is problem+json, valid JSON, with the status it was sent with. */
+/*
+ * The reply is problem+json, valid JSON, with the status it was sent
+ * with; a 422 (a value out of range) only for a body that is an object,
+ * as for every other value error.
+ */
 static void check_problem_reply(const request *req)
 {
     int s = req->reply.status;
     FUZZ_CHECK(s == 400 || s == 415 || s == 422);
+    if (s == 422) {
+        json_t *doc = json_loadb(req->body, req->body_len, JSON_DECODE_INT_AS_REAL, NULL);
+        FUZZ_CHECK(json_is_object(doc));
+        json_decref(doc);
+    }
     FUZZ_CHECK(req->reply.content_type && strcmp(req->reply.content_type, PROBLEM_CONTENT_TYPE) == 0);
     FUZZ_CHECK(req->reply.body && strlen(req->reply.body) == req->reply.body_len);
     json_t *doc = json_loadb(req->reply.body, req->reply.body_len, 0, NULL);
