@@ -443,9 +443,15 @@ static int load_file(orderd_config *cfg, const char *path, const char *source, b
         goto out;
     }
     int lineno = 0;
-    while (getline(&line, &cap, f) != -1) {
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) != -1) {
         char where[400];
         snprintf(where, sizeof where, "%s:%d", path, ++lineno);
+        /* the line is read as a C string: a NUL would cut off the rest of it unseen */
+        if (memchr(line, '\0', (size_t)n)) {
+            format_error(err, errlen, "%s: a NUL byte in the line", where);
+            goto out;
+        }
         if (apply_file_line(cfg, line, where, err, errlen) != 0)
             goto out;
     }

@@ -8,7 +8,8 @@
  * decides.
  *
  * Invariants: a refused file gets a one-line message that fits err; an
- * accepted one printed with config_print (what --print-config shows,
+ * accepted one has no NUL byte (which would hide the rest of its line) and,
+ * printed with config_print (what --print-config shows,
  * "what the file would take back") loads again and prints the same text,
  * secret settings aside (they print masked).
  */
@@ -107,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(cfg.command == ORDERD_CMD_SERVE && strcmp(cfg.config_path, file_path) == 0);
+    FUZZ_CHECK(!memchr(data, '\0', size)); /* nothing of the file goes unread */
 
     size_t len1 = 0, len2 = 0;
     char *first = printed(&cfg, &len1);

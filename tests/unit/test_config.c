@@ -229,6 +229,15 @@ static void test_file_syntax(void **state)
 
     write_file(path, "sql_dir = \"unterminated\n");
     expect_error(LOAD("--config", path), "sql_dir: bad quoted value");
+
+    /* a NUL must not hide the rest of a line (found by tests/fuzz) */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    static const char nul_line[] = "threads = 2\ndb_pool_size = 3\0 = 4\n";
+    fwrite(nul_line, 1, sizeof nul_line - 1, f);
+    fclose(f);
+    snprintf(want, sizeof(want), "%s:2: a NUL byte in the line", path);
+    expect_error(LOAD("--config", path), want);
     unlink(path);
 }
 
