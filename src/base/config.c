@@ -628,8 +628,7 @@ static bool needs_quotes(const char *value)
     size_t n = strlen(value);
     if (n == 0)
         return false;
-    if (isspace((unsigned char)value[0]) || isspace((unsigned char)value[n - 1]) ||
-        value[0] == '"')
+    if (isspace((unsigned char)value[0]) || isspace((unsigned char)value[n - 1]) || value[0] == '"')
         return true;
     for (const char *p = value; *p != '\0'; p++)
         if (*p == '#' && (p == value || isspace((unsigned char)p[-1])))

@@ -11,7 +11,7 @@
  *  - an accepted query is in range, and printed back as a query string
  *    it parses to the same query;
  *  - its cache key suffix fits the buffer cache_entry.h gives it;
- *  - a refused query gets a 400 problem+json.
+ *  - a refused query gets a 400 problem+json naming at least one error.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -121,8 +121,8 @@ static bool same_query(const order_list_query *a, const order_list_query *b)
            (!a->has_customer_id || a->customer_id == b->customer_id) &&
            a->has_status == b->has_status && (!a->has_status || a->status == b->status) &&
            a->has_cursor == b->has_cursor &&
-           (!a->has_cursor || (a->cursor_created_at_us == b->cursor_created_at_us &&
-                               a->cursor_id == b->cursor_id));
+           (!a->has_cursor ||
+            (a->cursor_created_at_us == b->cursor_created_at_us && a->cursor_id == b->cursor_id));
 }
 
 static void check_accepted(const order_list_query *q)
@@ -163,6 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    strcmp(req.reply.content_type, PROBLEM_CONTENT_TYPE) == 0);
         json_t *doc = json_loadb(req.reply.body, req.reply.body_len, 0, NULL);
         FUZZ_CHECK(doc && json_integer_value(json_object_get(doc, "status")) == 400);
+        FUZZ_CHECK(json_array_size(json_object_get(doc, "errors")) >= 1); /* says what was wrong */
         json_decref(doc);
     }
     clear_query(&req);

@@ -35,7 +35,8 @@ static void check_problem_reply(const request *req)
         FUZZ_CHECK(json_is_object(doc));
         json_decref(doc);
     }
-    FUZZ_CHECK(req->reply.content_type && strcmp(req->reply.content_type, PROBLEM_CONTENT_TYPE) == 0);
+    FUZZ_CHECK(req->reply.content_type &&
+               strcmp(req->reply.content_type, PROBLEM_CONTENT_TYPE) == 0);
     FUZZ_CHECK(req->reply.body && strlen(req->reply.body) == req->reply.body_len);
     json_t *doc = json_loadb(req->reply.body, req->reply.body_len, 0, NULL);
     FUZZ_CHECK(doc && json_integer_value(json_object_get(doc, "status")) == s);

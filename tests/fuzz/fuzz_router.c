@@ -44,8 +44,7 @@ static void expand(const char *pattern, int64_t id, char *out, size_t cap)
     snprintf(out, cap, "%.*s%" PRId64 "%s", (int)(colon - pattern), pattern, id, colon + 3);
 }
 
-static void check_match(http_method method, const char *path, route_status st,
-                        const route_match *m)
+static void check_match(http_method method, const char *path, route_status st, const route_match *m)
 {
     char expected[256];
     switch (st) {

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         struct stat st;
         int n = stat(argv[i], &st) == 0 && S_ISREG(st.st_mode) ? (replay_file(argv[i]) == 0)
-                                                                : replay_dir(argv[i]);
+                                                               : replay_dir(argv[i]);
         if (n < 0) {
             fprintf(stderr, "replay: cannot read %s\n", argv[i]);
             return 1;
