@@ -466,9 +466,15 @@ static int load_file(orderd_config *cfg, const char *path, const char *source, b
         goto out;
     }
     int lineno = 0;
-    while (getline(&line, &cap, f) != -1) {
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) != -1) {
         char where[400];
         snprintf(where, sizeof where, "%s:%d", path, ++lineno);
+        /* the line is read as a C string: a NUL would cut off the rest of it unseen */
+        if (memchr(line, '\0', (size_t)n)) {
+            format_error(err, errlen, "%s: a NUL byte in the line", where);
+            goto out;
+        }
         if (apply_file_line(cfg, line, where, err, errlen) != 0)
             goto out;
     }
@@ -642,18 +648,49 @@ int config_load(orderd_config *cfg, int argc, char **argv, char *err, size_t err
 
 /* ---- output ------------------------------------------------------------ */
 
+/*
+ * Would apply_file_line read value back changed if it were written bare:
+ * white space at either end (trimmed), a leading '"' (a quoted value) or
+ * a '#' that starts a comment?
+ */
+static bool needs_quotes(const char *value)
+{
+    size_t n = strlen(value);
+    if (n == 0)
+        return false;
+    if (isspace((unsigned char)value[0]) || isspace((unsigned char)value[n - 1]) || value[0] == '"')
+        return true;
+    for (const char *p = value; *p != '\0'; p++)
+        if (*p == '#' && (p == value || isspace((unsigned char)p[-1])))
+            return true;
+    return false;
+}
+
+/* A string value in the file's syntax.  A value that needs quotes and
+ * holds a '"' has no spelling in the file (only the environment or a
+ * flag can set one); it is shown bare. */
+static void format_string(const char *value, char *out, size_t outlen)
+{
+    if (needs_quotes(value) && !strchr(value, '"'))
+        snprintf(out, outlen, "\"%s\"", value);
+    else
+        snprintf(out, outlen, "%s", value);
+}
+
 /* The value as --print-config shows it: what the file would take back;
  * with mask, a secret's password is shown as ****. */
 static void format_value(const orderd_config *cfg, const setting *s, bool mask, char *out,
                          size_t outlen)
 {
     const char *member = (const char *)cfg + s->offset;
+    char masked[1100]; /* as config_print's buffer: "****" can be longer than a password */
     switch (s->type) {
     case SETTING_STRING:
-        if (mask && (s->flags & SETTING_SECRET))
-            config_mask_url(member, out, outlen);
-        else
-            snprintf(out, outlen, "%s", member);
+        if (mask && (s->flags & SETTING_SECRET)) {
+            config_mask_url(member, masked, sizeof masked);
+            member = masked;
+        }
+        format_string(member, out, outlen);
         return;
     case SETTING_INT:
         snprintf(out, outlen, "%d", *(const int *)member);

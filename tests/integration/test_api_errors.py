@@ -58,6 +58,10 @@ class ValidationTest(StackTestCase):
             with self.subTest(raw=raw):
                 resp = self.c.post("/orders", body=f'{{"customer_id": {raw}, "total": "1.00"}}', headers=JSON)
                 self.assert_problem(resp, 422, fields=["customer_id"])
+        # a body that is no object is a 400 whatever its numbers (found by tests/fuzz)
+        for body in ("[99999999999999999999]", "99999999999999999999"):
+            with self.subTest(body=body):
+                self.assert_problem(self.c.post("/orders", body=body, headers=JSON), 400)
 
     def test_total(self):
         for value in (-1, "-1.00", "1.234", 1.234, "abc", "", " 1.00", "1e3", "10000000000.00", 10000000000,

@@ -232,6 +232,15 @@ static void test_file_syntax(void **state)
 
     write_file(path, "sql_dir = \"unterminated\n");
     expect_error(LOAD("--config", path), "sql_dir: bad quoted value");
+
+    /* a NUL must not hide the rest of a line (found by tests/fuzz) */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    static const char nul_line[] = "threads = 2\ndb_pool_size = 3\0 = 4\n";
+    fwrite(nul_line, 1, sizeof nul_line - 1, f);
+    fclose(f);
+    snprintf(want, sizeof(want), "%s:2: a NUL byte in the line", path);
+    expect_error(LOAD("--config", path), want);
     unlink(path);
 }
 
@@ -486,6 +495,26 @@ static void test_print_config(void **state)
     free(text);
 }
 
+/* --print-config's output must load back as the same values: a string
+ * the file parser would cut (a " #" comment, white space at an end) is
+ * printed in quotes (found by tests/fuzz/fuzz_config.c). */
+static void test_print_config_quotes_what_the_file_would_cut(void **state)
+{
+    char *text;
+
+    (void)state;
+    assert_int_equal(LOAD("--sql-dir", "/srv/sql #1", "--redis-url", " redis://cache:6379 "), 0);
+    text = capture(print_config_to, &g_cfg);
+    assert_non_null(strstr(text, "\nsql_dir = \"/srv/sql #1\"\n"));
+    assert_non_null(strstr(text, "\nredis_url = \" redis://cache:6379 \"\n"));
+    free(text);
+
+    assert_int_equal(LOAD("--sql-dir", "/srv/sql#1"), 0); /* a '#' inside a word is no comment */
+    text = capture(print_config_to, &g_cfg);
+    assert_non_null(strstr(text, "\nsql_dir = /srv/sql#1\n"));
+    free(text);
+}
+
 static void test_usage(void **state)
 {
     char *text = capture(print_usage_to, NULL);
@@ -559,6 +588,7 @@ int main(void)
         cmocka_unit_test_setup(test_listen, test_setup),
         cmocka_unit_test_setup(test_mask_url, test_setup),
         cmocka_unit_test_setup(test_print_config, test_setup),
+        cmocka_unit_test_setup(test_print_config_quotes_what_the_file_would_cut, test_setup),
         cmocka_unit_test_setup(test_usage, test_setup),
         cmocka_unit_test_setup(test_sample_file_matches_defaults, test_setup),
     };

@@ -6,6 +6,10 @@
 #ifndef ORDERD_ORDERS_API_H
 #define ORDERD_ORDERS_API_H
 
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "orderd/domain/order.h"
 #include "orderd/http/request.h"
 
 /* GET /orders: one page of the list, on an I/O worker. */
@@ -31,5 +35,22 @@ void orders_api_patch(void *ctx, request *req);
 
 /* DELETE /orders/:id, on an I/O worker. */
 void orders_api_delete(void *ctx, request *req);
+
+/* ---- input checks the handlers share (no I/O; public for tests/fuzz) ---- */
+
+/*
+ * The JSON object body of POST/PATCH: checks the media type, emptiness,
+ * syntax (duplicate keys refused, an integer beyond int64 is a 422 that
+ * names the field) and that it is an object.  Returns a new reference the
+ * caller decrefs; NULL with the problem reply set in req->reply.
+ */
+json_t *orders_api_parse_json_body(request *req);
+
+/*
+ * GET /orders' query string (req->query, req->query_overflow) into *q,
+ * defaults filled.  false (with a 400 listing each bad parameter in
+ * req->reply) when any is unknown, repeated or malformed.
+ */
+bool orders_api_parse_list_query(request *req, order_list_query *q);
 
 #endif
