@@ -2,7 +2,7 @@
  * main.c - configuration, signals, and the start/stop order.  Nothing else.
  *
  * Start: config -> log -> PostgreSQL pool -> Redis cache (optional) ->
- * order store -> HTTP server.
+ * order store -> auth -> HTTP server.  SIGHUP rereads the JWT keys.
  * Stop (SIGTERM/SIGINT): /readyz turns 503 -> stop accepting -> drain
  * in-flight requests up to drain_timeout_ms -> stop the server -> close
  * the pool -> flush the log -> exit 0.
@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "orderd/api/app.h"
+#include "orderd/api/auth_gate.h"
 #include "orderd/api/routes.h"
+#include "orderd/auth/auth.h"
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/config.h"
@@ -122,9 +124,28 @@ static order_store *open_store(service *s)
     return order_store_create(&store_opts);
 }
 
+/* Tokens and rate limits (auth.h).  0, or the exit code. */
+static int open_auth(service *s)
+{
+    const orderd_config *cfg = s->application.cfg;
+    char err[512] = "";
+    s->application.auth = auth_create(cfg, s->redis, err, sizeof err);
+    if (!s->application.auth) {
+        LOG(LOG_ERROR, NULL, "%s", err);
+        return 2;
+    }
+    if (!auth_enabled(s->application.auth))
+        LOG(LOG_WARN, NULL,
+            "auth is off: no jwt_secret or jwt_public_key_file, so anyone may read, change "
+            "and delete every order");
+    if (cfg->rate_limit_rps > 0 && !s->redis)
+        LOG(LOG_WARN, NULL, "rate limits are per process: no redis_url to share them through");
+    return 0;
+}
+
 /*
  * Start, in this order: PostgreSQL pool -> Redis and the hot cache
- * (optional) -> order store -> HTTP server -> janitor.  0, or the exit
+ * (optional) -> order store -> auth -> HTTP server -> janitor.  0, or the exit
  * code; what did start is left in *s for close_service().
  */
 static int open_service(service *s)
@@ -152,11 +173,15 @@ static int open_service(service *s)
     s->application.store = open_store(s);
     if (!s->application.store)
         return 1;
+    int rc = open_auth(s);
+    if (rc != 0)
+        return rc;
     server_options server_opts = {
         .cfg = cfg,
         .routes = api_routes,
         .route_count = api_route_count,
         .handler_ctx = &s->application,
+        .gate = auth_gate,
     };
     s->srv = server_start(&server_opts);
     if (!s->srv)
@@ -165,9 +190,27 @@ static int open_service(service *s)
     return 0;
 }
 
-/* Says where it listens, then waits for SIGTERM or SIGINT. */
-static void run_until_stopped(const orderd_config *cfg, const sigset_t *stop_signals)
+/*
+ * SIGHUP: the JWT keys again, from the same settings (the key file may
+ * have been replaced).  Requests in flight keep the keys they started
+ * with; a bad file keeps the old keys.
+ */
+static void reload_keys(service *s)
 {
+    const orderd_config *cfg = s->application.cfg;
+    char err[512] = "";
+    if (auth_reload_keys(s->application.auth, cfg->jwt_secret, cfg->jwt_public_key_file, err,
+                         sizeof err) == 0)
+        LOG(LOG_INFO, NULL, "SIGHUP: JWT keys reloaded");
+    else
+        LOG(LOG_WARN, NULL, "SIGHUP: JWT keys not reloaded, the old ones stay: %s", err);
+}
+
+/* Says where it listens, then waits for SIGTERM or SIGINT (SIGHUP reloads
+ * the keys meanwhile). */
+static void run_until_stopped(service *s, const sigset_t *stop_signals)
+{
+    const orderd_config *cfg = s->application.cfg;
     char extra[256];
     snprintf(extra, sizeof extra,
              "\"listen\":\"%s:%u\",\"threads\":%d,\"db_pool_size\":%d,\"version\":\"%s\"",
@@ -176,7 +219,8 @@ static void run_until_stopped(const orderd_config *cfg, const sigset_t *stop_sig
     log_write(LOG_INFO, NULL, extra, "listening");
 
     int sig = 0;
-    sigwait(stop_signals, &sig);
+    while (sigwait(stop_signals, &sig) == 0 && sig == SIGHUP)
+        reload_keys(s);
     LOG(LOG_INFO, NULL, "received %s, draining for up to %d ms", strsignal(sig),
         cfg->drain_timeout_ms);
 }
@@ -208,6 +252,7 @@ static void close_service(service *s)
     order_store_stop(s->application.store);
     server_stop(s->srv);
     order_store_destroy(s->application.store);
+    auth_destroy(s->application.auth); /* its limiter threads use Redis */
     tracking_stop(s->hot_tracking);
     hot_cache_destroy(s->application.hot);
     redis_client_destroy(s->redis);
@@ -224,7 +269,7 @@ static int serve(const orderd_config *cfg, const sigset_t *stop_signals)
     service s = {.application = {.cfg = cfg}};
     int rc = open_service(&s);
     if (rc == 0) {
-        run_until_stopped(cfg, stop_signals);
+        run_until_stopped(&s, stop_signals);
         drain(&s);
     }
     close_service(&s);
@@ -256,12 +301,14 @@ int main(int argc, char **argv)
         break;
     }
 
-    /* Block the stop signals before any thread starts so every thread
-     * inherits the mask and only sigwait() in serve() receives them. */
+    /* Block the stop signals (and SIGHUP, the key reload) before any
+     * thread starts so every thread inherits the mask and only sigwait()
+     * in serve() receives them. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 

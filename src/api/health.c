@@ -55,12 +55,14 @@ void health_ready(void *ctx, request *req)
     int feed_state;
     const char *feed = order_store_invalidation_state(application->store, &feed_state);
     bool settled = order_store_caches_settled(application->store);
+    /* "off" is worth seeing from outside: every order is open to anyone */
+    const char *auth_state = application->auth && auth_enabled(application->auth) ? "on" : "off";
     if (!draining && pg == ORDERD_OK && settled) {
-        char body[128];
+        char body[160];
         snprintf(body, sizeof body,
                  "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\","
-                 "\"invalidation\":\"%s\"}",
-                 redis, feed);
+                 "\"invalidation\":\"%s\",\"auth\":\"%s\"}",
+                 redis, feed, auth_state);
         reply_static_json(req, 200, body);
         return;
     }
@@ -68,6 +70,7 @@ void health_ready(void *ctx, request *req)
     json_object_set_new(extra, "postgres", json_string(pg == ORDERD_OK ? "up" : "down"));
     json_object_set_new(extra, "redis", json_string(redis));
     json_object_set_new(extra, "invalidation", json_string(feed));
+    json_object_set_new(extra, "auth", json_string(auth_state));
     json_object_set_new(extra, "draining", json_boolean(draining));
     const char *why = draining          ? "the server is shutting down"
                       : pg != ORDERD_OK ? "PostgreSQL is not reachable"

@@ -43,6 +43,7 @@ struct server {
     const orderd_config *cfg;
     router *router;
     void *handler_ctx;
+    request_gate *gate;
     struct MHD_Daemon *daemon;
     worker_pool *workers;
     atomic_int in_flight;
@@ -108,6 +109,9 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     const char *content_type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req->has_content_type = content_type != NULL;
+    req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_AUTHORIZATION);
+    req->forwarded_for = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     req->content_type_json = content_type && is_json_media_type(content_type);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_query_param, req);
     atomic_fetch_add(&srv->in_flight, 1);
@@ -202,6 +206,12 @@ static enum MHD_Result queue_reply(server *srv, request *req)
         MHD_add_response_header(resp, "X-Cache", r->cache);
     if (r->idempotent_replay)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (r->www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_authenticate);
+    if (r->ratelimit_policy)
+        MHD_add_response_header(resp, "RateLimit-Policy", r->ratelimit_policy);
+    if (r->ratelimit[0])
+        MHD_add_response_header(resp, "RateLimit", r->ratelimit);
     if (r->retry_after_s > 0) {
         char secs[16];
         snprintf(secs, sizeof secs, "%d", r->retry_after_s);
@@ -218,7 +228,22 @@ static enum MHD_Result queue_reply(server *srv, request *req)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-/* Routes req, then runs the row's handler the way the row says. */
+/* Runs the row's handler the way the row says. */
+static void run_route(server *srv, request *req, const route *row)
+{
+    switch (row->mode) {
+    case ROUTE_ON_WORKER:
+        request_run_on_worker(req, row->handler);
+        return;
+    case ROUTE_INLINE:
+    case ROUTE_SELF_SCHEDULED:
+        /* both start here; a self-scheduled one may hand req on */
+        row->handler(srv->handler_ctx, req);
+        return;
+    }
+}
+
+/* Routes req, asks the gate, then runs the row. */
 static void dispatch(server *srv, request *req)
 {
     route_match match;
@@ -245,16 +270,13 @@ static void dispatch(server *srv, request *req)
     case ROUTE_MATCHED:
         break;
     }
-    switch (match.route->mode) {
-    case ROUTE_ON_WORKER:
-        request_run_on_worker(req, match.route->handler);
-        return;
-    case ROUTE_INLINE:
-    case ROUTE_SELF_SCHEDULED:
-        /* both start here; a self-scheduled one may hand req on */
-        match.route->handler(srv->handler_ctx, req);
-        return;
+    if (srv->gate && !match.route->ungated) {
+        req->matched_route = match.route;
+        gate_verdict verdict = srv->gate(srv->handler_ctx, req);
+        if (verdict != GATE_PASS)
+            return; /* answered, or another thread has req (run_route follows) */
     }
+    run_route(srv, req, match.route);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -297,6 +319,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         dispatch(srv, req);
         if (req->suspended)
             return MHD_YES; /* another thread has req until request_resume */
+    } else if (req->gate_passed) {
+        /* the gate decided on another thread: the route runs here */
+        req->gate_passed = false;
+        req->suspended = false;
+        run_route(srv, req, req->matched_route);
+        if (req->suspended)
+            return MHD_YES;
     }
     req->suspended = false; /* called again after request_resume */
     if (req->reply.status == 0)
@@ -364,6 +393,7 @@ server *server_start(const server_options *opts)
         return NULL;
     srv->cfg = cfg;
     srv->handler_ctx = opts->handler_ctx;
+    srv->gate = opts->gate;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
 
     const char *why;

@@ -471,7 +471,7 @@ static void test_print_config(void **state)
                           "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81"),
                      0);
     text = capture(print_config_to, &g_cfg);
-    assert_int_equal(count_lines(text), 31);
+    assert_int_equal(count_lines(text), 41);
     assert_true(strncmp(text, "listen = [::1]:81\nthreads = ", 28) == 0);
     assert_non_null(strstr(text, "\ndb_url = postgres://app:****@db/orders\n"));
     assert_non_null(strstr(text, "\nredis_url = redis://:****@cache:6379/0\n"));
@@ -529,7 +529,7 @@ static void test_sample_file_matches_defaults(void **state)
     free(line);
     fclose(in);
     fclose(f);
-    assert_int_equal(keys, 31);
+    assert_int_equal(keys, 41);
 
     assert_int_equal(load_args(NULL), 0);
     defaults = g_cfg;

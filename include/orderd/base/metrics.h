@@ -25,6 +25,11 @@ typedef enum metric_id {
     METRIC_LIST_CACHE_MISSES,
     METRIC_INVALIDATIONS_PUSHED,   /* changes applied from notifications */
     METRIC_INVALIDATIONS_REPLAYED, /* changes applied from the log (catch-up) */
+    METRIC_AUTH_FAILURES,          /* requests answered 401 */
+    METRIC_AUTH_TOKENS_VERIFIED,   /* signature checks (token cache misses) */
+    METRIC_RATE_LIMITED,           /* requests answered 429 */
+    METRIC_RATE_LIMIT_LEASES,      /* rate-limit budget leased from Redis (script calls) */
+    METRIC_RATE_LIMIT_FALLBACKS,   /* decisions by the in-process limiter: Redis unreachable */
     METRIC_COUNT
 } metric_id;
 

@@ -54,6 +54,11 @@ typedef struct http_reply {
     char location[48];        /* "" = none */
     char etag[32];            /* "" = none; includes the quotes */
     int retry_after_s;        /* > 0 adds Retry-After */
+    const char *www_authenticate; /* static WWW-Authenticate value or NULL */
+    /* rate-limit fields (draft-ietf-httpapi-ratelimit-headers): the
+     * policy is borrowed and outlives the server; "" / NULL = none */
+    const char *ratelimit_policy;
+    char ratelimit[64];
     const char *allow;        /* for 405: static or the router's */
     const char *cache;        /* static X-Cache value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
@@ -84,6 +89,13 @@ struct request {
     bool content_type_json; /* Content-Type is application/json (any params) */
     bool no_cache;          /* Cache-Control: no-cache or max-age=0: answer from the source */
     bool has_content_type;
+    /* libmicrohttpd's, valid until completion; NULL when absent */
+    const char *authorization;
+    const char *forwarded_for; /* X-Forwarded-For */
+
+    /* what the gate (server.h) learned about the caller, for the
+     * handlers; the http layer never reads it */
+    _Alignas(8) unsigned char gate_state[48];
 
     char *body; /* owned, NUL-terminated, body_len bytes */
     size_t body_len;
@@ -97,6 +109,8 @@ struct request {
     worker_pool *workers;            /* the server's, for request_run_on_worker */
     void *handler_ctx;               /* the server's, passed to handlers */
     request_handler *worker_handler; /* what request_run_on_worker runs */
+    const void *matched_route;       /* the route row, while the gate decides */
+    bool gate_passed;                /* the gate let it through after a hand-over */
     bool suspended;                  /* polling thread only: handed on */
     bool dispatched;
     bool reply_queued;
@@ -126,6 +140,17 @@ void request_suspend(request *req);
  * when it is still empty).  Any thread; do not touch req afterwards.
  */
 void request_resume(request *req);
+
+/*
+ * For a gate that handed req on (server.h): let it through to its route,
+ * which then runs on the polling thread as its row says.  Any thread; do
+ * not touch req afterwards.
+ */
+void request_resume_pass(request *req);
+
+/* The caller's address as text ("127.0.0.1", "::1"): the TCP peer, not
+ * X-Forwarded-For.  "" when unknown.  Any thread that has req. */
+void request_peer_address(const request *req, char *out, size_t cap);
 
 /* The hand-over failed (a queue full or stopping): 503 with Retry-After,
  * then request_resume.  Any thread, for a suspended req. */
