@@ -124,18 +124,19 @@ int auth_reload_keys(auth *a, const char *secret, const char *public_key_file, c
     return 0;
 }
 
-/* The token of "Bearer <token>" (scheme case-insensitive), or NULL. */
+/* The token of "Bearer <token>" (scheme case-insensitive; the token may
+ * be empty, which is a bad token), or NULL for no Bearer credentials. */
 static const char *bearer_token(const char *header, size_t *len)
 {
-    if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+    if (!header || strncasecmp(header, "Bearer", 6) != 0 || (header[6] != ' ' && header[6] != '\0'))
         return NULL;
-    const char *t = header + 7;
+    const char *t = header + 6;
     t += strspn(t, " ");
     size_t n = strlen(t);
     while (n > 0 && t[n - 1] == ' ')
         n--;
     *len = n;
-    return n > 0 ? t : NULL;
+    return t;
 }
 
 auth_token_status auth_authenticate(auth *a, const char *authorization, token_identity *id,
