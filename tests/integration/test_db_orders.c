@@ -279,7 +279,13 @@ static void test_update_status(void **state)
 
     order c;
     assert_int_equal(order_db_insert(oc, &req, &c), ORDERD_OK);
-    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, 0, &u), ORDERD_OK);
+    /* an owner that is not the order's: not found, whatever else is wrong */
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, c.customer_id + 1, &u),
+                     ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, 7, c.customer_id + 1, &u),
+                     ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, c.customer_id, &u),
+                     ORDERD_OK);
     assert_int_equal(u.status, ORDER_CANCELLED);
     order_clear(&u);
     assert_int_equal(order_db_update_status(oc, c.id, ORDER_PAID, -1, 0, &u), ORDERD_ERR_CONFLICT);
