@@ -9,6 +9,21 @@
 #include <string.h>
 
 #define LOCKS 64
+/* the per-thread front: a few tokens each polling thread saw last, so
+ * one client's many connections on several threads share no lock */
+#define L1_SLOTS     8
+#define L1_TOKEN_MAX 1024
+
+typedef struct l1_slot {
+    const token_cache *owner; /* NULL = empty; several caches may exist (tests) */
+    uint64_t hash;
+    size_t len;
+    uint64_t generation;
+    token_identity id;
+    char token[L1_TOKEN_MAX];
+} l1_slot;
+
+static _Thread_local l1_slot l1[L1_SLOTS];
 
 typedef struct slot {
     uint64_t hash;
@@ -64,12 +79,38 @@ void token_cache_destroy(token_cache *tc)
     free(tc);
 }
 
+static l1_slot *l1_find(uint64_t h)
+{
+    return &l1[h % L1_SLOTS];
+}
+
+static void l1_store(const token_cache *tc, uint64_t h, const char *token, size_t len,
+                     uint64_t generation, const token_identity *id)
+{
+    if (len > L1_TOKEN_MAX)
+        return;
+    l1_slot *s = l1_find(h);
+    s->owner = tc;
+    s->hash = h;
+    s->len = len;
+    s->generation = generation;
+    s->id = *id;
+    memcpy(s->token, token, len);
+}
+
 bool token_cache_get(token_cache *tc, const char *token, size_t len, uint64_t generation,
                      int64_t now_s, token_identity *out)
 {
     if (len > TOKEN_CACHE_TOKEN_MAX)
         return false;
     uint64_t h = hash_token(token, len);
+    const l1_slot *front = l1_find(h);
+    if (front->owner == tc && front->hash == h && front->len == len &&
+        front->generation == generation && now_s < front->id.exp &&
+        CRYPTO_memcmp(front->token, token, len) == 0) {
+        *out = front->id;
+        return true;
+    }
     size_t i = h & tc->mask;
     pthread_mutex_t *lock = &tc->locks[i % LOCKS];
     pthread_mutex_lock(lock);
@@ -79,6 +120,8 @@ bool token_cache_get(token_cache *tc, const char *token, size_t len, uint64_t ge
     if (hit)
         *out = s->id;
     pthread_mutex_unlock(lock);
+    if (hit)
+        l1_store(tc, h, token, len, generation, out);
     return hit;
 }
 
@@ -104,4 +147,5 @@ void token_cache_put(token_cache *tc, const char *token, size_t len, uint64_t ge
     s->id = *id;
     pthread_mutex_unlock(lock);
     free(old);
+    l1_store(tc, h, token, len, generation, id);
 }

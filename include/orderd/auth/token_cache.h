@@ -8,7 +8,9 @@
  * is served only while now < exp; after that the token is verified in
  * full again (and refused, leeway aside).  Entries carry the key
  * generation they were verified under, so a key reload retires them all.
- * Any thread; a lock per group of slots.
+ * Any thread; a lock per group of slots, and in front of the table a
+ * few slots per thread (no lock), so one client's connections spread
+ * over several polling threads do not queue on one lock.
  */
 #ifndef ORDERD_AUTH_TOKEN_CACHE_H
 #define ORDERD_AUTH_TOKEN_CACHE_H
