@@ -250,6 +250,7 @@ static void close_service(service *s)
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
     order_store_stop(s->application.store);
+    auth_stop(s->application.auth); /* and requests waiting for a rate-limit check */
     server_stop(s->srv);
     order_store_destroy(s->application.store);
     auth_destroy(s->application.auth); /* its limiter threads use Redis */

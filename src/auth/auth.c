@@ -87,6 +87,14 @@ fail:
     return NULL;
 }
 
+void auth_stop(auth *a)
+{
+    if (!a)
+        return;
+    rate_limiter_stop(a->clients);
+    rate_limiter_stop(a->failures);
+}
+
 void auth_destroy(auth *a)
 {
     if (!a)

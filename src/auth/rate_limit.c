@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
@@ -78,6 +79,8 @@ struct rate_limiter {
     entry *slots;
     pthread_mutex_t locks[LOCKS];
     atomic_bool in_fallback; /* for the one log line per outage */
+    atomic_bool stopping;    /* check_async refuses */
+    atomic_int pending;      /* checks queued or running */
 };
 
 typedef struct check_job {
@@ -142,6 +145,7 @@ void rate_limiter_destroy(rate_limiter *rl)
 {
     if (!rl)
         return;
+    rate_limiter_stop(rl);
     worker_pool_destroy(rl->workers);
     for (int i = 0; i < LOCKS; i++)
         pthread_mutex_destroy(&rl->locks[i]);
@@ -330,24 +334,43 @@ void rate_limiter_check(rate_limiter *rl, const char *key, rate_verdict *v)
 static void run_check(void *arg)
 {
     check_job *job = arg;
+    rate_limiter *rl = job->rl;
     rate_verdict v;
-    rate_limiter_check(job->rl, job->key, &v);
+    rate_limiter_check(rl, job->key, &v);
     job->done(job->arg, &v);
     free(job);
+    atomic_fetch_sub(&rl->pending, 1);
 }
 
 int rate_limiter_check_async(rate_limiter *rl, const char *key, rate_limit_done *done, void *arg)
 {
-    check_job *job = malloc(sizeof *job);
-    if (!job)
+    /* counted before the flag is read, so rate_limiter_stop either sees
+     * this check or this check sees it stopping */
+    atomic_fetch_add(&rl->pending, 1);
+    check_job *job = atomic_load(&rl->stopping) ? NULL : malloc(sizeof *job);
+    if (!job) {
+        atomic_fetch_sub(&rl->pending, 1);
         return -1;
+    }
     job->rl = rl;
     job->done = done;
     job->arg = arg;
     snprintf(job->key, sizeof job->key, "%s", key);
     if (worker_pool_submit(rl->workers, run_check, job) != 0) {
         free(job);
+        atomic_fetch_sub(&rl->pending, 1);
         return -1;
     }
     return 0;
+}
+
+void rate_limiter_stop(rate_limiter *rl)
+{
+    if (!rl)
+        return;
+    atomic_store(&rl->stopping, true);
+    while (atomic_load(&rl->pending) > 0) {
+        struct timespec tick = {0, 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
 }

@@ -30,7 +30,10 @@ typedef struct auth auth;
  * message in err when a key file or trusted_proxies is bad.
  */
 auth *auth_create(const orderd_config *cfg, redis_client *redis, char *err, size_t errlen);
-/* Stops the limiters' threads (queued checks finish) and frees.  NULL-safe. */
+/* Answers every rate-limit check waiting for Redis and refuses new ones
+ * (the gate then answers 503): before the HTTP server stops.  NULL-safe. */
+void auth_stop(auth *a);
+/* Stops (as above) and frees.  NULL-safe. */
 void auth_destroy(auth *a);
 
 /* Is a key configured (are tokens required)? */

@@ -54,7 +54,14 @@ typedef struct rate_limiter rate_limiter;
 
 /* Registers the script and starts the threads.  NULL on failure. */
 rate_limiter *rate_limiter_create(const rate_limit_options *opts);
-/* Finishes queued checks (their callbacks run), then frees.  NULL-safe. */
+/*
+ * Refuses further check_async calls (-1) and returns once every queued
+ * check has called back: before the HTTP server stops, so no connection
+ * is left suspended on a limiter thread.  try_local and check still
+ * work.  Idempotent; NULL-safe.
+ */
+void rate_limiter_stop(rate_limiter *rl);
+/* Stops (as above), then frees.  NULL-safe. */
 void rate_limiter_destroy(rate_limiter *rl);
 
 /* The policy as RateLimit-Policy shows it (draft-ietf-httpapi-ratelimit-headers-10):
