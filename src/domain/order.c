@@ -434,14 +434,14 @@ char *order_to_json(const order *o, size_t *len)
 /* Digits of a positive int64 at *p (advanced past them), or 0. */
 static int64_t read_positive(const char **p, const char *end)
 {
-    int64_t v = 0;
+    uint64_t v = 0;
     const char *q = *p;
     while (q < end && *q >= '0' && *q <= '9' && q - *p < 19)
-        v = v * 10 + (*q++ - '0');
-    if (q == *p || (q < end && *q >= '0' && *q <= '9'))
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == *p || (q < end && *q >= '0' && *q <= '9') || v > INT64_MAX)
         return 0;
     *p = q;
-    return v;
+    return (int64_t)v;
 }
 
 bool order_json_customer_id(const char *json, size_t len, int64_t *customer_id)
