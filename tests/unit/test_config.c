@@ -468,7 +468,8 @@ static void test_print_config(void **state)
 
     (void)state;
     assert_int_equal(LOAD("--db-url", "postgres://app:hunter2@db/orders", "--redis-url",
-                          "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81"),
+                          "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81",
+                          "--jwt-secret", "s3cr3t-key=="),
                      0);
     text = capture(print_config_to, &g_cfg);
     assert_int_equal(count_lines(text), 41);
@@ -480,6 +481,8 @@ static void test_print_config(void **state)
     assert_non_null(strstr(text, "\nlog_level = info\n"));
     assert_null(strstr(text, "hunter2"));
     assert_null(strstr(text, "topsecret"));
+    assert_non_null(strstr(text, "\njwt_secret = ****\n"));
+    assert_null(strstr(text, "s3cr3t"));
     free(text);
 }
 
