@@ -300,8 +300,8 @@ static bool apply_create_permission(request *req, json_t *body)
 
 /*
  * The checks that need no I/O: the Idempotency-Key's form, the media type,
- * the caller's right to create for that customer, and the body.  true with *out filled (caller clears it); false with the
- * reply set.
+ * the caller's right to create for that customer, and the body.  true
+ * with *out filled (caller clears it); false with the reply set.
  */
 static bool check_create(request *req, order_create_req *out)
 {
@@ -464,8 +464,8 @@ void orders_api_patch(void *ctx, request *req)
                          "this token may only cancel its own orders"))
         return;
     order_doc doc = {0};
-    orderd_err err = order_store_set_status(a->store, req->path_id, to, expected, owner,
-                                            req->deadline_ns, &doc);
+    orderd_err err =
+        order_store_set_status(a->store, req->path_id, to, expected, owner, req->deadline_ns, &doc);
     if (err == ORDERD_ERR_CONFLICT) {
         char detail[128];
         snprintf(detail, sizeof detail, "the order cannot move to \"%s\" from its current status",

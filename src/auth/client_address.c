@@ -78,8 +78,7 @@ proxy_list *proxy_list_parse(const char *text, char *err, size_t errlen)
             break;
         char item[80];
         if (n >= sizeof item || list->count == PROXIES_MAX) {
-            snprintf(err, errlen, "trusted_proxies: too long or more than %d entries",
-                     PROXIES_MAX);
+            snprintf(err, errlen, "trusted_proxies: too long or more than %d entries", PROXIES_MAX);
             goto fail;
         }
         memcpy(item, p, n);
@@ -127,8 +126,7 @@ bool proxy_list_contains(const proxy_list *list, const char *addr)
     return false;
 }
 
-void client_address(const proxy_list *list, const char *peer, const char *forwarded_for,
-                    char *out)
+void client_address(const proxy_list *list, const char *peer, const char *forwarded_for, char *out)
 {
     snprintf(out, CLIENT_ADDRESS_MAX + 1, "%s", peer);
     if (!forwarded_for || !proxy_list_contains(list, peer))

@@ -214,8 +214,8 @@ static void note_fallback(rate_limiter *rl, bool falling_back)
     if (atomic_exchange(&rl->in_fallback, falling_back) == falling_back)
         return;
     if (falling_back)
-        LOG(LOG_WARN, NULL,
-            "rate limit \"%s\": Redis unreachable, limiting in this process only", rl->name);
+        LOG(LOG_WARN, NULL, "rate limit \"%s\": Redis unreachable, limiting in this process only",
+            rl->name);
     else
         LOG(LOG_INFO, NULL, "rate limit \"%s\": Redis reachable again, limits shared", rl->name);
 }

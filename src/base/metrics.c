@@ -38,8 +38,9 @@ static const struct {
     [METRIC_AUTH_TOKENS_VERIFIED] = {"orderd_auth_tokens_verified_total",
                                      "Token signatures checked (verified-token cache misses)"},
     [METRIC_RATE_LIMITED] = {"orderd_rate_limited_total", "Requests refused 429 by a rate limit"},
-    [METRIC_RATE_LIMIT_LEASES] = {"orderd_rate_limit_leases_total",
-                                  "Rate-limit budget requests sent to Redis (one script call each)"},
+    [METRIC_RATE_LIMIT_LEASES] =
+        {"orderd_rate_limit_leases_total",
+         "Rate-limit budget requests sent to Redis (one script call each)"},
     [METRIC_RATE_LIMIT_FALLBACKS] = {"orderd_rate_limit_fallbacks_total",
                                      "Rate-limit decisions taken in-process because Redis was "
                                      "unreachable"},

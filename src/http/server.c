@@ -109,8 +109,8 @@ static request *request_begin(server *srv, struct MHD_Connection *conn, const ch
     const char *content_type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req->has_content_type = content_type != NULL;
-    req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_AUTHORIZATION);
+    req->authorization =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     req->forwarded_for = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     req->content_type_json = content_type && is_json_media_type(content_type);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_query_param, req);

@@ -171,7 +171,8 @@ static void test_forged_tokens(void **state UNUSED)
     /* one signature character changed */
     t[strlen(t) - 2] = t[strlen(t) - 2] == 'A' ? 'B' : 'A';
     assert_int_equal(verify_with(keys, t, &plain, NULL), JWT_BAD_SIGNATURE);
-    const char *junk[] = {"", "a", "a.b", "a.b.c.d", "..", "e30.e30.", "!!.e30.AAAA", "e30.e30.AA="};
+    const char *junk[] = {"",   "a",        "a.b",         "a.b.c.d",
+                          "..", "e30.e30.", "!!.e30.AAAA", "e30.e30.AA="};
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
         assert_int_not_equal(verify_with(keys, junk[i], &plain, NULL), JWT_OK);
     free(t);
@@ -188,8 +189,10 @@ static void test_time_claims(void **state UNUSED)
         long long exp_off, nbf_off;
         jwt_result want;
     } cases[] = {
-        {-31, 0, JWT_EXPIRED},       {-29, 0, JWT_OK},           /* leeway 30 on exp */
-        {600, 31, JWT_NOT_YET_VALID}, {600, 29, JWT_OK},          /* and on nbf */
+        {-31, 0, JWT_EXPIRED},
+        {-29, 0, JWT_OK}, /* leeway 30 on exp */
+        {600, 31, JWT_NOT_YET_VALID},
+        {600, 29, JWT_OK}, /* and on nbf */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(payload, sizeof payload, "{\"sub\":\"1\",\"exp\":%lld,\"nbf\":%lld}",
@@ -234,8 +237,8 @@ static void test_issuer_and_audience(void **state UNUSED)
 static void test_alg_none_and_unknown(void **state UNUSED)
 {
     jwt_keys *keys = jwt_keys_load(SECRET, rsa_pem_path, NULL, 0);
-    const char *headers[] = {"{\"alg\":\"none\"}", "{\"alg\":\"None\"}", "{\"alg\":\"HS512\"}",
-                             "{\"alg\":\"PS256\"}", "{\"typ\":\"JWT\"}", "{\"alg\":7}"};
+    const char *headers[] = {"{\"alg\":\"none\"}",  "{\"alg\":\"None\"}", "{\"alg\":\"HS512\"}",
+                             "{\"alg\":\"PS256\"}", "{\"typ\":\"JWT\"}",  "{\"alg\":7}"};
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         char *t = hs256_with(SECRET, strlen(SECRET), headers[i], claims(""));
         jwt_result r = verify_with(keys, t, &plain, NULL);
@@ -245,8 +248,8 @@ static void test_alg_none_and_unknown(void **state UNUSED)
         assert_int_not_equal(verify_with(keys, t, &plain, NULL), JWT_OK);
         free(t);
     }
-    char *crit = hs256_with(SECRET, strlen(SECRET), "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
-                            claims(""));
+    char *crit =
+        hs256_with(SECRET, strlen(SECRET), "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", claims(""));
     assert_int_equal(verify_with(keys, crit, &plain, NULL), JWT_MALFORMED);
     free(crit);
     jwt_keys_unref(keys);
@@ -303,7 +306,8 @@ static char *jwk_b64_bn(const EVP_PKEY *key, const char *param)
 
 static void test_jwks_with_kids(void **state UNUSED)
 {
-    char *n = jwk_b64_bn(rsa_key, OSSL_PKEY_PARAM_RSA_N), *e = jwk_b64_bn(rsa_key, OSSL_PKEY_PARAM_RSA_E);
+    char *n = jwk_b64_bn(rsa_key, OSSL_PKEY_PARAM_RSA_N),
+         *e = jwk_b64_bn(rsa_key, OSSL_PKEY_PARAM_RSA_E);
     unsigned char point[65];
     size_t plen = 0;
     EVP_PKEY_get_octet_string_param(ec_key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &plen);

@@ -21,8 +21,12 @@
 
 static rate_limiter *make(double rate, int burst)
 {
-    rate_limit_options o = {.name = "client", .per_second = rate, .burst = burst, .threads = 1,
-                            .queue_max = 16, .slots = 64};
+    rate_limit_options o = {.name = "client",
+                            .per_second = rate,
+                            .burst = burst,
+                            .threads = 1,
+                            .queue_max = 16,
+                            .slots = 64};
     rate_limiter *rl = rate_limiter_create(&o);
     assert_non_null(rl);
     return rl;

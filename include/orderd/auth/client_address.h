@@ -31,7 +31,6 @@ bool proxy_list_contains(const proxy_list *list, const char *addr);
 
 /* The client's address (see above) into out (CLIENT_ADDRESS_MAX + 1).
  * peer is the TCP peer's text; forwarded_for may be NULL. */
-void client_address(const proxy_list *list, const char *peer, const char *forwarded_for,
-                    char *out);
+void client_address(const proxy_list *list, const char *peer, const char *forwarded_for, char *out);
 
 #endif

@@ -26,13 +26,13 @@
 
 typedef enum jwt_result {
     JWT_OK = 0,
-    JWT_MALFORMED,       /* not three base64url parts of JSON, or a claim of the wrong type */
-    JWT_ALG_REFUSED,     /* alg none, unknown, or no key configured for it */
-    JWT_BAD_SIGNATURE,   /* no configured key of that algorithm verifies it */
-    JWT_EXPIRED,         /* exp (plus leeway) has passed, or exp is missing */
-    JWT_NOT_YET_VALID,   /* nbf (minus leeway) is in the future */
-    JWT_WRONG_ISSUER,    /* iss missing or not jwt_issuer */
-    JWT_WRONG_AUDIENCE,  /* aud missing or without jwt_audience */
+    JWT_MALFORMED,      /* not three base64url parts of JSON, or a claim of the wrong type */
+    JWT_ALG_REFUSED,    /* alg none, unknown, or no key configured for it */
+    JWT_BAD_SIGNATURE,  /* no configured key of that algorithm verifies it */
+    JWT_EXPIRED,        /* exp (plus leeway) has passed, or exp is missing */
+    JWT_NOT_YET_VALID,  /* nbf (minus leeway) is in the future */
+    JWT_WRONG_ISSUER,   /* iss missing or not jwt_issuer */
+    JWT_WRONG_AUDIENCE, /* aud missing or without jwt_audience */
 } jwt_result;
 
 /* A short English phrase for logs and problem details ("the token has expired"). */
@@ -60,8 +60,7 @@ typedef struct jwt_keys jwt_keys;
  * a message in err when the file cannot be read or holds no usable key,
  * or when neither is given.  The caller holds one reference.
  */
-jwt_keys *jwt_keys_load(const char *secret, const char *public_key_file, char *err,
-                        size_t errlen);
+jwt_keys *jwt_keys_load(const char *secret, const char *public_key_file, char *err, size_t errlen);
 /* Another reference to keys; returns keys. */
 jwt_keys *jwt_keys_ref(jwt_keys *keys);
 /* Drops a reference; the last one frees.  NULL-safe. */

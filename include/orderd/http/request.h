@@ -54,17 +54,18 @@ typedef struct http_reply {
     char location[48];        /* "" = none */
     char etag[32];            /* "" = none; includes the quotes */
     int retry_after_s;        /* > 0 adds Retry-After */
-    const char *www_authenticate; /* static WWW-Authenticate value or NULL */
-    /* rate-limit fields (draft-ietf-httpapi-ratelimit-headers): the
-     * policy is borrowed and outlives the server; "" / NULL = none */
-    const char *ratelimit_policy;
-    char ratelimit[64];
     const char *allow;        /* for 405: static or the router's */
     const char *cache;        /* static X-Cache value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
     /* instead of body: shared immutable bytes (base/blob.h); one
      * reference owned by the request, handed to libmicrohttpd */
     struct blob *blob;
+    /* the gate's (server.h): a static WWW-Authenticate value, and the
+     * rate-limit fields (draft-ietf-httpapi-ratelimit-headers), the
+     * policy borrowed for the server's life; NULL / "" = none */
+    const char *www_authenticate;
+    const char *ratelimit_policy;
+    char ratelimit[64];
 } http_reply;
 
 struct request {

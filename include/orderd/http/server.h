@@ -45,7 +45,7 @@ typedef struct server_options {
     const orderd_config *cfg; /* listen, threads, limits, timeouts, access log */
     const route *routes;      /* the route table (router.h) */
     size_t route_count;
-    void *handler_ctx; /* passed to every handler */
+    void *handler_ctx;  /* passed to every handler */
     request_gate *gate; /* NULL: every request goes straight to its route */
 } server_options;
 
