@@ -57,6 +57,7 @@ typedef struct entry {
     /* the lease from Redis */
     int leased;
     int64_t lease_until_ns;
+    int lease_size; /* what the next call asks for: grows while leases run out */
     int remote_remaining;
     int64_t full_at_ns;
     int64_t refused_until_ns; /* Redis said no until then */
@@ -70,7 +71,7 @@ struct rate_limiter {
     int burst;
     int64_t t_ns; /* emission interval */
     int64_t t_us;
-    int lease;
+    int lease_max;
     int64_t lease_ttl_ns;
     redis_client *redis;
     int script;
@@ -115,11 +116,14 @@ rate_limiter *rate_limiter_create(const rate_limit_options *opts)
     rl->burst = opts->burst;
     rl->t_ns = (int64_t)llround(1e9 / opts->per_second);
     rl->t_us = rl->t_ns / 1000 > 0 ? rl->t_ns / 1000 : 1;
-    /* a tenth of what the client may send in a burst or a second: small
-     * budgets are exact (lease 1), big ones cost one call per lease */
+    /* Leases are at most a tenth of the burst (or of a second's rate),
+     * so small budgets are exact (lease 1).  Unspent lease lives a tenth
+     * of the time the burst takes to refill: what any replica admits late
+     * is then at most rate x that = a tenth of the burst, overall. */
     double small = opts->burst < opts->per_second ? opts->burst : opts->per_second;
-    rl->lease = small / 10 < 1 ? 1 : small / 10 > LEASE_MAX ? LEASE_MAX : (int)(small / 10);
-    rl->lease_ttl_ns = rl->lease * rl->t_ns < NS ? rl->lease * rl->t_ns : NS;
+    rl->lease_max = small / 10 < 1 ? 1 : small / 10 > LEASE_MAX ? LEASE_MAX : (int)(small / 10);
+    int64_t ttl = (int64_t)opts->burst * rl->t_ns / 10;
+    rl->lease_ttl_ns = ttl < NS / 1000 ? NS / 1000 : ttl > NS ? NS : ttl;
     snprintf(rl->policy, sizeof rl->policy, "\"%s\";q=%d;w=%d", rl->name, rl->burst,
              ceil_s(rl->burst * rl->t_ns) > 0 ? ceil_s(rl->burst * rl->t_ns) : 1);
     rl->redis = opts->redis;
@@ -277,14 +281,34 @@ static bool reply_integers(const redisReply *r, long long out[4])
     return true;
 }
 
-/* One script call: lease up to rl->lease for key.  false: Redis failed. */
-static bool lease_from_redis(rate_limiter *rl, const char *key, long long out[4])
+/*
+ * How much the next call asks for: a key's lease starts at 1 and doubles
+ * each time the last one ran out before it expired (a busy client), and
+ * halves when one expired unspent, so a slow client is not charged for a
+ * lease it does not use.
+ */
+static int next_lease_size(const rate_limiter *rl, entry *e, uint64_t hash, const char *key,
+                           int64_t now)
+{
+    if (!entry_is(e, hash, key))
+        return 1;
+    int size = e->lease_size > 0 ? e->lease_size : 1;
+    if (e->leased > 0 && now >= e->lease_until_ns)
+        size = size / 2 > 1 ? size / 2 : 1;
+    else if (e->leased == 0 && now < e->lease_until_ns)
+        size = size * 2 < rl->lease_max ? size * 2 : rl->lease_max;
+    e->lease_size = size;
+    return size;
+}
+
+/* One script call: lease up to want for key.  false: Redis failed. */
+static bool lease_from_redis(rate_limiter *rl, const char *key, int lease, long long out[4])
 {
     char redis_key[RATE_LIMIT_KEY_MAX + 48], t[24], burst[24], want[24];
     snprintf(redis_key, sizeof redis_key, "orderd:rl:%s:%s", rl->name, key);
     snprintf(t, sizeof t, "%lld", (long long)rl->t_us);
     snprintf(burst, sizeof burst, "%d", rl->burst);
-    snprintf(want, sizeof want, "%d", rl->lease);
+    snprintf(want, sizeof want, "%d", lease);
     const char *argv[] = {redis_key, t, burst, want};
     size_t lens[] = {strlen(redis_key), strlen(t), strlen(burst), strlen(want)};
     redisReply *r = NULL;
@@ -301,21 +325,29 @@ void rate_limiter_check(rate_limiter *rl, const char *key, rate_verdict *v)
     /* another check may have leased for this key meanwhile */
     if (rate_limiter_try_local(rl, key, v))
         return;
+    uint64_t h;
+    pthread_mutex_t *lock;
+    entry *e = lock_entry(rl, key, &h, &lock);
+    int want = next_lease_size(rl, e, h, key, (int64_t)clock_now_ns());
+    pthread_mutex_unlock(lock);
     long long got[4];
-    if (!lease_from_redis(rl, key, got)) {
+    if (!lease_from_redis(rl, key, want, got)) {
         fallback_decide(rl, key, (int64_t)clock_now_ns(), v);
         return;
     }
     note_fallback(rl, false);
     int64_t now = (int64_t)clock_now_ns();
-    uint64_t h;
-    pthread_mutex_t *lock;
-    entry *e = lock_entry(rl, key, &h, &lock);
-    entry_claim(e, h, key);
+    e = lock_entry(rl, key, &h, &lock);
+    if (!entry_is(e, h, key)) {
+        entry_claim(e, h, key);
+        e->lease_size = want;
+    }
     e->full_at_ns = now + got[2] * 1000;
     if (got[0] > 0) {
-        /* one for this request; the rest is the lease */
-        e->leased = (int)got[0] - 1;
+        /* one for this request; the rest joins what is left of the lease
+         * (checks for one key may overlap) */
+        int left = now < e->lease_until_ns ? e->leased : 0;
+        e->leased = left + (int)got[0] - 1;
         e->lease_until_ns = now + rl->lease_ttl_ns;
         e->remote_remaining = (int)got[1];
         e->refused_until_ns = 0;

@@ -6,6 +6,7 @@
   and RateLimit / RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers-10);
   failed authentications have their own, stricter budget per address,
   and X-Forwarded-For is believed from a trusted proxy only.
+- BusyClient: a big budget is spent mostly from leases (few Redis calls).
 - RedisDown: Redis cut off; each replica falls back to its own limiter,
   which still limits, and says so in /metrics and the log.
 """
@@ -111,6 +112,26 @@ class SharedBudget(LimitAsserts, CacheTestCase):
         # another address (our trusted proxy vouches for the last hop) has its own budget
         other = {**bad, "X-Forwarded-For": "203.0.113.7, 198.51.100.9"}
         self.assertEqual(self.cb.get(self.path, headers=other).status, 401)
+
+
+class BusyClient(LimitAsserts, CacheTestCase):
+    """A big budget: most requests are decided from the local lease, not Redis."""
+
+    stack_env = {"ORDERD_JWT_SECRET": SECRET, "ORDERD_RATE_LIMIT_RPS": "1000",
+                 "ORDERD_RATE_LIMIT_BURST": "10000"}
+
+    def test_leases_grow_so_few_requests_wait_for_redis(self):
+        auth = bearer(new_customer_id())
+        before = [metrics(c).get("orderd_rate_limit_leases_total", 0) for c in (self.ca, self.cb)]
+        answers, _ = self.spend([self.ca, self.cb], auth, 300, "/orders?limit=1")
+        self.assertEqual({r.status for r in answers}, {200})
+        calls = sum(metrics(c)["orderd_rate_limit_leases_total"] - b
+                    for c, b in zip((self.ca, self.cb), before))
+        # a lease of 1 per request would be 300 calls; doubling leases need far fewer
+        self.assertGreaterEqual(calls, 2)
+        self.assertLess(calls, 100, calls)
+        for r in answers:
+            self.assertEqual(r.header("RateLimit-Policy"), '"client";q=10000;w=10')
 
 
 class RedisDown(LimitAsserts, CacheTestCase):

@@ -3,13 +3,17 @@
  * through Redis, decided on the polling thread whenever it can be.
  *
  * Redis holds the truth: one Lua script (GCRA, Redis's own clock) grants
- * up to `lease` requests at once to the asking process.  The process
+ * a lease of requests at once to the asking process.  The process
  * spends that lease locally, with no round trip, and asks again when it
  * runs out; so every request admitted anywhere was granted by Redis,
  * and one client's budget spent across replicas is limited overall.
- * Unspent lease expires (it is never handed back): a lease only moves
- * admissions a little later in time, by at most lease_ttl, and the lease
- * is 1 while the budget is small, which makes the shared limit exact.
+ * A key's lease starts at 1 and doubles while leases run out before
+ * they expire, up to a tenth of the burst (or of a second's rate); it
+ * halves when one expires unspent.  Unspent lease is never handed back:
+ * it expires after a tenth of the time the burst takes to refill, so
+ * over any window the replicas together admit at most burst + rate x
+ * window + a tenth of the burst; with a small budget the lease stays 1
+ * and the shared limit is exact.
  * A refusal is remembered until Redis said the next request may come
  * (Retry-After), so a throttled client costs no round trips either.
  *
