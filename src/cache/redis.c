@@ -475,16 +475,20 @@ static bool journal_replay(redis_client *c, redisContext *ctx)
         if (ok)
             LOG(LOG_WARN, NULL, "redis: invalidation journal overflowed; flushed the cache db");
     }
+    /* done counts only the entries that ran: the one that failed goes
+     * back with the rest (a for loop's increment would skip, and lose, it) */
     size_t done = 0;
-    for (; ok && done < n; done++) {
+    while (ok && done < n) {
         journal_entry *e = &batch[done];
         redisReply *r =
             eval_on(c, ctx, e->script, e->nkeys, e->argc, (const char *const *)e->argv, e->argvlen);
         ok = reply_ok(r);
         if (r)
             freeReplyObject(r);
-        if (ok)
+        if (ok) {
             journal_entry_free(e);
+            done++;
+        }
     }
     if (!ok) {
         pthread_mutex_lock(&c->lock);
