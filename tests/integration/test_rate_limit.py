@@ -8,7 +8,8 @@
   and X-Forwarded-For is believed from a trusted proxy only.
 - BusyClient: a big budget is spent mostly from leases (few Redis calls).
 - RedisDown: Redis cut off; each replica falls back to its own limiter,
-  which still limits, and says so in /metrics and the log.
+  which still limits, and says so in /metrics and the log; once Redis is
+  back the budget is shared again.
 """
 
 import math
@@ -16,7 +17,7 @@ import re
 import time
 
 import jwt_util as jwt
-from cache_stack import CacheTestCase, metrics
+from cache_stack import CacheTestCase, metrics, wait_cache_up
 from harness import StackTestCase, main, new_customer_id
 
 SECRET = "rate-limit-test-secret-0123456789"
@@ -159,6 +160,16 @@ class RedisDown(LimitAsserts, CacheTestCase):
             self.assertEqual(self.ca.get("/readyz").json().get("redis"), "down")
         finally:
             self.stack.proxy.heal()
+
+        # Redis back: the budget is one again across both replicas
+        for d in (self.stack.a, self.stack.b):
+            wait_cache_up(d)
+        answers, took = self.spend([self.ca, self.cb], bearer(new_customer_id()), 14, "/orders?limit=1")
+        admitted = [r.status for r in answers].count(200)
+        self.assertLessEqual(admitted, 6 + math.ceil(took) + 1, (admitted, took))
+        self.assertLess(admitted, 12)
+        self.assertIsNotNone(self.stack.a.wait_log(
+            lambda r: "Redis reachable again, limits shared" in r.get("msg", "")))
 
 
 if __name__ == "__main__":
