@@ -66,6 +66,7 @@ typedef struct entry {
 } entry;
 
 struct rate_limiter {
+    uint64_t id; /* for the per-thread slots */
     char name[32];
     char policy[96];
     int burst;
@@ -83,6 +84,27 @@ struct rate_limiter {
     atomic_bool stopping;    /* check_async refuses */
     atomic_int pending;      /* checks queued or running */
 };
+
+/*
+ * A few keys per thread in front of the table: a thread takes half of a
+ * key's lease at a time and spends it without the lock, so one client's
+ * connections on several polling threads do not queue on one mutex.
+ * The tokens stay the ones Redis granted and expire with the lease.
+ */
+#define L1_SLOTS 8
+
+typedef struct l1_slot {
+    uint64_t limiter_id; /* 0 = empty; ids are never reused */
+    uint64_t hash;
+    char key[RATE_LIMIT_KEY_MAX + 1];
+    int tokens;
+    int64_t until_ns;
+    int remaining_hint; /* the rest of the budget as last seen */
+    int64_t full_at_ns;
+} l1_slot;
+
+static _Thread_local l1_slot l1[L1_SLOTS];
+static atomic_uint_fast64_t next_limiter_id = 1;
 
 typedef struct check_job {
     rate_limiter *rl;
@@ -112,6 +134,7 @@ rate_limiter *rate_limiter_create(const rate_limit_options *opts)
     rate_limiter *rl = calloc(1, sizeof *rl);
     if (!rl)
         return NULL;
+    rl->id = atomic_fetch_add(&next_limiter_id, 1);
     snprintf(rl->name, sizeof rl->name, "%s", opts->name);
     rl->burst = opts->burst;
     rl->t_ns = (int64_t)llround(1e9 / opts->per_second);
@@ -247,7 +270,16 @@ bool rate_limiter_try_local(rate_limiter *rl, const char *key, rate_verdict *v)
         fallback_decide(rl, key, now, v);
         return true;
     }
-    uint64_t h;
+    uint64_t h = hash_key(key);
+    l1_slot *mine = &l1[h % L1_SLOTS];
+    if (mine->limiter_id == rl->id && mine->hash == h && mine->tokens > 0 &&
+        now < mine->until_ns && strcmp(mine->key, key) == 0) {
+        mine->tokens--;
+        v->allowed = true;
+        v->remaining = mine->remaining_hint + mine->tokens;
+        v->reset_s = ceil_s(mine->full_at_ns - now);
+        return true;
+    }
     pthread_mutex_t *lock;
     entry *e = lock_entry(rl, key, &h, &lock);
     bool decided = false;
@@ -257,9 +289,18 @@ bool rate_limiter_try_local(rate_limiter *rl, const char *key, rate_verdict *v)
         v->reset_s = ceil_s(e->full_at_ns - now);
         decided = true;
     } else if (entry_is(e, h, key) && e->leased > 0 && now < e->lease_until_ns) {
-        e->leased--;
+        /* half of what is left comes to this thread; one is this request's */
+        int chunk = (e->leased + 1) / 2;
+        e->leased -= chunk;
+        mine->limiter_id = rl->id;
+        mine->hash = h;
+        memcpy(mine->key, e->key, sizeof mine->key);
+        mine->tokens = chunk - 1;
+        mine->until_ns = e->lease_until_ns;
+        mine->remaining_hint = e->remote_remaining + e->leased;
+        mine->full_at_ns = e->full_at_ns;
         v->allowed = true;
-        v->remaining = e->remote_remaining + e->leased;
+        v->remaining = mine->remaining_hint + mine->tokens;
         v->reset_s = ceil_s(e->full_at_ns - now);
         decided = true;
     }

@@ -14,6 +14,8 @@
  * over any window the replicas together admit at most burst + rate x
  * window + a tenth of the burst; with a small budget the lease stays 1
  * and the shared limit is exact.
+ * A thread takes half of a key's lease at a time into slots of its own,
+ * so the polling threads serving one client share no lock per request.
  * A refusal is remembered until Redis said the next request may come
  * (Retry-After), so a throttled client costs no round trips either.
  *
