@@ -272,8 +272,8 @@ bool rate_limiter_try_local(rate_limiter *rl, const char *key, rate_verdict *v)
     }
     uint64_t h = hash_key(key);
     l1_slot *mine = &l1[h % L1_SLOTS];
-    if (mine->limiter_id == rl->id && mine->hash == h && mine->tokens > 0 &&
-        now < mine->until_ns && strcmp(mine->key, key) == 0) {
+    if (mine->limiter_id == rl->id && mine->hash == h && mine->tokens > 0 && now < mine->until_ns &&
+        strcmp(mine->key, key) == 0) {
         mine->tokens--;
         v->allowed = true;
         v->remaining = mine->remaining_hint + mine->tokens;
