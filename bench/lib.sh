@@ -96,8 +96,8 @@ launch() {
     hello) start_server hello "$port" / env "$@" "$hello_bin" "$port" "$THREADS" ;;
     # /readyz, as a load balancer would: ready means the change feed has
     # caught up (at start it replays the seeded orders) and Redis has settled
-    orderd)
-        start_server orderd "$port" /readyz env ORDERD_LISTEN="127.0.0.1:$port" ORDERD_DB_URL="$db_url" \
+    orderd | orderd-auth | orderd-limit)
+        start_server "$server" "$port" /readyz env ORDERD_LISTEN="127.0.0.1:$port" ORDERD_DB_URL="$db_url" \
             "$@" "$orderd_bin"
         ;;
     node)

@@ -2,9 +2,10 @@
  * main.c - configuration, signals, and the start/stop order.  Nothing else.
  *
  * Start: config -> log -> PostgreSQL pool -> Redis cache (optional) ->
- * order store -> HTTP server -> watchdog (under systemd) -> janitor;
+ * order store -> auth -> HTTP server -> watchdog (under systemd) -> janitor;
  * READY=1 to systemd once /readyz would answer 200.
- * SIGHUP: reload the settings (reload.h), RELOADING=1 ... READY=1.
+ * SIGHUP: reload the settings (reload.h) and the JWT keys,
+ * RELOADING=1 ... READY=1.
  * Stop (SIGTERM/SIGINT): STOPPING=1, /readyz turns 503 -> stop accepting
  * -> drain in-flight requests up to drain_timeout_ms -> stop the server
  * -> close the pool -> flush the log -> exit 0.
@@ -22,7 +23,9 @@
 
 #include "orderd/api/app.h"
 #include "orderd/api/health.h"
+#include "orderd/api/auth_gate.h"
 #include "orderd/api/routes.h"
+#include "orderd/auth/auth.h"
 #include "orderd/cache/redis.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/config.h"
@@ -151,6 +154,20 @@ static void reload_log(void *ctx, const orderd_config *cfg)
     log_set_level(cfg->log_level);
 }
 
+/*
+ * The JWT keys again, from the same settings: the key file may have been
+ * replaced.  Requests in flight keep the keys they started with; a bad
+ * file keeps the old keys.
+ */
+static void reload_auth(void *ctx, const orderd_config *cfg)
+{
+    char err[512] = "";
+    if (auth_reload_keys(ctx, cfg->jwt_secret, cfg->jwt_public_key_file, err, sizeof err) == 0)
+        LOG(LOG_INFO, NULL, "SIGHUP: JWT keys reloaded");
+    else
+        LOG(LOG_WARN, NULL, "SIGHUP: JWT keys not reloaded, the old ones stay: %s", err);
+}
+
 static void reload_server(void *ctx, const orderd_config *cfg)
 {
     server_set_live(ctx, cfg);
@@ -192,9 +209,28 @@ static void start_watchdog(service *s)
     s->watchdog = watchdog_start(s->notify, period_ns, polling_threads_answer, s);
 }
 
+/* Tokens and rate limits (auth.h).  0, or the exit code. */
+static int open_auth(service *s)
+{
+    const orderd_config *cfg = s->application.cfg;
+    char err[512] = "";
+    s->application.auth = auth_create(cfg, s->redis, err, sizeof err);
+    if (!s->application.auth) {
+        LOG(LOG_ERROR, NULL, "%s", err);
+        return 2;
+    }
+    if (!auth_enabled(s->application.auth))
+        LOG(LOG_WARN, NULL,
+            "auth is off: no jwt_secret or jwt_public_key_file, so anyone may read, change "
+            "and delete every order");
+    if (cfg->rate_limit_rps > 0 && !s->redis)
+        LOG(LOG_WARN, NULL, "rate limits are per process: no redis_url to share them through");
+    return 0;
+}
+
 /*
  * Start, in this order: PostgreSQL pool -> Redis and the hot cache
- * (optional) -> order store -> HTTP server -> watchdog (under systemd)
+ * (optional) -> order store -> auth -> HTTP server -> watchdog (under systemd)
  * -> janitor, then the reload hooks of the modules with live settings.
  * 0, or the exit code; what did start is left in *s for close_service().
  */
@@ -225,11 +261,15 @@ static int open_service(service *s)
     s->application.store = order_store_create(&store_opts);
     if (!s->application.store)
         return 1;
+    int rc = open_auth(s);
+    if (rc != 0)
+        return rc;
     server_options server_opts = {
         .cfg = cfg,
         .routes = api_routes,
         .route_count = api_route_count,
         .handler_ctx = &s->application,
+        .gate = auth_gate,
     };
     s->srv = server_start(&server_opts);
     if (!s->srv)
@@ -241,6 +281,8 @@ static int open_service(service *s)
      * requests only once tombstones already outlive it */
     reload_hooks_add(&s->hooks, "store", reload_store, s);
     reload_hooks_add(&s->hooks, "server", reload_server, s->srv);
+    if (auth_enabled(s->application.auth))
+        reload_hooks_add(&s->hooks, "auth", reload_auth, s->application.auth);
     return 0;
 }
 
@@ -337,8 +379,10 @@ static void close_service(service *s)
     /* reads parked in the reader resume their connections first: MHD must
      * not stop with a connection suspended */
     order_store_stop(s->application.store);
+    auth_stop(s->application.auth); /* and requests waiting for a rate-limit check */
     server_stop(s->srv);
     order_store_destroy(s->application.store);
+    auth_destroy(s->application.auth); /* its limiter threads use Redis */
     tracking_stop(s->hot_tracking);
     hot_cache_destroy(s->application.hot);
     redis_client_destroy(s->redis);

@@ -14,6 +14,8 @@
 --                     costs wrk some throughput; POST and mixed always count)
 --   WRK_ACKED_FILE    where POST/mixed write the id of every 201, one a line
 --   WRK_LABEL         copied into the summary
+--   WRK_AUTHORIZATION an Authorization header value for every request of
+--                     the scripts that send wrk.headers (fixed.lua)
 --
 -- done() prints one line, "BENCH_RESULT " followed by a JSON object:
 --   label, requests, duration_s, rps, bytes,
@@ -46,6 +48,10 @@ end
 -- opts.summary(threads): more '"key":value' JSON members for the summary.
 function M.install(opts)
    opts = opts or {}
+   local authorization = os.getenv("WRK_AUTHORIZATION")
+   if authorization ~= nil and authorization ~= "" then
+      wrk.headers["Authorization"] = authorization
+   end
    local count = opts.count or os.getenv("WRK_COUNT_STATUS") == "1"
 
    setup = function(thread)

@@ -80,12 +80,14 @@ void health_ready(void *ctx, request *req)
     const char *redis = order_store_cache_state(application->store);
     int feed_state;
     const char *feed = order_store_invalidation_state(application->store, &feed_state);
+    /* "off" is worth seeing from outside: every order is open to anyone */
+    const char *auth_state = application->auth && auth_enabled(application->auth) ? "on" : "off";
     if (is_ready(&r)) {
-        char body[128];
+        char body[160];
         snprintf(body, sizeof body,
                  "{\"status\":\"ready\",\"postgres\":\"up\",\"redis\":\"%s\","
-                 "\"invalidation\":\"%s\"}",
-                 redis, feed);
+                 "\"invalidation\":\"%s\",\"auth\":\"%s\"}",
+                 redis, feed, auth_state);
         reply_static_json(req, 200, body);
         return;
     }
@@ -93,6 +95,7 @@ void health_ready(void *ctx, request *req)
     json_object_set_new(extra, "postgres", json_string(r.pg == ORDERD_OK ? "up" : "down"));
     json_object_set_new(extra, "redis", json_string(redis));
     json_object_set_new(extra, "invalidation", json_string(feed));
+    json_object_set_new(extra, "auth", json_string(auth_state));
     json_object_set_new(extra, "draining", json_boolean(r.draining));
     const char *why = r.draining          ? "the server is shutting down"
                       : r.pg != ORDERD_OK ? "PostgreSQL is not reachable"

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "orderd/api/app.h"
+#include "orderd/api/auth_gate.h"
 #include "orderd/base/fmt.h"
 #include "orderd/base/parse.h"
 #include "orderd/store/order_store.h"
@@ -61,6 +62,35 @@ static void reply_store_error(request *req, orderd_err err)
         break;
     }
     problem_reply(req, 500, "internal error", NULL);
+}
+
+/*
+ * A permission verdict that is not AUTH_ALLOW into the reply: 403, or
+ * for an order of someone else the very 404 a missing order gets.
+ * true when it answered.
+ */
+static bool reply_if_refused(request *req, auth_verdict verdict, const char *forbidden)
+{
+    if (verdict == AUTH_ALLOW)
+        return false;
+    if (verdict == AUTH_HIDE)
+        reply_store_error(req, ORDERD_ERR_NOT_FOUND);
+    else
+        problem_reply(req, 403, forbidden, NULL);
+    return true;
+}
+
+/* May the caller see this rendered order (json from order_to_json)? */
+static bool reply_if_not_readable(request *req, const char *json, size_t len)
+{
+    const auth_principal *p = auth_gate_principal(req);
+    if (p->unchecked)
+        return false;
+    int64_t owner = 0;
+    if (!order_json_customer_id(json, len, &owner))
+        owner = 0; /* unreadable: nobody's, so only staff see it */
+    return reply_if_refused(req, auth_may_read_order(p, owner),
+                            "this token may not read orders (no customer sub, no staff scope)");
 }
 
 /* ---- input helpers -------------------------------------------------------- */
@@ -252,9 +282,31 @@ static void reply_order(request *req, int status, order_doc *doc)
 /* ---- POST /orders ---------------------------------------------------------- */
 
 /*
- * The checks that need no I/O: the Idempotency-Key's form, the media type
- * and the body.  true with *out filled (caller clears it); false with the
- * reply set.
+ * A customer creates for itself: a body without customer_id gets the
+ * token's, a body naming another customer is a 403.  A customer_id that
+ * is no integer is left for the validator's 422.  false when it answered.
+ */
+static bool apply_create_permission(request *req, json_t *body)
+{
+    const auth_principal *p = auth_gate_principal(req);
+    if (p->unchecked)
+        return true;
+    json_t *given = json_object_get(body, "customer_id");
+    int64_t customer_id = json_is_integer(given) ? json_integer_value(given) : 0;
+    if (given && !json_is_integer(given))
+        return true;
+    if (reply_if_refused(req, auth_may_create(p, &customer_id),
+                         "this token may create orders only for its own customer id"))
+        return false;
+    if (!given && customer_id > 0)
+        json_object_set_new(body, "customer_id", json_integer(customer_id));
+    return true;
+}
+
+/*
+ * The checks that need no I/O: the Idempotency-Key's form, the media type,
+ * the caller's right to create for that customer, and the body.  true
+ * with *out filled (caller clears it); false with the reply set.
  */
 static bool check_create(request *req, order_create_req *out)
 {
@@ -266,6 +318,10 @@ static bool check_create(request *req, order_create_req *out)
     json_t *body = orders_api_parse_json_body(req);
     if (!body)
         return false;
+    if (!apply_create_permission(req, body)) {
+        json_decref(body);
+        return false;
+    }
     field_errors errs = {0};
     bool valid = order_create_parse(body, out, &errs);
     json_decref(body);
@@ -337,6 +393,9 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
     req->reply.cache = cache_status;
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
+    } else if (reply_if_not_readable(req, doc->json, doc->len)) {
+        req->reply.cache = NULL; /* a hidden order says nothing about caches either */
+        order_doc_clear(doc);
     } else if (req->if_none_match && if_none_match_hits(req->if_none_match, doc->version)) {
         set_etag(req, doc->version);
         req->reply.status = 304;
@@ -357,6 +416,10 @@ static bool reply_from_hot_cache(app *application, request *req)
     blob *body = hot_cache_get(application->hot, req->path_id, &version);
     if (!body)
         return false;
+    if (reply_if_not_readable(req, body->data, body->len)) {
+        blob_release(body);
+        return true;
+    }
     req->reply.cache = CACHE_STATUS_HIT;
     set_etag(req, version);
     if (req->if_none_match && if_none_match_hits(req->if_none_match, version)) {
@@ -401,9 +464,13 @@ void orders_api_patch(void *ctx, request *req)
         problem_reply(req, 422, "the change is not valid", &errs);
         return;
     }
+    int64_t owner = 0;
+    if (reply_if_refused(req, auth_may_set_status(auth_gate_principal(req), to, &owner),
+                         "this token may only cancel its own orders"))
+        return;
     order_doc doc = {0};
     orderd_err err =
-        order_store_set_status(a->store, req->path_id, to, expected, req->deadline_ns, &doc);
+        order_store_set_status(a->store, req->path_id, to, expected, owner, req->deadline_ns, &doc);
     if (err == ORDERD_ERR_CONFLICT) {
         char detail[128];
         snprintf(detail, sizeof detail, "the order cannot move to \"%s\" from its current status",
@@ -421,6 +488,9 @@ void orders_api_patch(void *ctx, request *req)
 void orders_api_delete(void *ctx, request *req)
 {
     app *a = ctx;
+    if (reply_if_refused(req, auth_may_delete(auth_gate_principal(req)),
+                         "deleting orders needs the orders:admin scope"))
+        return;
     int64_t expected;
     if (!expected_version_from(req, &expected))
         return;
@@ -493,6 +563,9 @@ void orders_api_list(void *ctx, request *req)
     app *a = ctx;
     order_list_query q;
     if (!orders_api_parse_list_query(req, &q))
+        return;
+    if (reply_if_refused(req, auth_narrow_list(auth_gate_principal(req), &q),
+                         "this token may list only its own customer's orders"))
         return;
     char *json = NULL;
     size_t len = 0;

@@ -79,12 +79,10 @@ static const setting settings[] = {
      "every connection comes from the proxy: raise it above the proxy's connections or use 0"},
     {"idle_timeout_s", SETTING_INT, "60", 1, 86400, 0, AT(idle_timeout_s),
      "seconds before an idle client connection is closed"},
-    {"request_head_timeout_ms", SETTING_INT, "10000", 10, 3600000, 0,
-     AT(request_head_timeout_ms),
+    {"request_head_timeout_ms", SETTING_INT, "10000", 10, 3600000, 0, AT(request_head_timeout_ms),
      "deadline for a request's line and headers: from the connect for the first request, "
      "from its request line for later ones on a kept-alive connection"},
-    {"request_body_timeout_ms", SETTING_INT, "30000", 10, 3600000, 0,
-     AT(request_body_timeout_ms),
+    {"request_body_timeout_ms", SETTING_INT, "30000", 10, 3600000, 0, AT(request_body_timeout_ms),
      "deadline for a request's body, from the end of its headers"},
     {"connection_memory_limit", SETTING_SIZE, "16384", 4 * KIB, 64 * MIB, 0,
      AT(connection_memory_limit),
@@ -138,6 +136,27 @@ static const setting settings[] = {
      "how often the PostgreSQL change log is read to confirm no change was missed"},
     {"cache_xfetch_beta_pct", SETTING_INT, "100", 0, 1000, LIVE, AT(cache_xfetch_beta_pct),
      "early-refresh eagerness (XFetch beta x 100); 0 = refresh only at expiry"},
+    {"jwt_secret", SETTING_STRING, "", 0, 0, SECRET, AT(jwt_secret),
+     "HS256 shared secret for bearer tokens; empty = no HS256 (auth is off with no key at all)"},
+    {"jwt_public_key_file", SETTING_STRING, "", 0, 0, 0, AT(jwt_public_key_file),
+     "PEM public key (RSA or EC P-256) or JWKS file for RS256/ES256 tokens; reread on SIGHUP"},
+    {"jwt_leeway_s", SETTING_INT, "30", 0, 600, 0, AT(jwt_leeway_s),
+     "seconds of clock skew allowed on exp and nbf"},
+    {"jwt_issuer", SETTING_STRING, "", 0, 0, 0, AT(jwt_issuer),
+     "required iss claim; empty = not checked"},
+    {"jwt_audience", SETTING_STRING, "", 0, 0, 0, AT(jwt_audience),
+     "required aud claim (a string, or one of an array); empty = not checked"},
+    {"rate_limit_rps", SETTING_INT, "0", 0, 1000000, 0, AT(rate_limit_rps),
+     "requests per second per client (token sub, else address), shared by replicas; 0 = off"},
+    {"rate_limit_burst", SETTING_INT, "0", 0, 10000000, 0, AT(rate_limit_burst),
+     "requests a client may send at once above the rate; 0 = rate_limit_rps"},
+    {"rate_limit_auth_fail_per_min", SETTING_INT, "30", 0, 1000000, 0,
+     AT(rate_limit_auth_fail_per_min),
+     "requests failing authentication per client address per minute, then 429; 0 = off"},
+    {"rate_limit_auth_fail_burst", SETTING_INT, "10", 1, 1000000, 0, AT(rate_limit_auth_fail_burst),
+     "failed-authentication requests allowed at once per address"},
+    {"trusted_proxies", SETTING_STRING, "", 0, 0, 0, AT(trusted_proxies),
+     "comma-separated addresses or CIDRs whose X-Forwarded-For names the client; empty = none"},
     {"log_level", SETTING_LOG_LEVEL, "info", 0, 0, LIVE, AT(log_level),
      "least severe level logged: debug, info, warn or error"},
     {"access_log", SETTING_BOOL, "true", 0, 0, LIVE, AT(access_log), "one JSON line per request"},
@@ -687,7 +706,12 @@ static void format_value(const orderd_config *cfg, const setting *s, bool mask, 
     switch (s->type) {
     case SETTING_STRING:
         if (mask && (s->flags & SETTING_SECRET)) {
-            config_mask_url(member, masked, sizeof masked);
+            /* a URL or conninfo shows all but its password; a bare secret
+             * (a key) shows nothing of itself */
+            if (member[0] && !strstr(member, "://") && !strchr(member, ' '))
+                snprintf(masked, sizeof masked, "****");
+            else
+                config_mask_url(member, masked, sizeof masked);
             member = masked;
         }
         format_string(member, out, outlen);

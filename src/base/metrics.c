@@ -273,6 +273,18 @@ static const struct {
                                      "Redis circuit breaker state changes, by the new state"},
     [METRIC_REDIS_BREAKER_CLOSED] = {"orderd_redis_breaker_transitions_total", "to=\"closed\"",
                                      NULL},
+    [METRIC_AUTH_FAILURES] = {"orderd_auth_failures_total", NULL,
+                              "Requests refused 401: missing or invalid bearer token"},
+    [METRIC_AUTH_TOKENS_VERIFIED] = {"orderd_auth_tokens_verified_total", NULL,
+                                     "Token signatures checked (verified-token cache misses)"},
+    [METRIC_RATE_LIMITED] = {"orderd_rate_limited_total", NULL,
+                             "Requests refused 429 by a rate limit"},
+    [METRIC_RATE_LIMIT_LEASES] =
+        {"orderd_rate_limit_leases_total", NULL,
+         "Rate-limit budget requests sent to Redis (one script call each)"},
+    [METRIC_RATE_LIMIT_FALLBACKS] = {"orderd_rate_limit_fallbacks_total", NULL,
+                                     "Rate-limit decisions taken in-process because Redis was "
+                                     "unreachable"},
 };
 
 static const struct {

@@ -94,9 +94,14 @@ const db_statement order_db_statements[] = {
                           "updated_at = now() "
                           "WHERE id = $1::bigint AND status = ANY ($3::text[]) "
                           "AND ($4::bigint < 0 OR version = $4::bigint) "
+                          "AND ($5::bigint = 0 OR customer_id = $5::bigint) "
                           "RETURNING " ORDER_COLUMNS,
-                          4},
-    [ST_VERSION] = {"order_version", "SELECT version FROM orders WHERE id = $1::bigint", 1},
+                          5},
+    /* $2 = 0: anyone's; else the order must be that customer's */
+    [ST_VERSION] = {"order_version",
+                    "SELECT version FROM orders WHERE id = $1::bigint "
+                    "AND ($2::bigint = 0 OR customer_id = $2::bigint)",
+                    2},
     [ST_DELETE] = {"order_delete",
                    "DELETE FROM orders WHERE id = $1::bigint "
                    "AND ($2::bigint < 0 OR version = $2::bigint) RETURNING " ORDER_COLUMNS,
@@ -473,9 +478,10 @@ out:
 /* ---- update / delete ---------------------------------------------------- */
 
 /* Reads the version of id: NOT_FOUND, or OK with *version set. */
-static orderd_err read_version(db_conn *conn, const char *id_text, int64_t *version)
+static orderd_err read_version(db_conn *conn, const char *id_text, const char *owner_text,
+                               int64_t *version)
 {
-    const char *params[] = {id_text};
+    const char *params[] = {id_text, owner_text};
     orderd_err err;
     PGresult *res = db_exec(conn, ST_VERSION, params, &err);
     if (err == ORDERD_OK) {
@@ -489,7 +495,7 @@ static orderd_err read_version(db_conn *conn, const char *id_text, int64_t *vers
 }
 
 orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
-                                  int64_t expected_version, order *out)
+                                  int64_t expected_version, int64_t owner, order *out)
 {
     memset(out, 0, sizeof *out);
     const char *to_name = order_status_name(to);
@@ -507,11 +513,12 @@ orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
     }
     snprintf(allowed + len, sizeof allowed - len, "}");
 
-    char id_text[24], expected[24];
+    char id_text[24], expected[24], owner_text[24];
     snprintf(id_text, sizeof id_text, "%lld", (long long)id);
     snprintf(expected, sizeof expected, "%lld",
              (long long)(expected_version >= 0 ? expected_version : -1));
-    const char *params[] = {id_text, to_name, allowed, expected};
+    snprintf(owner_text, sizeof owner_text, "%lld", (long long)(owner > 0 ? owner : 0));
+    const char *params[] = {id_text, to_name, allowed, expected, owner_text};
     orderd_err err = exec_one_order(conn, ST_UPDATE_STATUS, params, out);
     if (err != ORDERD_ERR_NOT_FOUND)
         return err;
@@ -521,7 +528,7 @@ orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
      * which is as good as any for a request that lost a race.  The version
      * is checked before the transition, as a precondition comes first. */
     int64_t version = 0;
-    err = read_version(conn, id_text, &version);
+    err = read_version(conn, id_text, owner_text, &version);
     if (err != ORDERD_OK)
         return err;
     if (expected_version >= 0 && version != expected_version)
@@ -551,7 +558,7 @@ orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, 
         return err;
     /* Nothing deleted although a version was given: missing, or stale? */
     int64_t version;
-    err = read_version(conn, id_text, &version);
+    err = read_version(conn, id_text, "0", &version);
     return err == ORDERD_OK ? ORDERD_ERR_PRECONDITION : err;
 }
 

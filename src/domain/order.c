@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/base/base64url.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 
@@ -430,6 +431,37 @@ char *order_to_json(const order *o, size_t *len)
     return out;
 }
 
+/* Digits of a positive int64 at *p (advanced past them), or 0. */
+static int64_t read_positive(const char **p, const char *end)
+{
+    uint64_t v = 0;
+    const char *q = *p;
+    while (q < end && *q >= '0' && *q <= '9' && q - *p < 19)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == *p || (q < end && *q >= '0' && *q <= '9') || v > INT64_MAX)
+        return 0;
+    *p = q;
+    return (int64_t)v;
+}
+
+bool order_json_customer_id(const char *json, size_t len, int64_t *customer_id)
+{
+    static const char id_key[] = "{\"id\":", customer_key[] = ",\"customer_id\":";
+    const char *p = json, *end = json + len;
+    if (len < sizeof id_key - 1 || memcmp(p, id_key, sizeof id_key - 1) != 0)
+        return false;
+    p += sizeof id_key - 1;
+    if (read_positive(&p, end) == 0 || (size_t)(end - p) < sizeof customer_key - 1 ||
+        memcmp(p, customer_key, sizeof customer_key - 1) != 0)
+        return false;
+    p += sizeof customer_key - 1;
+    int64_t id = read_positive(&p, end);
+    if (id == 0)
+        return false;
+    *customer_id = id;
+    return true;
+}
+
 /* ---- list cursors ------------------------------------------------------ */
 
 /*
@@ -442,8 +474,6 @@ char *order_to_json(const order *o, size_t *len)
 #define CURSOR_VERSION 1
 #define CURSOR_BYTES   21
 #define CURSOR_CHARS   28
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static uint32_t fnv1a(const unsigned char *p, size_t n)
 {
@@ -475,37 +505,17 @@ size_t order_cursor_encode(int64_t created_at_us, int64_t id, char out[64])
     put_be(raw + 9, (uint64_t)id, 8);
     put_be(raw + 17, fnv1a(raw, 17), 4);
 
-    size_t n = 0;
-    for (size_t i = 0; i < CURSOR_BYTES; i += 3) {
-        uint32_t group = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-        for (int shift = 18; shift >= 0; shift -= 6)
-            out[n++] = b64url[(group >> shift) & 63];
-    }
-    out[n] = '\0';
-    return n;
-}
-
-static int b64url_value(char c)
-{
-    const char *p = c != '\0' ? strchr(b64url, c) : NULL;
-    return p != NULL ? (int)(p - b64url) : -1;
+    return base64url_encode(raw, CURSOR_BYTES, out);
 }
 
 bool order_cursor_decode(const char *text, int64_t *created_at_us, int64_t *id)
 {
     if (text == NULL || strlen(text) != CURSOR_CHARS)
         return false;
-    unsigned char raw[CURSOR_BYTES];
-    for (size_t i = 0, o = 0; i < CURSOR_CHARS; i += 4, o += 3) {
-        uint32_t group = 0;
-        for (size_t k = 0; k < 4; k++) {
-            int v = b64url_value(text[i + k]);
-            if (v < 0)
-                return false;
-            group = group << 6 | (uint32_t)v;
-        }
-        put_be(raw + o, group, 3);
-    }
+    unsigned char raw[BASE64URL_DECODED_MAX(CURSOR_CHARS)];
+    size_t raw_len;
+    if (!base64url_decode(text, CURSOR_CHARS, raw, &raw_len) || raw_len != CURSOR_BYTES)
+        return false;
     if (raw[0] != CURSOR_VERSION || get_be(raw + 17, 4) != fnv1a(raw, 17))
         return false;
     int64_t decoded_id = (int64_t)get_be(raw + 9, 8);

@@ -18,6 +18,8 @@ typedef struct status_info {
 
 static const status_info statuses[] = {
     {400, "Bad Request", "bad-request"},
+    {401, "Unauthorized", "unauthorized"},
+    {403, "Forbidden", "forbidden"},
     {404, "Not Found", "not-found"},
     {405, "Method Not Allowed", "method-not-allowed"},
     {409, "Conflict", "conflict"},
@@ -26,6 +28,7 @@ static const status_info statuses[] = {
     {415, "Unsupported Media Type", "unsupported-media-type"},
     {422, "Unprocessable Content", "validation-failed"},
     {428, "Precondition Required", "precondition-required"},
+    {429, "Too Many Requests", "too-many-requests"},
     {431, "Request Header Fields Too Large", "header-fields-too-large"},
     {500, "Internal Server Error", "internal"},
     {501, "Not Implemented", "not-implemented"},

@@ -4,6 +4,8 @@
  */
 #include "orderd/http/request.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +39,24 @@ void request_resume(request *req)
      * resuming thread writes nothing after this line, so the polling
      * thread may read req again as soon as libmicrohttpd calls it */
     MHD_resume_connection(req->connection);
+}
+
+void request_resume_pass(request *req)
+{
+    req->gate_passed = true;
+    request_resume(req);
+}
+
+void request_peer_address(const request *req, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
 void request_resume_overloaded(request *req)

@@ -53,6 +53,7 @@ struct server {
     const orderd_config *cfg;
     router *router;
     void *handler_ctx;
+    request_gate *gate;
     struct MHD_Daemon *daemon;
     worker_pool *workers;
     atomic_int in_flight;
@@ -160,6 +161,9 @@ static request *request_begin(server *srv, request *req, struct MHD_Connection *
     const char *content_type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req->has_content_type = content_type != NULL;
+    req->authorization =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    req->forwarded_for = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     req->content_type_json = content_type && is_json_media_type(content_type);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_query_param, req);
     return req;
@@ -242,6 +246,12 @@ static enum MHD_Result queue_reply(server *srv, request *req)
         MHD_add_response_header(resp, "X-Cache", r->cache);
     if (r->idempotent_replay)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (r->www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_authenticate);
+    if (r->ratelimit_policy)
+        MHD_add_response_header(resp, "RateLimit-Policy", r->ratelimit_policy);
+    if (r->ratelimit[0])
+        MHD_add_response_header(resp, "RateLimit", r->ratelimit);
     if (r->retry_after_s > 0) {
         char secs[16];
         snprintf(secs, sizeof secs, "%d", r->retry_after_s);
@@ -258,7 +268,25 @@ static enum MHD_Result queue_reply(server *srv, request *req)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-/* Routes req, then runs the row's handler the way the row says. */
+/* Runs the row's handler the way the row says. */
+static void run_route(server *srv, request *req, const route *row)
+{
+    switch (row->mode) {
+    case ROUTE_ON_WORKER:
+        request_run_on_worker(req, row->handler);
+        return;
+    case ROUTE_INLINE:
+    case ROUTE_SELF_SCHEDULED:
+        /* both start here; a self-scheduled one may hand req on (and
+         * what it hands on copies the binding: log.h log_origin) */
+        log_bind(&req->log, 1);
+        row->handler(srv->handler_ctx, req);
+        log_bind(NULL, 0);
+        return;
+    }
+}
+
+/* Routes req, asks the gate, then runs the row. */
 static void dispatch(server *srv, request *req)
 {
     route_match match;
@@ -285,19 +313,13 @@ static void dispatch(server *srv, request *req)
     case ROUTE_MATCHED:
         break;
     }
-    switch (match.route->mode) {
-    case ROUTE_ON_WORKER:
-        request_run_on_worker(req, match.route->handler);
-        return;
-    case ROUTE_INLINE:
-    case ROUTE_SELF_SCHEDULED:
-        /* both start here; a self-scheduled one may hand req on (and
-         * what it hands on copies the binding: log.h log_origin) */
-        log_bind(&req->log, 1);
-        match.route->handler(srv->handler_ctx, req);
-        log_bind(NULL, 0);
-        return;
+    if (srv->gate && !match.route->ungated) {
+        req->matched_route = match.route;
+        gate_verdict verdict = srv->gate(srv->handler_ctx, req);
+        if (verdict != GATE_PASS)
+            return; /* answered, or another thread has req (run_route follows) */
     }
+    run_route(srv, req, match.route);
 }
 
 static void set_deadline(request *req, uint64_t deadline_ns)
@@ -398,6 +420,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         dispatch(srv, req);
         if (req->suspended)
             return MHD_YES; /* another thread has req until request_resume */
+    } else if (req->gate_passed) {
+        /* the gate decided on another thread: the route runs here */
+        req->gate_passed = false;
+        req->suspended = false;
+        run_route(srv, req, req->matched_route);
+        if (req->suspended)
+            return MHD_YES;
     }
     req->suspended = false; /* called again after request_resume */
     if (req->reply.status == 0)
@@ -528,6 +557,7 @@ server *server_start(const server_options *opts)
     srv->head_timeout_ns = (uint64_t)cfg->request_head_timeout_ms * UINT64_C(1000000);
     srv->body_timeout_ns = (uint64_t)cfg->request_body_timeout_ms * UINT64_C(1000000);
     srv->idle_timeout_ns = (uint64_t)cfg->idle_timeout_s * UINT64_C(1000000000);
+    srv->gate = opts->gate;
 
     const char *why;
     srv->router = router_create(opts->routes, opts->route_count, &why);

@@ -265,14 +265,15 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
 }
 
 orderd_err order_store_set_status(order_store *store, int64_t id, order_status to,
-                                  int64_t expected_version, uint64_t deadline_ns, order_doc *out)
+                                  int64_t expected_version, int64_t owner, uint64_t deadline_ns,
+                                  order_doc *out)
 {
     orderd_err err;
     db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
     if (!conn)
         return err;
     order o = {0};
-    err = order_db_update_status(conn, id, to, expected_version, &o);
+    err = order_db_update_status(conn, id, to, expected_version, owner, &o);
     db_pool_release(store->db, conn);
     if (err == ORDERD_OK) {
         invalidate_written(store, &o, false);

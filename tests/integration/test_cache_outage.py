@@ -134,7 +134,7 @@ class StartWithoutRedis(unittest.TestCase):
                 ready = c.get("/readyz")
             self.assertEqual(ready.status, 200, ready)
             self.assertEqual(ready.json(), {"status": "ready", "postgres": "up", "redis": "down",
-                                       "invalidation": "caught_up"})
+                                       "invalidation": "caught_up", "auth": "off"})
             created = c.post("/orders", json_body={"customer_id": new_customer_id(), "total": "3.00"})
             self.assertEqual(created.status, 201)
             started = time.monotonic()

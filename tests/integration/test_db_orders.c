@@ -187,7 +187,7 @@ static void test_list_keyset_pages(void **state)
         assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
         ids[i] = o.id;
         if (i % 2 == 1) {
-            assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, &moved), ORDERD_OK);
+            assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, 0, &moved), ORDERD_OK);
             order_clear(&moved);
         }
         order_clear(&o);
@@ -254,39 +254,45 @@ static void test_update_status(void **state)
     order o, u;
     assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
 
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, 1, &u), ORDERD_OK);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, 1, 0, &u), ORDERD_OK);
     assert_int_equal(u.status, ORDER_PAID);
     assert_int_equal(u.version, 2);
     assert_int_equal(u.created_at_us, o.created_at_us);
     assert_true(u.updated_at_us >= o.updated_at_us);
     order_clear(&u);
 
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, &u), ORDERD_ERR_CONFLICT);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 2, &u), ORDERD_ERR_CONFLICT);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, 1, &u),
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, 0, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 2, 0, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, 1, 0, &u),
                      ORDERD_ERR_PRECONDITION);
     /* A stale version wins over an impossible transition: 412 before 409. */
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 1, &u),
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 1, 0, &u),
                      ORDERD_ERR_PRECONDITION);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, -1, &u), ORDERD_OK);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, -1, 0, &u), ORDERD_OK);
     assert_int_equal(u.version, 3);
     order_clear(&u);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_CANCELLED, 3, &u), ORDERD_ERR_CONFLICT);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_DELIVERED, 3, &u), ORDERD_OK);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_CANCELLED, 3, 0, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_DELIVERED, 3, 0, &u), ORDERD_OK);
     assert_int_equal(u.status, ORDER_DELIVERED);
     assert_int_equal(u.version, 4);
     order_clear(&u);
 
     order c;
     assert_int_equal(order_db_insert(oc, &req, &c), ORDERD_OK);
-    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, &u), ORDERD_OK);
+    /* an owner that is not the order's: not found, whatever else is wrong */
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, c.customer_id + 1, &u),
+                     ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, 7, c.customer_id + 1, &u),
+                     ORDERD_ERR_NOT_FOUND);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_CANCELLED, -1, c.customer_id, &u),
+                     ORDERD_OK);
     assert_int_equal(u.status, ORDER_CANCELLED);
     order_clear(&u);
-    assert_int_equal(order_db_update_status(oc, c.id, ORDER_PAID, -1, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, c.id, ORDER_PAID, -1, 0, &u), ORDERD_ERR_CONFLICT);
 
-    assert_int_equal(order_db_update_status(oc, INT64_MAX, ORDER_PAID, -1, &u),
+    assert_int_equal(order_db_update_status(oc, INT64_MAX, ORDER_PAID, -1, 0, &u),
                      ORDERD_ERR_NOT_FOUND);
-    assert_int_equal(order_db_update_status(oc, INT64_MAX, ORDER_PAID, 1, &u),
+    assert_int_equal(order_db_update_status(oc, INT64_MAX, ORDER_PAID, 1, 0, &u),
                      ORDERD_ERR_NOT_FOUND);
     order_clear(&o);
     order_clear(&c);

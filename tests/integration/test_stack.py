@@ -28,6 +28,7 @@ import urllib.parse
 import urllib.request
 
 import harness
+import jwt_util
 
 STACK = os.path.join(harness.SOURCE_DIR, "scripts", "stack")
 COMPOSE_FILE = os.path.join(harness.SOURCE_DIR, "docker", "docker-compose.yml")
@@ -59,6 +60,18 @@ class ComposeFileTest(unittest.TestCase):
                               text=True, timeout=60)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(set(proc.stdout.split()), SERVICES)
+
+
+class TokenClient(harness.Client):
+    """harness.Client sending a bearer token on every request: the stack runs with auth on."""
+
+    def __init__(self, token, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.token = token
+
+    def request(self, method, path, body=None, headers=None, json_body=None):
+        headers = {"Authorization": "Bearer " + self.token, **(headers or {})}
+        return super().request(method, path, body=body, headers=headers, json_body=json_body)
 
 
 def read_env_file(path):
@@ -119,6 +132,10 @@ class StackTest(unittest.TestCase):
         sys.stderr.write(f"stack up in {time.monotonic() - started:.1f} s\n{proc.stdout}")
         cls.info = read_env_file(os.path.join(cls.dir, "stack.env"))
         cls.pg_url = cls.info["PG_URL"]
+        with open(cls.info["JWT_SECRET_FILE"], "rb") as f:
+            secret = f.read().strip()
+        cls.token = jwt_util.hs256(secret, jwt_util.claims("stack-test", ttl=3600,
+                                                           scope="orders:staff orders:admin"))
         cls.replica_ports = [port_of(cls.info["REPLICA_1_URL"]), port_of(cls.info["REPLICA_2_URL"])]
         # every process the stack runs, to prove `down` leaves none behind
         cls.pids = {
@@ -174,10 +191,14 @@ class StackTest(unittest.TestCase):
         except OSError:
             return ""
 
+    def client(self, port, timeout=30):
+        return TokenClient(self.token, port, timeout=timeout)
+
     def curl(self, *args):
-        """(status, http_version, body) of one curl request."""
+        """(status, http_version, body) of one curl request, with the token."""
         proc = subprocess.run(["curl", "-s", "-S", "-k", "--max-time", "10", "-w", "\n%{http_code} %{http_version}",
-                               *args], capture_output=True, text=True, timeout=20)
+                               "-H", "Authorization: Bearer " + self.token, *args],
+                              capture_output=True, text=True, timeout=20)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         body, _, tail = proc.stdout.rpartition("\n")
         status, version = tail.split()
@@ -192,8 +213,8 @@ class StackTest(unittest.TestCase):
     # -- tests --
 
     def test_1_replicas_agree_and_are_never_stale(self):
-        a = harness.Client(self.replica_ports[0])
-        b = harness.Client(self.replica_ports[1])
+        a = self.client(self.replica_ports[0])
+        b = self.client(self.replica_ports[1])
         self.addCleanup(a.close)
         self.addCleanup(b.close)
 
@@ -227,8 +248,8 @@ class StackTest(unittest.TestCase):
             self.assertEqual(json.loads(body), updated)
 
     def test_1_idempotency_key_replays_on_the_other_replica(self):
-        a = harness.Client(self.replica_ports[0])
-        b = harness.Client(self.replica_ports[1])
+        a = self.client(self.replica_ports[0])
+        b = self.client(self.replica_ports[1])
         self.addCleanup(a.close)
         self.addCleanup(b.close)
         body = {"customer_id": harness.new_customer_id(), "total": "7.25"}
@@ -275,6 +296,15 @@ class StackTest(unittest.TestCase):
             self.assertEqual(status, 200)
         self.wait_query(query, lambda got: got.get("", 0.0) >= before + 20, "the counter rising by 20")
 
+    def test_1_auth_is_on_behind_nginx(self):
+        proc = subprocess.run(["curl", "-s", "-k", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                               f"https://127.0.0.1:{self.https_port}/orders/1"],
+                              capture_output=True, text=True, timeout=20)
+        self.assertEqual(proc.stdout, "401")
+        a = self.client(self.replica_ports[0])
+        self.assertEqual(a.get("/readyz").json()["auth"], "on")
+        a.close()
+
     def test_1_tls_below_1_3_is_refused(self):
         proc = subprocess.run(["curl", "-s", "-k", "--max-time", "10", "--tls-max", "1.2",
                                f"https://127.0.0.1:{self.https_port}/healthz"], capture_output=True, timeout=20)
@@ -290,7 +320,7 @@ class StackTest(unittest.TestCase):
         deadline = start + LOAD_SECONDS
 
         def worker(tid):
-            client = harness.Client(self.http_port, timeout=20)
+            client = self.client(self.http_port, timeout=20)
             mine = []
             n = 0
             while time.monotonic() < deadline:

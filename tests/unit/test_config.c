@@ -480,10 +480,11 @@ static void test_print_config(void **state)
 
     (void)state;
     assert_int_equal(LOAD("--db-url", "postgres://app:hunter2@db/orders", "--redis-url",
-                          "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81"),
+                          "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81",
+                          "--jwt-secret", "s3cr3t-key=="),
                      0);
     text = capture(print_config_to, &g_cfg);
-    assert_int_equal(count_lines(text), 35);
+    assert_int_equal(count_lines(text), 45);
     assert_true(strncmp(text, "listen = [::1]:81\nthreads = ", 28) == 0);
     assert_non_null(strstr(text, "\ndb_url = postgres://app:****@db/orders\n"));
     assert_non_null(strstr(text, "\nredis_url = redis://:****@cache:6379/0\n"));
@@ -492,6 +493,8 @@ static void test_print_config(void **state)
     assert_non_null(strstr(text, "\nlog_level = info\n"));
     assert_null(strstr(text, "hunter2"));
     assert_null(strstr(text, "topsecret"));
+    assert_non_null(strstr(text, "\njwt_secret = ****\n"));
+    assert_null(strstr(text, "s3cr3t"));
     free(text);
 }
 
@@ -561,7 +564,7 @@ static void test_sample_file_matches_defaults(void **state)
     free(line);
     fclose(in);
     fclose(f);
-    assert_int_equal(keys, 35);
+    assert_int_equal(keys, 45);
 
     assert_int_equal(load_args(NULL), 0);
     defaults = g_cfg;

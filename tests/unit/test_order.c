@@ -577,8 +577,31 @@ static void test_order_to_json(void **state UNUSED)
     assert_non_null(parsed);
     assert_int_equal(json_array_size(json_object_get(parsed, "items")), 1);
     json_decref(parsed);
+    int64_t customer = 0;
+    assert_true(order_json_customer_id(json, len, &customer));
+    assert_int_equal(customer, 7);
     free(json);
     order_clear(&o);
+}
+
+/* The permission check on a cached body reads customer_id from the prefix. */
+static void test_order_json_customer_id(void **state UNUSED)
+{
+    int64_t c = 0;
+    const char *ok = "{\"id\":9223372036854775807,\"customer_id\":9223372036854775807,\"x\":1}";
+    assert_true(order_json_customer_id(ok, strlen(ok), &c));
+    assert_int_equal(c, INT64_MAX);
+    const char *bad[] = {"", "{\"id\":1}", "{\"id\":1,\"customer\":2,", "{\"id\":1,\"customer_id\":",
+                         "{\"id\":1,\"customer_id\":-2,", "{\"id\":1,\"customer_id\":0,",
+                         "{\"id\":1,\"customer_id\":9999999999999999999,", "{\"customer_id\":2,\"id\":1}",
+                         "{\"id\":1,\"customer_id\":12345678901234567890,"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = -1;
+        assert_false(order_json_customer_id(bad[i], strlen(bad[i]), &c));
+        assert_int_equal(c, -1);
+    }
+    /* the length bounds the read, not a NUL */
+    assert_false(order_json_customer_id(ok, 20, &c));
 }
 
 static void test_order_to_json_extremes(void **state UNUSED)
@@ -736,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_patch_errors),
         cmocka_unit_test(test_patch_collects_all_errors),
         cmocka_unit_test(test_order_to_json),
+        cmocka_unit_test(test_order_json_customer_id),
         cmocka_unit_test(test_order_to_json_extremes),
         cmocka_unit_test(test_order_clear),
         cmocka_unit_test(test_cursor_round_trip),

@@ -145,9 +145,9 @@ static void an_explicit_head_row_wins_over_get(void **state)
 {
     (void)state;
     const route table[] = {
-        {HTTP_GET, "/things/:id/parts", handler_a, ROUTE_INLINE, "bad thing"},
-        {HTTP_HEAD, "/things/:id/parts", handler_b, ROUTE_INLINE, "bad thing"},
-        {HTTP_PUT, "/things", handler_a, ROUTE_ON_WORKER, NULL},
+        {HTTP_GET, "/things/:id/parts", handler_a, ROUTE_INLINE, "bad thing", false},
+        {HTTP_HEAD, "/things/:id/parts", handler_b, ROUTE_INLINE, "bad thing", false},
+        {HTTP_PUT, "/things", handler_a, ROUTE_ON_WORKER, NULL, false},
     };
     const char *why = NULL;
     router *rt = router_create(table, 3, &why);
@@ -169,17 +169,17 @@ static void malformed_tables_are_refused(void **state)
 {
     (void)state;
     const route bad[][2] = {
-        {{HTTP_GET, "orders", handler_a, ROUTE_INLINE, NULL}},
-        {{HTTP_GET, "/a/:id/:id", handler_a, ROUTE_INLINE, "x"}},
-        {{HTTP_GET, "/a:id", handler_a, ROUTE_INLINE, "x"}},
-        {{HTTP_GET, "/a/:idx", handler_a, ROUTE_INLINE, "x"}},
-        {{HTTP_GET, "/a/:name", handler_a, ROUTE_INLINE, "x"}},
-        {{HTTP_GET, "/a/:id", handler_a, ROUTE_INLINE, NULL}},
-        {{HTTP_GET, "/a", NULL, ROUTE_INLINE, NULL}},
-        {{HTTP_OTHER, "/a", handler_a, ROUTE_INLINE, NULL}},
-        {{HTTP_GET, NULL, handler_a, ROUTE_INLINE, NULL}},
-        {{HTTP_GET, "/a", handler_a, ROUTE_INLINE, NULL},
-         {HTTP_GET, "/a", handler_b, ROUTE_ON_WORKER, NULL}},
+        {{HTTP_GET, "orders", handler_a, ROUTE_INLINE, NULL, false}},
+        {{HTTP_GET, "/a/:id/:id", handler_a, ROUTE_INLINE, "x", false}},
+        {{HTTP_GET, "/a:id", handler_a, ROUTE_INLINE, "x", false}},
+        {{HTTP_GET, "/a/:idx", handler_a, ROUTE_INLINE, "x", false}},
+        {{HTTP_GET, "/a/:name", handler_a, ROUTE_INLINE, "x", false}},
+        {{HTTP_GET, "/a/:id", handler_a, ROUTE_INLINE, NULL, false}},
+        {{HTTP_GET, "/a", NULL, ROUTE_INLINE, NULL, false}},
+        {{HTTP_OTHER, "/a", handler_a, ROUTE_INLINE, NULL, false}},
+        {{HTTP_GET, NULL, handler_a, ROUTE_INLINE, NULL, false}},
+        {{HTTP_GET, "/a", handler_a, ROUTE_INLINE, NULL, false},
+         {HTTP_GET, "/a", handler_b, ROUTE_ON_WORKER, NULL, false}},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t rows = bad[i][1].handler ? 2 : 1;

@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 
+#include "orderd/auth/auth.h"
 #include "orderd/base/config.h"
 #include "orderd/db/db_pool.h"
 #include "orderd/cache/hot_cache.h"
@@ -19,6 +20,7 @@ typedef struct app {
     db_pool *db;
     order_store *store;
     hot_cache *hot;       /* NULL when there is no in-process cache */
+    auth *auth;           /* tokens and rate limits (api/auth_gate.h); NULL = neither */
     atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
 } app;
 

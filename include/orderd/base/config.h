@@ -78,6 +78,18 @@ typedef struct orderd_config {
     int hot_cache_max_age_ms;
     int invalidation_sync_interval_ms;
 
+    /* authentication and rate limits (src/auth/) */
+    char jwt_secret[512];          /* HS256 key; "" = none */
+    char jwt_public_key_file[512]; /* PEM or JWKS; "" = none */
+    int jwt_leeway_s;
+    char jwt_issuer[256];             /* "" = iss not checked */
+    char jwt_audience[256];           /* "" = aud not checked */
+    int rate_limit_rps;               /* 0 = off */
+    int rate_limit_burst;             /* 0 = rate_limit_rps */
+    int rate_limit_auth_fail_per_min; /* 0 = off */
+    int rate_limit_auth_fail_burst;
+    char trusted_proxies[1024]; /* "a.b.c.d, 10.0.0.0/8, ::1" */
+
     /* logging */
     log_level log_level;
     bool access_log;

@@ -125,6 +125,11 @@ typedef enum metric_id {
     METRIC_DB_ACQUIRE_TIMEOUTS,          /* no pool connection came free in time */
     METRIC_REDIS_BREAKER_OPENED,         /* breaker transitions closed -> open */
     METRIC_REDIS_BREAKER_CLOSED,         /* breaker transitions open -> closed */
+    METRIC_AUTH_FAILURES,                /* requests answered 401 */
+    METRIC_AUTH_TOKENS_VERIFIED,         /* signature checks (token cache misses) */
+    METRIC_RATE_LIMITED,                 /* requests answered 429 */
+    METRIC_RATE_LIMIT_LEASES,            /* rate-limit budget leased from Redis (script calls) */
+    METRIC_RATE_LIMIT_FALLBACKS, /* decisions by the in-process limiter: Redis unreachable */
     METRIC_COUNT
 } metric_id;
 

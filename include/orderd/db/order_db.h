@@ -61,13 +61,14 @@ orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows,
                          bool *has_more);
 
 /*
- * Moves the order to status `to` when the transition is allowed and,
- * when expected_version >= 0, the version matches; bumps version.
- * ORDERD_ERR_NOT_FOUND, ORDERD_ERR_PRECONDITION (version mismatch) or
+ * Moves the order to status `to` when the transition is allowed, when
+ * expected_version >= 0 the version matches, and when owner > 0 it is
+ * that customer's; bumps version.  ORDERD_ERR_NOT_FOUND (also for an
+ * order of another owner), ORDERD_ERR_PRECONDITION (version mismatch) or
  * ORDERD_ERR_CONFLICT (transition not allowed from the current status).
  */
 orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
-                                  int64_t expected_version, order *out);
+                                  int64_t expected_version, int64_t owner, order *out);
 
 /*
  * Deletes the order when, with expected_version >= 0, its version matches.

@@ -98,6 +98,14 @@ void order_clear(order *o);
  */
 char *order_to_json(const order *o, size_t *len);
 
+/*
+ * The customer_id of an order order_to_json rendered (a response body, a
+ * cache entry), read from the fixed prefix {"id":N,"customer_id":M,
+ * without parsing the rest: the permission check on a cached read.
+ * false when json does not start that way.
+ */
+bool order_json_customer_id(const char *json, size_t len, int64_t *customer_id);
+
 /* ---- list queries and cursors ----------------------------------------- */
 
 #define ORDER_LIST_LIMIT_DEFAULT 20

@@ -62,6 +62,12 @@ typedef struct http_reply {
     /* instead of body: shared immutable bytes (base/blob.h); one
      * reference owned by the request, handed to libmicrohttpd */
     struct blob *blob;
+    /* the gate's (server.h): a static WWW-Authenticate value, and the
+     * rate-limit fields (draft-ietf-httpapi-ratelimit-headers), the
+     * policy borrowed for the server's life; NULL / "" = none */
+    const char *www_authenticate;
+    const char *ratelimit_policy;
+    char ratelimit[64];
 } http_reply;
 
 struct request {
@@ -91,6 +97,13 @@ struct request {
     bool content_type_json; /* Content-Type is application/json (any params) */
     bool no_cache;          /* Cache-Control: no-cache or max-age=0: answer from the source */
     bool has_content_type;
+    /* libmicrohttpd's, valid until completion; NULL when absent */
+    const char *authorization;
+    const char *forwarded_for; /* X-Forwarded-For */
+
+    /* what the gate (server.h) learned about the caller, for the
+     * handlers; the http layer never reads it */
+    _Alignas(8) unsigned char gate_state[48];
 
     char *body; /* owned, NUL-terminated, body_len bytes */
     size_t body_len;
@@ -104,6 +117,8 @@ struct request {
     worker_pool *workers;            /* the server's, for request_run_on_worker */
     void *handler_ctx;               /* the server's, passed to handlers */
     request_handler *worker_handler; /* what request_run_on_worker runs */
+    const void *matched_route;       /* the route row, while the gate decides */
+    bool gate_passed;                /* the gate let it through after a hand-over */
     bool suspended;                  /* polling thread only: handed on */
     bool dispatched;
     bool reply_queued;
@@ -139,6 +154,17 @@ void request_suspend(request *req);
  * when it is still empty).  Any thread; do not touch req afterwards.
  */
 void request_resume(request *req);
+
+/*
+ * For a gate that handed req on (server.h): let it through to its route,
+ * which then runs on the polling thread as its row says.  Any thread; do
+ * not touch req afterwards.
+ */
+void request_resume_pass(request *req);
+
+/* The caller's address as text ("127.0.0.1", "::1"): the TCP peer, not
+ * X-Forwarded-For.  "" when unknown.  Any thread that has req. */
+void request_peer_address(const request *req, char *out, size_t cap);
 
 /* The hand-over failed (a queue full or stopping): 503 with Retry-After,
  * then request_resume.  Any thread, for a suspended req. */

@@ -9,6 +9,7 @@
 #ifndef ORDERD_ROUTER_H
 #define ORDERD_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,8 @@ typedef struct route {
     route_mode mode;
     /* patterns with ":id": the 400's detail when the segment is no id */
     const char *bad_id_detail;
+    /* true: the server's gate (server.h) is not asked, e.g. health checks */
+    bool ungated;
 } route;
 
 typedef enum route_status {

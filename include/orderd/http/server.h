@@ -24,11 +24,29 @@
 
 typedef struct server server;
 
+/* What a gate decided. */
+typedef enum gate_verdict {
+    GATE_PASS,      /* run the route now */
+    GATE_ANSWERED,  /* req->reply is set (401, 429, ...): send it */
+    GATE_HANDED_ON, /* req is suspended on another thread, which ends with
+                     * request_resume_pass (run the route) or, with the
+                     * reply set, request_resume */
+} gate_verdict;
+
+/*
+ * Runs on the polling thread before the handler of every matched row
+ * that is not `ungated`: authentication and rate limits.  It may set
+ * reply headers a passing request keeps (RateLimit) and fill
+ * req->gate_state for the handlers.  ctx is the handlers' context.
+ */
+typedef gate_verdict request_gate(void *ctx, request *req);
+
 typedef struct server_options {
     const orderd_config *cfg; /* listen, threads, limits, timeouts, access log */
     const route *routes;      /* the route table (router.h) */
     size_t route_count;
-    void *handler_ctx; /* passed to every handler */
+    void *handler_ctx;  /* passed to every handler */
+    request_gate *gate; /* NULL: every request goes straight to its route */
 } server_options;
 
 /*

@@ -102,9 +102,11 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
 int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
                              order_create_done done, void *arg);
 
-/* expected_version < 0: no precondition. */
+/* expected_version < 0: no precondition.  owner > 0: the order must be
+ * that customer's (else ORDERD_ERR_NOT_FOUND), checked in the UPDATE. */
 orderd_err order_store_set_status(order_store *store, int64_t id, order_status to,
-                                  int64_t expected_version, uint64_t deadline_ns, order_doc *out);
+                                  int64_t expected_version, int64_t owner, uint64_t deadline_ns,
+                                  order_doc *out);
 
 orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_version,
                               uint64_t deadline_ns);
