@@ -18,16 +18,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "orderd/base/clock.h"
 #include "orderd/base/log.h"
 
 struct listener {
     int fd;      /* the listening socket; -1 once stopped */
-    int wake_fd; /* eventfd: written to stop the thread */
+    int wake_fd; /* eventfd: written to stop the thread, or when room came free */
     struct MHD_Daemon *daemon;
+    unsigned max_open;
     pthread_t thread;
     bool started;
     atomic_bool stopping;
+    atomic_bool full; /* waiting for a connection to close */
+    /* handed to libmicrohttpd, not yet counted by it: its polling thread
+     * counts (and checks the limit) a moment after MHD_add_connection */
+    atomic_uint pending;
+    uint64_t last_add_ns; /* the accept thread's own */
 };
+
+/* A handed-over connection that has not started by then was refused
+ * (libmicrohttpd's limit check in its polling thread): stop counting it. */
+#define PENDING_EXPIRY_NS (50 * 1000 * 1000)
 
 static int bind_and_listen(const char *host, uint16_t port, const char **why)
 {
@@ -89,10 +100,26 @@ listener *listener_open(const char *host, uint16_t port, const char **why)
     return l;
 }
 
-/* Accepts everything that is waiting; false when the socket failed for good. */
+/* Connections libmicrohttpd holds now (summed over its polling threads),
+ * plus those handed to it that it has not counted yet. */
+static unsigned open_connections(listener *l)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (atomic_load(&l->pending) > 0 && clock_now_ns() - l->last_add_ns > PENDING_EXPIRY_NS)
+        atomic_store(&l->pending, 0);
+    return (info ? info->num_connections : 0) + atomic_load(&l->pending);
+}
+
+/*
+ * Accepts what is waiting while there is room; false when the socket
+ * failed for good.  At the limit the rest stay in the listen backlog, as
+ * they would with libmicrohttpd's own listening socket, instead of being
+ * accepted only to be closed.
+ */
 static bool accept_pending(listener *l)
 {
-    for (;;) {
+    while (open_connections(l) < l->max_open) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof addr;
         int s = accept4(l->fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -109,9 +136,13 @@ static bool accept_pending(listener *l)
             LOG(LOG_ERROR, NULL, "accept failed: %s", strerror(errno));
             return false;
         }
-        /* over a connection limit, libmicrohttpd closes it itself */
-        MHD_add_connection(l->daemon, s, (struct sockaddr *)&addr, len);
+        /* over the per-address limit, libmicrohttpd closes it itself */
+        if (MHD_add_connection(l->daemon, s, (struct sockaddr *)&addr, len) == MHD_YES) {
+            atomic_fetch_add(&l->pending, 1);
+            l->last_add_ns = clock_now_ns();
+        }
     }
+    return true;
 }
 
 static void *accept_loop(void *arg)
@@ -119,27 +150,56 @@ static void *accept_loop(void *arg)
     listener *l = arg;
     struct pollfd fds[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = l->wake_fd, .events = POLLIN}};
     while (!atomic_load(&l->stopping)) {
-        if (poll(fds, 2, -1) < 0) {
+        bool room = open_connections(l) < l->max_open;
+        atomic_store(&l->full, !room);
+        fds[0].events = room ? POLLIN : 0;
+        /* full: a closing connection wakes us; the timeout is a backstop
+         * (and lets a refused hand-over expire) */
+        if (poll(fds, 2, room ? -1 : 10) < 0) {
             if (errno == EINTR)
                 continue;
             LOG(LOG_ERROR, NULL, "accept thread: poll failed: %s", strerror(errno));
             break;
         }
-        if (fds[1].revents || atomic_load(&l->stopping))
+        if (atomic_load(&l->stopping))
             break;
-        if (fds[0].revents && !accept_pending(l))
+        if (fds[1].revents) {
+            uint64_t n;
+            ssize_t got = read(l->wake_fd, &n, sizeof n);
+            (void)got; /* nonblocking: nothing to read just means another wake took it */
+        }
+        if (room && fds[0].revents && !accept_pending(l))
             break;
     }
     return NULL;
 }
 
-int listener_start(listener *l, struct MHD_Daemon *daemon)
+int listener_start(listener *l, struct MHD_Daemon *daemon, unsigned max_open)
 {
     l->daemon = daemon;
+    l->max_open = max_open;
     if (pthread_create(&l->thread, NULL, accept_loop, l) != 0)
         return -1;
     l->started = true;
     return 0;
+}
+
+void listener_connection_started(listener *l)
+{
+    if (!l)
+        return;
+    unsigned n = atomic_load(&l->pending);
+    while (n > 0 && !atomic_compare_exchange_weak(&l->pending, &n, n - 1))
+        ;
+}
+
+void listener_connection_closed(listener *l)
+{
+    if (l && atomic_load_explicit(&l->full, memory_order_relaxed)) {
+        uint64_t one = 1;
+        ssize_t n = write(l->wake_fd, &one, sizeof one);
+        (void)n; /* a full counter means it is awake already */
+    }
 }
 
 void listener_stop(listener *l)

@@ -509,6 +509,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     server *srv = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        listener_connection_started(srv->listener);
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = info ? conn_deadlines_add(srv->deadlines, info->connect_fd,
@@ -518,6 +519,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         /* libmicrohttpd closes the descriptor only after this returns */
         conn_deadlines_remove(srv->deadlines, *socket_context);
         *socket_context = NULL;
+        listener_connection_closed(srv->listener);
     }
 }
 
@@ -614,7 +616,7 @@ server *server_start(const server_options *opts)
         LOG(LOG_ERROR, NULL, "cannot start the HTTP daemon");
         goto fail;
     }
-    if (listener_start(srv->listener, srv->daemon) != 0) {
+    if (listener_start(srv->listener, srv->daemon, (unsigned)cfg->max_connections) != 0) {
         LOG(LOG_ERROR, NULL, "cannot start the accept thread");
         MHD_stop_daemon(srv->daemon);
         goto fail;

@@ -23,10 +23,19 @@ typedef struct listener listener;
  * with *why set (a static string; errno tells more) when it cannot. */
 listener *listener_open(const char *host, uint16_t port, const char **why);
 
-/* Starts accepting: every accepted connection goes to daemon, which
- * closes it itself when it is over its limits.  0, or -1 when the
- * thread cannot start. */
-int listener_start(listener *l, struct MHD_Daemon *daemon);
+/* Starts accepting: every accepted connection goes to daemon (which
+ * closes it itself when it is over its per-address limit).  While daemon
+ * holds max_open connections, new ones wait in the listen backlog.  0,
+ * or -1 when the thread cannot start. */
+int listener_start(listener *l, struct MHD_Daemon *daemon, unsigned max_open);
+
+/* libmicrohttpd's polling thread took a handed-over connection (its
+ * MHD_CONNECTION_NOTIFY_STARTED).  NULL-safe; any thread. */
+void listener_connection_started(listener *l);
+
+/* A connection of daemon closed: room for the next one.  Cheap unless the
+ * listener is waiting for room.  NULL-safe; any thread. */
+void listener_connection_closed(listener *l);
 
 /* Stops accepting and closes the socket: new connects are refused from
  * here on.  Connections already handed over are untouched.  Idempotent. */
