@@ -36,7 +36,7 @@ struct conn_slot {
     conn_slot *prev, *next; /* under the registry lock */
     int fd;
     _Atomic uint64_t deadline_ns; /* 0 = none */
-    bool kept_alive; /* a response went out: the connection's thread only */
+    bool kept_alive;              /* a response went out: the connection's thread only */
 };
 
 struct conn_deadlines {

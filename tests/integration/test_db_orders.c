@@ -187,7 +187,8 @@ static void test_list_keyset_pages(void **state)
         assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
         ids[i] = o.id;
         if (i % 2 == 1) {
-            assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, 0, &moved), ORDERD_OK);
+            assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, 0, &moved),
+                             ORDERD_OK);
             order_clear(&moved);
         }
         order_clear(&o);
@@ -262,7 +263,8 @@ static void test_update_status(void **state)
     order_clear(&u);
 
     assert_int_equal(order_db_update_status(oc, o.id, ORDER_PAID, -1, 0, &u), ORDERD_ERR_CONFLICT);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 2, 0, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_PENDING, 2, 0, &u),
+                     ORDERD_ERR_CONFLICT);
     assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, 1, 0, &u),
                      ORDERD_ERR_PRECONDITION);
     /* A stale version wins over an impossible transition: 412 before 409. */
@@ -271,7 +273,8 @@ static void test_update_status(void **state)
     assert_int_equal(order_db_update_status(oc, o.id, ORDER_SHIPPED, -1, 0, &u), ORDERD_OK);
     assert_int_equal(u.version, 3);
     order_clear(&u);
-    assert_int_equal(order_db_update_status(oc, o.id, ORDER_CANCELLED, 3, 0, &u), ORDERD_ERR_CONFLICT);
+    assert_int_equal(order_db_update_status(oc, o.id, ORDER_CANCELLED, 3, 0, &u),
+                     ORDERD_ERR_CONFLICT);
     assert_int_equal(order_db_update_status(oc, o.id, ORDER_DELIVERED, 3, 0, &u), ORDERD_OK);
     assert_int_equal(u.status, ORDER_DELIVERED);
     assert_int_equal(u.version, 4);

@@ -480,8 +480,8 @@ static void test_print_config(void **state)
 
     (void)state;
     assert_int_equal(LOAD("--db-url", "postgres://app:hunter2@db/orders", "--redis-url",
-                          "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81",
-                          "--jwt-secret", "s3cr3t-key=="),
+                          "redis://:topsecret@cache:6379/0", "--listen", "[::1]:81", "--jwt-secret",
+                          "s3cr3t-key=="),
                      0);
     text = capture(print_config_to, &g_cfg);
     assert_int_equal(count_lines(text), 45);

@@ -591,9 +591,14 @@ static void test_order_json_customer_id(void **state UNUSED)
     const char *ok = "{\"id\":9223372036854775807,\"customer_id\":9223372036854775807,\"x\":1}";
     assert_true(order_json_customer_id(ok, strlen(ok), &c));
     assert_int_equal(c, INT64_MAX);
-    const char *bad[] = {"", "{\"id\":1}", "{\"id\":1,\"customer\":2,", "{\"id\":1,\"customer_id\":",
-                         "{\"id\":1,\"customer_id\":-2,", "{\"id\":1,\"customer_id\":0,",
-                         "{\"id\":1,\"customer_id\":9999999999999999999,", "{\"customer_id\":2,\"id\":1}",
+    const char *bad[] = {"",
+                         "{\"id\":1}",
+                         "{\"id\":1,\"customer\":2,",
+                         "{\"id\":1,\"customer_id\":",
+                         "{\"id\":1,\"customer_id\":-2,",
+                         "{\"id\":1,\"customer_id\":0,",
+                         "{\"id\":1,\"customer_id\":9999999999999999999,",
+                         "{\"customer_id\":2,\"id\":1}",
                          "{\"id\":1,\"customer_id\":12345678901234567890,"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c = -1;

@@ -132,19 +132,19 @@ static void lax_syntax_is_refused(void **state)
     request_framing f;
     const char *detail;
     const char *bad[] = {
-        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",         /* whitespace before the colon */
+        "GET / HTTP/1.1\r\nHost : x\r\n\r\n", /* whitespace before the colon */
         "GET / HTTP/1.1\r\nHost: x\r\nX-A\t: y\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", /* obs-fold */
-        "GET / HTTP/1.1\nHost: x\r\n\r\n",             /* bare LF, request line */
-        "GET / HTTP/1.1\r\nHost: x\n\r\n",             /* bare LF, field line */
-        "GET / HTTP/1.1\r\nHost: x\r\n\n",             /* bare LF, blank line */
-        "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", /* CR inside a value */
-        "GET / HTTP/1.1\r\n\r\n",                      /* no Host */
-        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", /* two Hosts */
+        "GET / HTTP/1.1\nHost: x\r\n\r\n",                   /* bare LF, request line */
+        "GET / HTTP/1.1\r\nHost: x\n\r\n",                   /* bare LF, field line */
+        "GET / HTTP/1.1\r\nHost: x\r\n\n",                   /* bare LF, blank line */
+        "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",    /* CR inside a value */
+        "GET / HTTP/1.1\r\n\r\n",                            /* no Host */
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",      /* two Hosts */
         "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
-        "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", /* the method is not a token */
-        "GET / HTTP/1.2\r\n\r\n", /* read as HTTP/1.1: Host is required */
+        "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",        /* the method is not a token */
+        "GET / HTTP/1.2\r\n\r\n",                   /* read as HTTP/1.1: Host is required */
         "GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", /* an empty name */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -190,8 +190,16 @@ static void raw_targets(void **state)
     assert_int_equal(request_guard_check_target("/orders/1?status=paid&limit=2", &detail), 0);
     assert_int_equal(request_guard_check_target("http://h:8080/orders", &detail), 0);
     assert_int_equal(request_guard_check_target("HTTPS://h/", &detail), 0);
-    const char *bad[] = {"/orders/1%00", "/orders?status=paid%00", "/a b", "/a\tb", "/a#f",
-                         "orders/1",     "/\x7f",                  "/\xc3\xa9", "*", ""};
+    const char *bad[] = {"/orders/1%00",
+                         "/orders?status=paid%00",
+                         "/a b",
+                         "/a\tb",
+                         "/a#f",
+                         "orders/1",
+                         "/\x7f",
+                         "/\xc3\xa9",
+                         "*",
+                         ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         detail = NULL;
         if (request_guard_check_target(bad[i], &detail) != 400)

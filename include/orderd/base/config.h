@@ -41,9 +41,9 @@ typedef struct orderd_config {
     /* server */
     char listen_host[64]; /* from ORDERD_LISTEN host:port */
     uint16_t listen_port;
-    int threads;    /* MHD polling threads; 0 in the table = CPU count */
-    int io_workers; /* blocking-I/O worker threads; 0 = db_pool_size */
-    int max_connections; /* 0 in the table = from RLIMIT_NOFILE (main.c) */
+    int threads;                     /* MHD polling threads; 0 in the table = CPU count */
+    int io_workers;                  /* blocking-I/O worker threads; 0 = db_pool_size */
+    int max_connections;             /* 0 in the table = from RLIMIT_NOFILE (main.c) */
     int max_connections_per_address; /* 0 = no limit */
     int idle_timeout_s;
     int request_head_timeout_ms; /* line + headers must arrive by then */
