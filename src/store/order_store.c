@@ -39,6 +39,19 @@ struct order_store {
     atomic_int acquire_timeout_ms; /* a reload may change it (order_store_set_live) */
 };
 
+/* The cache lifetimes of opts: at start and on every reload. */
+static order_cache_options cache_lifetimes(const order_store_options *opts)
+{
+    return (order_cache_options){
+        .ttl_ms = opts->ttl_ms,
+        .jitter_pct = opts->jitter_pct,
+        .negative_ttl_ms = opts->negative_ttl_ms,
+        .list_ttl_ms = opts->list_ttl_ms,
+        .tombstone_ttl_ms = opts->tombstone_ttl_ms,
+        .xfetch_beta = opts->xfetch_beta,
+    };
+}
+
 order_store *order_store_create(const order_store_options *opts)
 {
     order_store *store = calloc(1, sizeof *store);
@@ -48,16 +61,9 @@ order_store *order_store_create(const order_store_options *opts)
     store->hot = opts->cache ? opts->hot : NULL;
     atomic_init(&store->acquire_timeout_ms, opts->db_acquire_timeout_ms);
     if (opts->cache) {
-        order_cache_options co = {
-            .redis = opts->cache,
-            .ttl_ms = opts->ttl_ms,
-            .jitter_pct = opts->jitter_pct,
-            .negative_ttl_ms = opts->negative_ttl_ms,
-            .list_ttl_ms = opts->list_ttl_ms,
-            .tombstone_ttl_ms = opts->tombstone_ttl_ms,
-            .xfetch_beta = opts->xfetch_beta,
-            .test_hooks = opts->test_hooks,
-        };
+        order_cache_options co = cache_lifetimes(opts);
+        co.redis = opts->cache;
+        co.test_hooks = opts->test_hooks;
         store->cache = order_cache_create(&co);
         if (!store->cache)
             goto fail;
@@ -120,14 +126,7 @@ void order_store_set_live(order_store *store, const order_store_options *opts)
         hot_cache_set_max_age(store->hot, opts->hot_max_age_ms);
     if (!store->cache)
         return;
-    order_cache_options co = {
-        .ttl_ms = opts->ttl_ms,
-        .jitter_pct = opts->jitter_pct,
-        .negative_ttl_ms = opts->negative_ttl_ms,
-        .list_ttl_ms = opts->list_ttl_ms,
-        .tombstone_ttl_ms = opts->tombstone_ttl_ms,
-        .xfetch_beta = opts->xfetch_beta,
-    };
+    order_cache_options co = cache_lifetimes(opts);
     order_cache_set_ttls(store->cache, &co);
 }
 
