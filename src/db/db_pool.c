@@ -36,6 +36,9 @@
 #define APP_NAME_MAX           63
 #define SET_APP_NAME_SQL       "SELECT pg_catalog.set_config('application_name', $1, false)"
 #define SET_APP_NAME_STATEMENT "orderd_set_application_name"
+/* prepared_mask has one bit per statement and one for set_config */
+#define STATEMENTS_MAX        63
+#define PREPARED_SET_APP_NAME (1ull << STATEMENTS_MAX)
 
 typedef enum slot_state { SLOT_EMPTY = 0, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING } slot_state;
 
@@ -54,6 +57,9 @@ struct db_conn {
      * it, and as it was at connect (the URL may choose it); "" unknown */
     char app_name[APP_NAME_MAX + 1];
     char base_app_name[APP_NAME_MAX + 1];
+    /* holder only: bit i = statements[i] is prepared on this session,
+     * bit PREPARED_SET_APP_NAME = the set_config statement is */
+    uint64_t prepared_mask;
 };
 
 struct db_pool {
@@ -112,13 +118,22 @@ static bool sqlstate_is(const PGresult *res, const char *state)
     return strcmp(db_sqlstate(res), state) == 0;
 }
 
+static const db_statement set_app_name_statement = {SET_APP_NAME_STATEMENT, SET_APP_NAME_SQL, 1};
+
 /*
- * Opens and prepares one connection for slot c, outside the pool mutex.
- * Returns NULL
- * after logging why.  application_name comes before the URL so a URL can
- * override it; connect_timeout comes after so the setting wins.
+ * Opens one connection for slot c, outside the pool mutex, and with
+ * prepare_all prepares every statement on it.  Returns NULL after logging
+ * why.  application_name comes before the URL so a URL can override it;
+ * connect_timeout comes after so the setting wins.
+ *
+ * Only the pool's first connections prepare everything here, at start-up,
+ * where a bad statement should stop the service loudly.  A connection
+ * reopened later prepares each statement on first use instead (db_exec),
+ * under the holder's deadline: a blocking PQprepare waits for the tables
+ * it names, so behind a lock it would hold the request a whole
+ * statement_timeout past its deadline, once per statement.
  */
-static PGconn *conn_open(const db_pool *pool, db_conn *c, bool quiet)
+static PGconn *conn_open(const db_pool *pool, db_conn *c, bool quiet, bool prepare_all)
 {
     char timeout[16];
     const char *keys[4], *values[4];
@@ -164,10 +179,10 @@ static PGconn *conn_open(const db_pool *pool, db_conn *c, bool quiet)
     const char *name = PQparameterStatus(pg, "application_name");
     snprintf(c->base_app_name, sizeof c->base_app_name, "%s", name ? name : "");
     snprintf(c->app_name, sizeof c->app_name, "%s", c->base_app_name);
-    for (int i = -1; pool->prepared && i < pool->statement_count; i++) {
+    c->prepared_mask = 0;
+    for (int i = -1; prepare_all && pool->prepared && i < pool->statement_count; i++) {
         /* -1: the statement that names the session after its trace */
-        static const db_statement set_name = {SET_APP_NAME_STATEMENT, SET_APP_NAME_SQL, 1};
-        const db_statement *st = i < 0 ? &set_name : &pool->statements[i];
+        const db_statement *st = i < 0 ? &set_app_name_statement : &pool->statements[i];
         if (i < 0 && !pool->trace_application_name)
             continue;
         PGresult *res = PQprepare(pg, st->name, st->sql, st->nparams, NULL);
@@ -179,6 +194,7 @@ static PGconn *conn_open(const db_pool *pool, db_conn *c, bool quiet)
                 one_line(PQerrorMessage(pg), buf, sizeof buf));
             goto fail;
         }
+        c->prepared_mask |= i < 0 ? PREPARED_SET_APP_NAME : 1ull << i;
     }
     return pg;
 
@@ -247,7 +263,7 @@ static db_conn *slot_connect(db_pool *pool, db_conn *c, orderd_err *err)
      * is only ever touched by the slot's holder, which is us. */
     bool was_failing = c->backoff_ns != 0;
     c->failed = false;
-    PGconn *pg = conn_open(pool, c, was_failing);
+    PGconn *pg = conn_open(pool, c, was_failing, false);
 
     pthread_mutex_lock(&pool->mutex);
     if (pg == NULL) {
@@ -272,8 +288,9 @@ static db_conn *slot_connect(db_pool *pool, db_conn *c, orderd_err *err)
 db_pool *db_pool_create(const db_pool_options *opts)
 {
     if (opts == NULL || opts->url == NULL || opts->size < 1 || opts->size > POOL_SIZE_MAX ||
-        opts->statement_count < 0 || (opts->statement_count > 0 && opts->statements == NULL) ||
-        opts->statement_timeout_ms < 0 || opts->connect_timeout_ms < 0)
+        opts->statement_count < 0 || opts->statement_count > STATEMENTS_MAX ||
+        (opts->statement_count > 0 && opts->statements == NULL) || opts->statement_timeout_ms < 0 ||
+        opts->connect_timeout_ms < 0)
         return NULL;
 
     db_pool *pool = calloc(1, sizeof *pool);
@@ -317,7 +334,7 @@ db_pool *db_pool_create(const db_pool_options *opts)
         c->state = SLOT_EMPTY;
         if (!reachable)
             continue;
-        c->pg = conn_open(pool, c, false);
+        c->pg = conn_open(pool, c, false, true);
         if (c->pg != NULL) {
             c->state = SLOT_IDLE;
         } else {
@@ -639,6 +656,24 @@ static PGresult *exec_named(db_conn *conn, const db_statement *st, const char *c
     return set;
 }
 
+/*
+ * Prepares st on conn unless its bit says it already is (see conn_open),
+ * and like any statement under the holder's deadline.  A prepared
+ * statement outlives a rolled-back transaction, so the bit stays true.
+ */
+static orderd_err prepare_once(db_conn *conn, const db_statement *st, uint64_t bit)
+{
+    if (!conn->pool->prepared || (conn->prepared_mask & bit) != 0)
+        return ORDERD_OK;
+    PGresult *res =
+        PQsendPrepare(conn->pg, st->name, st->sql, st->nparams, NULL) ? wait_result(conn) : NULL;
+    orderd_err err = result_classify(conn, res, st->name);
+    PQclear(res);
+    if (err == ORDERD_OK)
+        conn->prepared_mask |= bit;
+    return err;
+}
+
 PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_err *err)
 {
     orderd_err ignored;
@@ -656,9 +691,17 @@ PGresult *db_exec(db_conn *conn, int index, const char *const *params, orderd_er
     }
     const db_statement *st = &pool->statements[index];
     char name[APP_NAME_MAX + 1];
+    bool rename = pool->trace_application_name && wanted_app_name(conn, name) &&
+                  strcmp(name, conn->app_name) != 0;
+    *err = prepare_once(conn, st, 1ull << index);
+    if (*err == ORDERD_OK && rename)
+        *err = prepare_once(conn, &set_app_name_statement, PREPARED_SET_APP_NAME);
+    if (*err != ORDERD_OK) {
+        conn->app_name[0] = '\0'; /* a failed transaction undoes set_config */
+        return NULL;
+    }
     PGresult *res;
-    if (pool->trace_application_name && wanted_app_name(conn, name) &&
-        strcmp(name, conn->app_name) != 0) {
+    if (rename) {
         res = exec_named(conn, st, params, name);
     } else {
         res = send_statement(conn, st, params) ? wait_result(conn) : NULL;

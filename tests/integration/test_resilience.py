@@ -84,6 +84,32 @@ class LockedTableTest(StackTestCase):
         self.assertLess(elapsed, self.DEADLINE_MS / 1000 + 1.0)
 
 
+class ReconnectBehindLockTest(StackTestCase):
+    """A connection cancelled at a deadline is reopened while the lock still holds.
+
+    statement_timeout is the server's safety net, longer than the request
+    deadline as an operator sets it; the reopened connection must not wait
+    for it (preparing a statement waits for the tables it names).
+    """
+    DEADLINE_MS = 800
+    stack_env = {"ORDERD_DB_POOL_SIZE": "1", "ORDERD_REQUEST_TIMEOUT_MS": str(DEADLINE_MS),
+                 "ORDERD_DB_STATEMENT_TIMEOUT_MS": "6000"}
+
+    def post_elapsed(self):
+        start = time.monotonic()
+        resp = self.c.post("/orders", json_body={"customer_id": new_customer_id(), "total": "1.00"})
+        return resp, time.monotonic() - start
+
+    def test_each_post_behind_the_lock_ends_by_its_own_deadline(self):
+        with LockSession(self.stack.db_url):
+            answers = [self.post_elapsed() for _ in range(3)]  # each cancels, the next reconnects
+        for resp, elapsed in answers:
+            self.assertIn(resp.status, (503, 504), resp)
+            self.assert_problem(resp, resp.status)
+            self.assertLess(elapsed, self.DEADLINE_MS / 1000 + 1.0, [f"{e:.2f} s" for _, e in answers])
+        self.assertEqual(self.create_order()["status"], "pending")
+
+
 class StatementTimeoutTest(StackTestCase):
     stack_env = {"ORDERD_REQUEST_TIMEOUT_MS": "10000", "ORDERD_DB_STATEMENT_TIMEOUT_MS": "500"}
 
