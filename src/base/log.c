@@ -418,29 +418,44 @@ size_t log_json_escape(char *out, size_t outlen, const char *s)
 
 /* ---- line building ----------------------------------------------------- */
 
+/* Bytes a JSON string may hold as they are: printable ASCII but '"' and
+ * '\\'.  One lookup per byte: every access line scans ~150 bytes. */
+static bool json_plain[256];
+
+__attribute__((constructor)) static void json_plain_init(void)
+{
+    for (int c = 0x20; c < 0x80; c++)
+        json_plain[c] = c != '"' && c != '\\';
+}
+
 /* Length of s when no byte of it needs escaping, else (size_t)-1. */
 static size_t plain_len(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
-    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+    while (json_plain[*p])
         p++;
     return *p == '\0' ? (size_t)(p - (const unsigned char *)s) : (size_t)-1;
 }
 
-/* Appends "name":"<escaped value>" preceded by a comma. */
-static void lb_field(buf *lb, const char *name, const char *value)
+/*
+ * Appends key (the text ,"name":" ) and the escaped value with its closing
+ * quote.  Request ids, methods, routes and addresses never need escaping:
+ * one scan and one copy instead of the two passes of log_json_escape.
+ */
+static void lb_field_key(buf *lb, const char *key, size_t key_len, const char *value)
 {
-    buf_puts(lb, ",\"");
-    buf_puts(lb, name);
-    buf_puts(lb, "\":\"");
-    /* request ids, methods, routes and addresses never need escaping:
-     * one scan and a copy instead of the two passes below */
     size_t plain = plain_len(value);
     if (plain != (size_t)-1) {
-        buf_append(lb, value, plain);
-        buf_puts(lb, "\"");
+        if (!buf_reserve(lb, key_len + plain + 1))
+            return;
+        char *out = lb->data + lb->len;
+        memcpy(out, key, key_len);
+        memcpy(out + key_len, value, plain);
+        out[key_len + plain] = '"';
+        buf_commit(lb, key_len + plain + 1);
         return;
     }
+    buf_append(lb, key, key_len);
     size_t need = log_json_escape(NULL, 0, value);
     if (!buf_reserve(lb, need))
         return;
@@ -448,6 +463,10 @@ static void lb_field(buf *lb, const char *name, const char *value)
     buf_commit(lb, need);
     buf_puts(lb, "\"");
 }
+
+/* Appends ,"name":"<escaped value>"; name is a string literal. */
+#define lb_field(lb, name, value)                                                                  \
+    lb_field_key((lb), ",\"" name "\":\"", sizeof(",\"" name "\":\"") - 1, (value))
 
 /*
  * RFC 3339 with milliseconds.  gmtime_r is most of the cost of a log

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "orderd/base/fmt.h"
 #include "orderd/base/random.h"
 
 static bool is_lower_hex(char c)
@@ -56,13 +57,11 @@ bool trace_parse_traceparent(const char *value, trace_context *out)
 /* 16 hex digits of a random nonzero 64-bit value (all zeros is invalid). */
 static void random_hex16(char out[16])
 {
-    static const char digits[] = "0123456789abcdef";
     uint64_t v;
     do
         v = random_u64();
     while (v == 0);
-    for (int i = 15; i >= 0; i--, v >>= 4)
-        out[i] = digits[v & 15];
+    fmt_hex_u64(v, out);
 }
 
 void trace_start(trace_context *t, const char *traceparent)

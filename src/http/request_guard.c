@@ -10,31 +10,42 @@
 #include <string.h>
 #include <strings.h>
 
-/* tchar (RFC 9110 5.6.2): the bytes of a method or a field name. */
+/*
+ * Byte classes, one table lookup per byte: the head walk runs on every
+ * request, and a switch or strchr() per byte was most of its cost.
+ */
+enum {
+    BYTE_TCHAR = 1,    /* tchar (RFC 9110 5.6.2): a method or a field name */
+    BYTE_VALUE = 2,    /* may appear in a field value: VCHAR, obs-text, SP, HTAB */
+    BYTE_NOT_HOST = 4, /* may not appear in uri-host [":" port] as we accept it */
+};
+
+#define TCHAR_PUNCT "!#$%&'*+-.^_`|~"
+
+static unsigned char byte_class[256];
+
+/* filled before main (and before any fuzz target) runs: no check per lookup */
+__attribute__((constructor)) static void byte_classes_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (alnum || (c != 0 && strchr(TCHAR_PUNCT, c)))
+            byte_class[c] |= BYTE_TCHAR;
+        if ((c >= 0x20 && c != 0x7f) || c == '\t')
+            byte_class[c] |= BYTE_VALUE;
+        if (c != 0 && strchr(" \t/?#@\\", c))
+            byte_class[c] |= BYTE_NOT_HOST;
+    }
+}
+
+static bool byte_is(unsigned char c, int klass)
+{
+    return (byte_class[c] & klass) != 0;
+}
+
 static bool is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return byte_is(c, BYTE_TCHAR);
 }
 
 /* ---- the request target ---------------------------------------------------- */
@@ -67,6 +78,8 @@ int request_guard_check_target(const char *target, const char **detail)
 
 const char *request_guard_origin_path(const char *url)
 {
+    if (url[0] == '/') /* nearly every request: no prefix to compare */
+        return url;
     size_t skip;
     if (starts_with_nocase(url, "http://"))
         skip = sizeof "http://" - 1;
@@ -104,7 +117,7 @@ static bool name_is(const char *name, size_t len, const char *want, size_t want_
 static bool host_value_ok(const char *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strchr(" \t/?#@\\", v[i]))
+        if (byte_is((unsigned char)v[i], BYTE_NOT_HOST))
             return false;
     return true;
 }
@@ -170,8 +183,7 @@ static int walk_fields(const char *p, const char *end, head_facts *facts, const 
             p++;
         const char *value = p;
         while (p < end && *p != '\0') {
-            unsigned char c = (unsigned char)*p;
-            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            if (!byte_is((unsigned char)*p, BYTE_VALUE)) {
                 *detail = "a header field value holds a control character";
                 return 400;
             }

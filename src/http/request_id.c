@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "orderd/base/fmt.h"
 #include "orderd/base/random.h"
 
 bool request_id_is_valid(const char *id)
@@ -26,21 +27,23 @@ bool request_id_is_valid(const char *id)
 
 void request_id_generate(char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
     uint64_t hi = random_u64(), lo = random_u64();
-    memcpy(b, &hi, 8);
-    memcpy(b + 8, &lo, 8);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        *o++ = hex[b[i] >> 4];
-        *o++ = hex[b[i] & 15];
-    }
-    *o = '\0';
+    hi = (hi & ~UINT64_C(0xf000)) | UINT64_C(0x4000);             /* version 4 */
+    lo = (lo & ~(UINT64_C(0xc0) << 56)) | (UINT64_C(0x80) << 56); /* RFC 4122 variant */
+    char hex[32];
+    fmt_hex_u64(hi, hex);
+    fmt_hex_u64(lo, hex + 16);
+    /* 8-4-4-4-12 */
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = '\0';
 }
 
 void request_id_assign(const char *client_id, char out[REQUEST_ID_MAX + 1])

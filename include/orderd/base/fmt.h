@@ -18,5 +18,7 @@ size_t fmt_u64(uint64_t v, char *out);
 size_t fmt_millis(double ms, char *out);
 /* "a.b.c.d:port" or "[v6]:port" (at most INET6_ADDRSTRLEN + 8); 0 for other families. */
 size_t fmt_sockaddr(const struct sockaddr *sa, char *out);
+/* The 8 bytes of v, most significant first, as 16 lowercase hex digits. */
+size_t fmt_hex_u64(uint64_t v, char *out);
 
 #endif
