@@ -260,6 +260,9 @@ static const struct {
                                      "Order changes applied from PostgreSQL notifications"},
     [METRIC_INVALIDATIONS_REPLAYED] = {"orderd_invalidations_replayed_total", NULL,
                                        "Order changes applied from the change log (catch-up)"},
+    [METRIC_INVALIDATIONS_OWN] = {"orderd_invalidations_own_total", NULL,
+                                  "Order changes this process wrote and invalidated itself: "
+                                  "seen in the change feed, not applied again"},
     [METRIC_HOT_CACHE_HITS] = {"orderd_hot_cache_hits_total", NULL,
                                "Reads answered from process memory"},
     [METRIC_HOT_CACHE_EVICTIONS_CAPACITY] = {"orderd_hot_cache_evictions_total",

@@ -16,6 +16,7 @@
 #include "orderd/base/clock.h"
 #include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
+#include "orderd/base/metrics.h"
 
 #define CHANNEL "orderd_order_changes"
 /* changes handed to the sink per call, at most */
@@ -29,8 +30,10 @@
 #define SEEN_MAX 4096
 
 struct change_feed {
-    change_feed_options opts; /* opts.replay_window_ms unused: see below */
+    change_feed_options
+        opts; /* opts.replay_window_ms unused: see below; opts.own_origin, own_origin */
     char *url;
+    char own_origin[ORDER_CHANGE_ORIGIN_MAX + 1];
     _Atomic int64_t replay_window_ms; /* widened on a reload (change_feed_widen_replay_window) */
     bg_thread thread;
     atomic_int state;
@@ -66,12 +69,32 @@ static void set_state(change_feed *f, change_feed_state state, int fd)
 
 /* ---- payloads ------------------------------------------------------------- */
 
+/*
+ * Counts the changes of a payload this process wrote itself.  Its writer
+ * has tombstoned them in Redis (or journaled that) and dropped them from
+ * memory before answering; applying them again only doubled the Redis
+ * work of every write.  false when the payload is malformed.
+ */
+static bool count_own(order_change_reader *reader)
+{
+    order_change change;
+    int rc;
+    while ((rc = order_change_reader_next(reader, &change)) == 1)
+        metric_inc(METRIC_INVALIDATIONS_OWN);
+    return rc == 0;
+}
+
 /* Hands one payload's changes to the sink. false when it is malformed. */
 static bool deliver(change_feed *f, const char *payload, size_t len, bool pushed)
 {
     order_change_reader reader;
     if (!order_change_reader_open(&reader, payload, len))
         return false;
+    if (f->own_origin[0] != '\0' && strcmp(reader.origin, f->own_origin) == 0) {
+        if (pushed && f->seen_count < SEEN_MAX)
+            f->seen[f->seen_count++] = reader.txid; /* the log read need not send it */
+        return count_own(&reader);
+    }
     order_change batch[APPLY_MAX];
     int n = 0, rc;
     while ((rc = order_change_reader_next(&reader, &batch[n])) == 1) {
@@ -338,6 +361,8 @@ change_feed *change_feed_start(const change_feed_options *opts)
     if (!f)
         return NULL;
     f->opts = *opts;
+    snprintf(f->own_origin, sizeof f->own_origin, "%s", opts->own_origin ? opts->own_origin : "");
+    f->opts.own_origin = NULL; /* not borrowed: own_origin */
     atomic_init(&f->replay_window_ms, opts->replay_window_ms);
     if (f->opts.sync_interval_ms < 10)
         f->opts.sync_interval_ms = 10;

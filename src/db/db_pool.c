@@ -26,8 +26,10 @@
 #include <time.h>
 
 #include "orderd/base/clock.h"
+#include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
 #include "orderd/base/metrics.h"
+#include "orderd/base/random.h"
 
 #define BACKOFF_MIN_NS (100ull * 1000 * 1000)
 #define BACKOFF_MAX_NS (2000ull * 1000 * 1000)
@@ -71,6 +73,7 @@ struct db_pool {
     int connect_timeout_ms;
     bool prepared;
     bool trace_application_name;
+    char origin[17]; /* db_pool_origin */
     const db_statement *statements;
     int statement_count;
     db_conn *slots;
@@ -164,17 +167,17 @@ static PGconn *conn_open(const db_pool *pool, db_conn *c, bool quiet, bool prepa
     }
     PQsetNoticeReceiver(pg, notice_receive, c);
 
-    if (pool->statement_timeout_ms > 0) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "SET statement_timeout = %d", pool->statement_timeout_ms);
-        PGresult *res = PQexec(pg, sql);
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok) {
-            LOG(LOG_WARN, NULL, "db connect: setting statement_timeout failed: %s",
-                one_line(PQerrorMessage(pg), buf, sizeof buf));
-            goto fail;
-        }
+    /* one round trip; the origin is hex digits, so it needs no quoting */
+    char sql[128];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %d; SET orderd.origin = '%s'",
+             pool->statement_timeout_ms, pool->origin);
+    PGresult *set_res = PQexec(pg, sql);
+    bool set = PQresultStatus(set_res) == PGRES_COMMAND_OK;
+    PQclear(set_res);
+    if (!set) {
+        LOG(LOG_WARN, NULL, "db connect: setting statement_timeout and orderd.origin failed: %s",
+            one_line(PQerrorMessage(pg), buf, sizeof buf));
+        goto fail;
     }
     const char *name = PQparameterStatus(pg, "application_name");
     snprintf(c->base_app_name, sizeof c->base_app_name, "%s", name ? name : "");
@@ -305,6 +308,7 @@ db_pool *db_pool_create(const db_pool_options *opts)
     pool->connect_timeout_ms = opts->connect_timeout_ms;
     pool->prepared = opts->prepared;
     pool->trace_application_name = opts->trace_application_name;
+    pool->origin[fmt_hex_u64(random_u64(), pool->origin)] = '\0';
     pool->statements = opts->statements;
     pool->statement_count = opts->statement_count;
 
@@ -762,6 +766,11 @@ int db_pool_waiting(db_pool *pool)
     int n = pool->waiting;
     pthread_mutex_unlock(&pool->mutex);
     return n;
+}
+
+const char *db_pool_origin(const db_pool *pool)
+{
+    return pool->origin;
 }
 
 int db_pool_size(const db_pool *pool)

@@ -1,5 +1,5 @@
 /*
- * order_change.c - parsing what sql/0003_order_changes.sql publishes.
+ * order_change.c - parsing what sql/0003_order_changes.sql (and 0004) publish.
  *
  * The text comes from our own trigger, but it crosses a process
  * boundary, so it is parsed as untrusted input: every field is checked,
@@ -59,6 +59,14 @@ static bool parse_status_field(const char *text, bool *present, order_status *ou
     return !*present || order_status_parse(text, out);
 }
 
+static bool origin_valid(const char *origin)
+{
+    for (const char *c = origin; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z')))
+            return false;
+    return origin[0] != '\0';
+}
+
 bool order_change_reader_open(order_change_reader *r, const char *payload, size_t len)
 {
     const char *end = payload + len;
@@ -68,8 +76,12 @@ bool order_change_reader_open(order_change_reader *r, const char *payload, size_
     char txid[24], at[24];
     uint64_t at_us;
     if (!take_field(&p, header_end, txid, sizeof txid) ||
-        !take_field(&p, header_end, at, sizeof at) || p != header_end ||
-        !parse_u64(txid, &r->txid) || !parse_u64(at, &at_us) || at_us > INT64_MAX)
+        !take_field(&p, header_end, at, sizeof at) || !parse_u64(txid, &r->txid) ||
+        !parse_u64(at, &at_us) || at_us > INT64_MAX)
+        return false;
+    r->origin[0] = '\0';
+    if (p != header_end && (!take_field(&p, header_end, r->origin, sizeof r->origin) ||
+                            p != header_end || !origin_valid(r->origin)))
         return false;
     r->changed_at_us = (int64_t)at_us;
     r->next = eol ? eol + 1 : end;

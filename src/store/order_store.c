@@ -76,6 +76,7 @@ order_store *order_store_create(const order_store_options *opts)
             .cache = store->cache,
             .hot = store->hot,
             .hot_source = opts->hot_feed_source,
+            .own_origin = db_pool_origin(opts->db),
         };
         store->feed = invalidation_start(&io);
         if (!store->feed)
@@ -95,7 +96,6 @@ order_store *order_store_create(const order_store_options *opts)
     order_writer_options wo = {
         .db = opts->db,
         .cache = store->cache,
-        .feed = store->feed,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
         /* two, so one batch fills while the other waits for its commit */
         .threads = 2,
@@ -206,8 +206,7 @@ static void invalidate_written(order_store *store, const order *o, bool deleted)
     }
     /* the version a deleted row would have had next: nothing older may fill */
     int64_t version = deleted ? o->version + 1 : o->version;
-    if (order_cache_invalidate(store->cache, o->id, version, deleted, o->customer_id, statuses, n))
-        invalidation_note_written(store->feed, o->id, o->version);
+    order_cache_invalidate(store->cache, o->id, version, deleted, o->customer_id, statuses, n);
     /* our own process must not wait for Redis to tell it */
     if (store->hot)
         hot_cache_invalidate(store->hot, o->id);

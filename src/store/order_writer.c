@@ -73,10 +73,11 @@ static void write_batch(void *ctx, batch_item **batch, int n)
     }
     LOG(LOG_DEBUG, NULL, "order writer: %d orders inserted in one commit: %s", n,
         orderd_err_name(err));
-    /* committed: tombstones and list generations before anyone hears of it */
-    if (err == ORDERD_OK && w->opts.cache && order_cache_invalidate_created(w->opts.cache, rows, n))
-        for (int i = 0; i < n; i++)
-            invalidation_note_written(w->opts.feed, rows[i].id, rows[i].version);
+    /* committed: tombstones and list generations before anyone hears of
+     * it (this process's change feed leaves these rows to us: their
+     * changes carry our db_pool_origin) */
+    if (err == ORDERD_OK && w->opts.cache)
+        order_cache_invalidate_created(w->opts.cache, rows, n);
     log_bind(NULL, 0);
     for (int i = 0; i < n; i++) {
         answer(jobs[i], err, err == ORDERD_OK ? &rows[i] : NULL);

@@ -91,6 +91,36 @@ class ChangesOutsideOrderd(CacheTestCase):
                           headers={"Cache-Control": "no-cache"})
         self.assertEqual(lst.json()["data"][0]["status"], "cancelled")
 
+    def test_a_writer_leaves_its_own_changes_to_itself_and_the_others_apply_them(self):
+        """Each process tags its sessions' changes (sql/0004_change_origin.sql).
+
+        The writer tombstoned its rows before answering; its own feed only
+        counts them.  The other replica applies them, and a psql change,
+        which carries no origin, is applied by both.
+        """
+        before_a, before_b = metrics(self.ca), metrics(self.cb)
+        orders = [self.create(client=self.ca) for _ in range(3)]
+        self.ca.patch(f"/orders/{orders[0]['id']}", json_body={"status": "paid"},
+                      headers={"If-Match": f'"{orders[0]["version"]}"'})
+        own = "orderd_invalidations_own_total"
+        pushed = "orderd_invalidations_pushed_total"
+        deadline = time.monotonic() + BOUND_S
+        while metrics(self.cb)[pushed] < before_b[pushed] + 4 or \
+                metrics(self.ca)[own] < before_a[own] + 4:
+            self.assertLess(time.monotonic(), deadline,
+                            f"a: {metrics(self.ca)[own]} own, b: {metrics(self.cb)[pushed]} pushed")
+            time.sleep(0.01)
+        after_a = metrics(self.ca)
+        self.assertEqual(after_a[own], before_a[own] + 4)
+        self.assertEqual(after_a[pushed], before_a[pushed], "a applied its own writes again")
+        psql(self.stack.db_url, f"UPDATE orders SET status = 'paid' WHERE id = {orders[1]['id']}")
+        deadline = time.monotonic() + BOUND_S
+        while metrics(self.ca)[pushed] < before_a[pushed] + 1 or \
+                metrics(self.cb)[pushed] < before_b[pushed] + 5:
+            self.assertLess(time.monotonic(), deadline, "the psql change was not applied by both")
+            time.sleep(0.01)
+        self.assertEqual(metrics(self.ca)[own], before_a[own] + 4)
+
     def test_readyz_and_metrics_report_the_feed(self):
         ready = self.cb.get("/readyz")
         self.assertEqual(ready.status, 200)

@@ -61,12 +61,36 @@ static void a_header_alone_is_an_empty_batch(void **state)
     assert_int_equal(parse_all("5 6\n", c, 1, &r), 0);
 }
 
+static void the_writer_s_origin_is_read_when_present(void **state)
+{
+    (void)state;
+    order_change c[2];
+    order_change_reader r;
+    assert_int_equal(
+        parse_all("741 1796113073981541 9f3ac0de11aa42b7\nI 1 1 2 - - pending", c, 2, &r), 1);
+    assert_string_equal(r.origin, "9f3ac0de11aa42b7");
+    assert_int_equal(r.txid, 741);
+    assert_int_equal(parse_all("741 1796113073981541\nI 1 1 2 - - pending", c, 2, &r), 1);
+    assert_string_equal(r.origin, ""); /* psql, or a row older than the origin */
+    assert_int_equal(parse_all("5 6 0123456789abcdef0123456789abcdef", c, 2, &r), 0);
+    assert_int_equal(strlen(r.origin), ORDER_CHANGE_ORIGIN_MAX);
+}
+
 static void malformed_payloads_are_refused(void **state)
 {
     (void)state;
     order_change c[2];
     order_change_reader r;
-    const char *bad_headers[] = {"", "5", "5 x", "x 6", "5 6 7", "-5 6", "5 99999999999999999999"};
+    const char *bad_headers[] = {"",
+                                 "5",
+                                 "5 x",
+                                 "x 6",
+                                 "5 6 7 8",
+                                 "-5 6",
+                                 "5 99999999999999999999",
+                                 "5 6 Ab",
+                                 "5 6 a-b",
+                                 "5 6 0123456789abcdef0123456789abcdef0"};
     for (size_t i = 0; i < sizeof bad_headers / sizeof *bad_headers; i++)
         assert_int_equal(parse_all(bad_headers[i], c, 2, &r), -2);
     const char *bad_lines[] = {
@@ -89,6 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_trigger_s_three_kinds_parse),
         cmocka_unit_test(a_header_alone_is_an_empty_batch),
+        cmocka_unit_test(the_writer_s_origin_is_read_when_present),
         cmocka_unit_test(malformed_payloads_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

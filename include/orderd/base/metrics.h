@@ -119,6 +119,7 @@ typedef enum metric_id {
     METRIC_LIST_CACHE_MISSES,
     METRIC_INVALIDATIONS_PUSHED,         /* changes applied from notifications */
     METRIC_INVALIDATIONS_REPLAYED,       /* changes applied from the log (catch-up) */
+    METRIC_INVALIDATIONS_OWN,            /* this process's own writes, seen and not applied */
     METRIC_HOT_CACHE_HITS,               /* answered from process memory */
     METRIC_HOT_CACHE_EVICTIONS_CAPACITY, /* the oldest entry made room for a new one */
     METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */

@@ -64,7 +64,11 @@ typedef struct change_feed_options {
     int sync_interval_ms;     /* log reads while caught up */
     int64_t replay_window_ms; /* first catch-up: how far back */
     int retry_max_ms;         /* reconnect backoff: 100 ms doubling up to this */
-    change_feed_sink sink;    /* copied */
+    /* changes published under this origin (db_pool_origin) are this
+     * process's own writes, which the writer invalidated itself: they are
+     * counted, not applied.  NULL or "" = apply everything */
+    const char *own_origin;
+    change_feed_sink sink; /* copied */
 } change_feed_options;
 
 typedef struct change_feed change_feed;

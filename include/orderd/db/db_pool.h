@@ -53,6 +53,15 @@ db_pool *db_pool_create(const db_pool_options *opts);
 void db_pool_destroy(db_pool *pool);
 
 /*
+ * The id this pool's sessions publish their changes under: each session
+ * sets orderd.origin to it, and the change-log trigger puts it in every
+ * change it publishes (sql/0004_change_origin.sql), so this process's
+ * change feed can tell its own writes (change_feed_options.own_origin).
+ * 16 lowercase hex digits, random per pool; the pool owns the string.
+ */
+const char *db_pool_origin(const db_pool *pool);
+
+/*
  * Takes a healthy connection, waiting until deadline_ns (clock_now_ns()
  * base).  Returns NULL with *err = ORDERD_ERR_BUSY when none came free in
  * time, ORDERD_ERR_UNAVAILABLE when PostgreSQL cannot be reached.

@@ -3,7 +3,9 @@
  * (sql/0003_order_changes.sql): the text of a NOTIFY payload or of an
  * order_changes row, parsed.  Pure: no I/O, no allocation.
  *
- * A payload is a header line "<txid> <changed_at_us>" and then one line
+ * A payload is a header line "<txid> <changed_at_us> [<origin>]" (origin:
+ * the writing orderd process's id, sql/0004_change_origin.sql; absent for
+ * any other writer and in rows older than it) and then one line
  * per changed row: "<op> <id> <version> <customer_id> <old_customer_id>
  * <old_status> <new_status>", op 'I', 'U' or 'D', "-" for a value that
  * does not exist (a deleted row has no new customer or status, an
@@ -35,10 +37,14 @@ typedef struct order_change {
 } order_change;
 
 /* Walks one payload; borrows its text, which must outlive the reader. */
+/* an origin is 1 to ORDER_CHANGE_ORIGIN_MAX of [0-9a-z] */
+#define ORDER_CHANGE_ORIGIN_MAX 32
+
 typedef struct order_change_reader {
     const char *next, *end;
     uint64_t txid;
-    int64_t changed_at_us; /* clock_timestamp() when the statement ran */
+    int64_t changed_at_us;                    /* clock_timestamp() when the statement ran */
+    char origin[ORDER_CHANGE_ORIGIN_MAX + 1]; /* "" when the writer did not say */
 } order_change_reader;
 
 /* Reads the header. false when the payload is malformed. */

@@ -9,7 +9,9 @@
  *   otherwise -> Redis bypassed (reads go to PostgreSQL), hot cache offline.
  *
  * So a replica that cannot reach Redis no longer leaves the others stale:
- * every replica that can reach Redis repairs it from the feed.
+ * every replica that can reach Redis repairs it from the feed.  Its own
+ * writes (options.own_origin) it leaves alone: the writer invalidated
+ * them before answering.
  */
 #ifndef ORDERD_STORE_INVALIDATION_H
 #define ORDERD_STORE_INVALIDATION_H
@@ -29,6 +31,7 @@ typedef struct invalidation_options {
     order_cache *cache;       /* borrowed; not NULL */
     hot_cache *hot;           /* borrowed; NULL = no hot cache */
     int hot_source;           /* the feed's source index in hot */
+    const char *own_origin;   /* this process's writes (db_pool_origin): not applied twice */
 } invalidation_options;
 
 typedef struct invalidation invalidation;
@@ -42,15 +45,5 @@ change_feed_state invalidation_state(invalidation *inv);
 
 /* change_feed_widen_replay_window of the feed. NULL inv: nothing. */
 void invalidation_widen_replay_window(invalidation *inv, int64_t replay_window_ms);
-
-/*
- * This process's writer has just invalidated (id, version) itself and
- * reached Redis: when the feed brings that change, it is not applied a
- * second time (the writer bumped a superset of its generations and
- * dropped its own hot entry).  Only a write that reached Redis may be
- * noted; a journaled one must still be repaired from the feed.  A slot
- * taken over by another id only costs the saving.  NULL inv: nothing.
- */
-void invalidation_note_written(invalidation *inv, int64_t id, int64_t version);
 
 #endif

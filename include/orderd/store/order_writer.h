@@ -15,12 +15,12 @@
 #ifndef ORDERD_ORDER_WRITER_H
 #define ORDERD_ORDER_WRITER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "orderd/db/db_pool.h"
 #include "orderd/domain/order.h"
 #include "orderd/cache/order_cache.h"
-#include "orderd/store/invalidation.h"
 #include "orderd/store/order_doc.h"
 
 typedef struct order_writer order_writer;
@@ -28,7 +28,6 @@ typedef struct order_writer order_writer;
 typedef struct order_writer_options {
     db_pool *db;        /* borrowed */
     order_cache *cache; /* borrowed; NULL = no Redis */
-    invalidation *feed; /* borrowed; told what reached Redis (invalidation.h) */
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;
