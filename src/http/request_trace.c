@@ -6,20 +6,14 @@
 
 #include <microhttpd.h>
 
-void request_trace_begin(request *req)
+void request_trace_begin(request *req, const char *traceparent, const char *tracestate)
 {
-    const char *traceparent =
-        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "traceparent");
     trace_start(&req->trace, traceparent);
     req->tracestate = NULL;
-    if (req->trace.parent_id[0] != '\0') {
-        /* only the first tracestate header: libmicrohttpd keeps each
-         * line apart, and a caller that splits the list is rare */
-        const char *state =
-            MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "tracestate");
-        if (trace_tracestate_valid(state))
-            req->tracestate = state;
-    }
+    /* only the first tracestate header: libmicrohttpd keeps each line
+     * apart, and a caller that splits the list is rare */
+    if (req->trace.parent_id[0] != '\0' && trace_tracestate_valid(tracestate))
+        req->tracestate = tracestate;
     req->log = (log_tag){.request_id = req->request_id, .trace = &req->trace};
 }
 

@@ -43,6 +43,7 @@
 #include "orderd/http/listener.h"
 #include "orderd/http/problem.h"
 #include "orderd/http/request_guard.h"
+#include "orderd/http/request_headers.h"
 #include "orderd/http/request_id.h"
 #include "orderd/http/request_metrics.h"
 #include "orderd/http/request_trace.h"
@@ -70,9 +71,8 @@ struct server {
 
 /* ---- request state -------------------------------------------------------- */
 
-static char *dup_header(struct MHD_Connection *conn, const char *name)
+static char *dup_or_null(const char *value)
 {
-    const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
     return value ? strdup(value) : NULL;
 }
 
@@ -150,21 +150,18 @@ static request *request_begin(server *srv, request *req, struct MHD_Connection *
     req->method = http_method_parse(method);
     req->path = request_guard_origin_path(url);
     req->route_pattern = "";
-    request_id_assign(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"),
-                      req->request_id);
-    request_trace_begin(req);
-    req->if_none_match = dup_header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    req->if_match = dup_header(conn, MHD_HTTP_HEADER_IF_MATCH);
-    req->idempotency_key = dup_header(conn, "Idempotency-Key");
-    req->no_cache = request_cache_control_wants_fresh(
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CACHE_CONTROL));
-    const char *content_type =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    req->has_content_type = content_type != NULL;
-    req->authorization =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    req->forwarded_for = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    req->content_type_json = content_type && is_json_media_type(content_type);
+    request_headers h;
+    request_headers_read(conn, &h);
+    request_id_assign(h.request_id, req->request_id);
+    request_trace_begin(req, h.traceparent, h.tracestate);
+    req->if_none_match = dup_or_null(h.if_none_match);
+    req->if_match = dup_or_null(h.if_match);
+    req->idempotency_key = dup_or_null(h.idempotency_key);
+    req->no_cache = request_cache_control_wants_fresh(h.cache_control);
+    req->has_content_type = h.content_type != NULL;
+    req->authorization = h.authorization;
+    req->forwarded_for = h.forwarded_for;
+    req->content_type_json = h.content_type && is_json_media_type(h.content_type);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_query_param, req);
     return req;
 }
