@@ -20,6 +20,7 @@
 #include "orderd/api/app.h"
 #include "orderd/api/auth_gate.h"
 #include "orderd/base/fmt.h"
+#include "orderd/base/json_load.h"
 #include "orderd/base/parse.h"
 #include "orderd/store/order_store.h"
 #include "orderd/http/problem.h"
@@ -167,7 +168,7 @@ json_t *orders_api_parse_json_body(request *req)
         return NULL;
     }
     json_error_t error;
-    json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &error);
+    json_t *doc = json_load_strict(req->body, req->body_len, &error);
     if (!doc && json_error_code(&error) == json_error_numeric_overflow &&
         reply_if_numeric_overflow(req))
         return NULL;
