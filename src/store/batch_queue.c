@@ -87,6 +87,23 @@ int batch_drop_expired(batch_item **batch, int n, uint64_t now, void (*expire)(b
     return live;
 }
 
+int batch_deadline_group(batch_item *const *batch, int n, uint64_t slack_ns)
+{
+    if (n <= 0)
+        return 0;
+    uint64_t lo = batch[0]->deadline_ns, hi = lo;
+    int k = 1;
+    for (; k < n; k++) {
+        uint64_t d = batch[k]->deadline_ns;
+        uint64_t new_lo = d < lo ? d : lo, new_hi = d > hi ? d : hi;
+        if (new_hi - new_lo > slack_ns)
+            break;
+        lo = new_lo;
+        hi = new_hi;
+    }
+    return k;
+}
+
 uint64_t batch_latest_deadline(batch_item *const *batch, int n)
 {
     uint64_t latest = 0;

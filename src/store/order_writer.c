@@ -43,16 +43,14 @@ static void answer_timeout(batch_item *item)
     answer((write_job *)item, ORDERD_ERR_TIMEOUT, NULL);
 }
 
-static void write_batch(void *ctx, batch_item **batch, int n)
+/* one commit's jobs may end this much after their own deadline, at most */
+#define DEADLINE_SLACK_NS (UINT64_C(50) * 1000 * 1000)
+
+/* Inserts n live jobs in one statement and commit, and answers them. */
+static void write_group(order_writer *w, write_job **jobs, int n)
 {
-    order_writer *w = ctx;
-    write_job **jobs = (write_job **)batch;
-    /* never insert what can no longer be acknowledged in time */
-    n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
-    if (n == 0)
-        return;
     metric_observe(HISTOGRAM_WRITE_BATCH, (uint64_t)n);
-    uint64_t deadline = batch_latest_deadline(batch, n);
+    uint64_t deadline = batch_latest_deadline((batch_item **)jobs, n);
 
     const order_create_req *reqs[n];
     order rows[n];
@@ -83,6 +81,24 @@ static void write_batch(void *ctx, batch_item **batch, int n)
         answer(jobs[i], err, err == ORDERD_OK ? &rows[i] : NULL);
         if (err == ORDERD_OK)
             order_clear(&rows[i]);
+    }
+}
+
+/*
+ * A batch goes out in groups of jobs with close deadlines
+ * (batch_deadline_group): normally one group, one commit.
+ */
+static void write_batch(void *ctx, batch_item **batch, int n)
+{
+    order_writer *w = ctx;
+    while (n > 0) {
+        /* never insert what can no longer be acknowledged in time */
+        n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
+        int g = batch_deadline_group(batch, n, DEADLINE_SLACK_NS);
+        if (g > 0)
+            write_group(w, (write_job **)batch, g);
+        batch += g;
+        n -= g;
     }
 }
 

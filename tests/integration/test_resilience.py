@@ -73,6 +73,38 @@ class LockedTableTest(StackTestCase):
         self.assertEqual(self.create_order()["status"], "pending")
         self.assertEqual(self.c.get("/readyz").status, 200)
 
+    def test_posts_queued_behind_a_lock_each_end_by_their_own_deadline(self):
+        """POSTs 0.2 s apart queue up while the writers wait on the lock.
+
+        The queued ones then go out together; a statement for all of them
+        would be cancelled at the last one's deadline, a second past the
+        first one's.
+        """
+        margin = 0.75
+        results = [None] * 8
+
+        def post(i):
+            c = self.stack.client(timeout=30)
+            try:
+                start = time.monotonic()
+                resp = c.post("/orders", json_body={"customer_id": new_customer_id(), "total": "1.00"})
+                results[i] = (resp, time.monotonic() - start)
+            finally:
+                c.close()
+
+        with LockSession(self.stack.db_url):
+            threads = []
+            for i in range(len(results)):
+                threads.append(threading.Thread(target=post, args=(i,)))
+                threads[-1].start()
+                time.sleep(0.2)
+            for t in threads:
+                t.join(self.DEADLINE_MS / 1000 + 10)
+        elapsed = [f"{r[1]:.2f}" for r in results if r]
+        for resp, seconds in results:
+            self.assertIn(resp.status, (503, 504), resp)
+            self.assertLess(seconds, self.DEADLINE_MS / 1000 + margin, elapsed)
+
     def test_reads_also_end_by_the_deadline(self):
         order = self.create_order()
         with LockSession(self.stack.db_url):

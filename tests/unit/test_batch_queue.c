@@ -164,6 +164,25 @@ static void latest_deadline_is_the_largest(void **state)
     assert_int_equal(batch_latest_deadline(batch, 0), 0);
 }
 
+static void deadline_groups_keep_close_deadlines_together(void **state)
+{
+    (void)state;
+    batch_item a[6] = {{.deadline_ns = 1000}, {.deadline_ns = 1040}, {.deadline_ns = 1010},
+                       {.deadline_ns = 1200}, {.deadline_ns = 1190}, {.deadline_ns = 5000}};
+    batch_item *batch[6];
+    for (int i = 0; i < 6; i++)
+        batch[i] = &a[i];
+    assert_int_equal(batch_deadline_group(batch, 6, 50), 3);     /* 1000..1040 */
+    assert_int_equal(batch_deadline_group(batch + 3, 3, 50), 2); /* 1190..1200 */
+    assert_int_equal(batch_deadline_group(batch + 5, 1, 50), 1);
+    assert_int_equal(batch_deadline_group(batch, 6, 10000), 6);
+    assert_int_equal(batch_deadline_group(batch, 0, 50), 0);
+    /* an earlier deadline after a later one still counts from the spread */
+    batch_item b[3] = {{.deadline_ns = 1040}, {.deadline_ns = 1000}, {.deadline_ns = 1060}};
+    batch_item *rev[3] = {&b[0], &b[1], &b[2]};
+    assert_int_equal(batch_deadline_group(rev, 3, 50), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +192,7 @@ int main(void)
         cmocka_unit_test(consume_runs_every_batch_until_stopped_and_empty),
         cmocka_unit_test(drop_expired_answers_the_late_and_keeps_the_rest_in_order),
         cmocka_unit_test(latest_deadline_is_the_largest),
+        cmocka_unit_test(deadline_groups_keep_close_deadlines_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

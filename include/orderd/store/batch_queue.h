@@ -63,4 +63,14 @@ int batch_drop_expired(batch_item **batch, int n, uint64_t now, void (*expire)(b
  */
 uint64_t batch_latest_deadline(batch_item *const *batch, int n);
 
+/*
+ * How many items from the front (at least 1 when n > 0) have deadlines
+ * within slack_ns of each other: one statement for them, cancelled at
+ * their latest deadline, ends each at most slack_ns after its own.  Under
+ * load a batch is one group (its items arrived within a commit's time);
+ * behind a lock, items queued over seconds would otherwise all wait for
+ * the last one's deadline.
+ */
+int batch_deadline_group(batch_item *const *batch, int n, uint64_t slack_ns);
+
 #endif
