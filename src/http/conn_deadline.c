@@ -11,11 +11,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
+#include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
 
 #define LIMIT_LOG_INTERVAL_NS (UINT64_C(10) * 1000 * 1000 * 1000)
@@ -35,8 +37,9 @@
 struct conn_slot {
     conn_slot *prev, *next; /* under the registry lock */
     int fd;
-    _Atomic uint64_t deadline_ns; /* 0 = none */
-    bool kept_alive;              /* a response went out: the connection's thread only */
+    _Atomic uint64_t deadline_ns;     /* 0 = none */
+    bool kept_alive;                  /* a response went out: the connection's thread only */
+    char peer[INET6_ADDRSTRLEN + 16]; /* conn_slot_peer; written once, at connect */
 };
 
 struct conn_deadlines {
@@ -162,6 +165,7 @@ conn_slot *conn_deadlines_add(conn_deadlines *d, int fd, uint64_t deadline_ns)
         return NULL;
     s->fd = fd;
     s->kept_alive = false;
+    s->peer[0] = '\0';
     atomic_init(&s->deadline_ns, deadline_ns);
     pthread_mutex_lock(&d->lock);
     s->next = &d->head;
@@ -208,6 +212,17 @@ void conn_slot_response_sent(conn_slot *s, uint64_t idle_deadline_ns)
 {
     s->kept_alive = true;
     atomic_store_explicit(&s->deadline_ns, idle_deadline_ns, memory_order_relaxed);
+}
+
+void conn_slot_set_peer(conn_slot *s, const struct sockaddr *peer)
+{
+    size_t n = peer ? fmt_sockaddr(peer, s->peer) : 0;
+    s->peer[n] = '\0';
+}
+
+const char *conn_slot_peer(const conn_slot *s)
+{
+    return s->peer;
 }
 
 size_t conn_deadlines_count(conn_deadlines *d)

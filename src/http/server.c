@@ -480,8 +480,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (status != 0) /* a connection that never sent a request is not one */
         request_metrics_record(req, status, duration_ns);
     if (log_it) {
-        char remote[INET6_ADDRSTRLEN + 16];
-        format_remote(conn, remote);
+        char remote_buf[INET6_ADDRSTRLEN + 16];
+        const char *remote = remote_buf;
+        if (req->conn_slot) /* formatted once per connection */
+            remote = conn_slot_peer(req->conn_slot);
+        else
+            format_remote(conn, remote_buf);
         access_record rec = {
             .ts_us = clock_wall_us(),
             .request_id = req->request_id,
@@ -509,9 +513,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         listener_connection_started(srv->listener);
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = info ? conn_deadlines_add(srv->deadlines, info->connect_fd,
+        conn_slot *slot = info ? conn_deadlines_add(srv->deadlines, info->connect_fd,
                                                     clock_now_ns() + srv->head_timeout_ns)
                                : NULL;
+        const union MHD_ConnectionInfo *peer =
+            slot ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+        if (slot)
+            conn_slot_set_peer(slot, peer ? peer->client_addr : NULL);
+        *socket_context = slot;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         /* libmicrohttpd closes the descriptor only after this returns */
         conn_deadlines_remove(srv->deadlines, *socket_context);

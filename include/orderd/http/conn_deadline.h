@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct conn_deadlines conn_deadlines;
 typedef struct conn_slot conn_slot;
@@ -59,6 +60,14 @@ void conn_slot_request_line(conn_slot *slot, uint64_t head_deadline_ns);
 
 /* A response went out: the deadline becomes idle_deadline_ns. */
 void conn_slot_response_sent(conn_slot *slot, uint64_t idle_deadline_ns);
+
+/*
+ * The peer's address as the access log writes it ("a.b.c.d:port"),
+ * formatted once when the connection is registered rather than once per
+ * request; "" when it was not known.  Valid while the slot is.
+ */
+void conn_slot_set_peer(conn_slot *slot, const struct sockaddr *peer);
+const char *conn_slot_peer(const conn_slot *slot);
 
 /* Connections registered now. */
 size_t conn_deadlines_count(conn_deadlines *d);
