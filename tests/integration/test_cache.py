@@ -14,6 +14,7 @@ class ReadThrough(CacheTestCase):
         first, cache1 = self.get(self.ca, order["id"])
         self.assertEqual(first.status, 200)
         self.assertEqual(cache1, "MISS")
+        self.wait_filled(order["id"], "P1:")
         again, cache2 = self.get(self.ca, order["id"])
         other, cache3 = self.get(self.cb, order["id"])
         self.assertEqual((cache2, cache3), ("HIT", "HIT"))
@@ -25,6 +26,7 @@ class ReadThrough(CacheTestCase):
     def test_ttl_is_about_120s_with_jitter(self):
         order = self.create()
         self.get(self.ca, order["id"])
+        self.wait_filled(order["id"], "P1:")
         ttl = self.stack.redis.command("PTTL", f"order:{order['id']}")
         self.assertGreaterEqual(ttl, 108000 - 2000)
         self.assertLessEqual(ttl, 132000)
@@ -54,6 +56,7 @@ class ReadThrough(CacheTestCase):
         latest = self.create()
         next_id = latest["id"] + 1
         first, c1 = self.get(self.ca, next_id)
+        self.wait_filled(next_id, "N0:")
         second, c2 = self.get(self.cb, next_id)
         self.assertEqual((first.status, second.status), (404, 404))
         self.assertEqual((c1, c2), ("MISS", "HIT"))
