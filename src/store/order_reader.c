@@ -208,12 +208,6 @@ static void fill_batch_free(fill_batch *fb)
     free(fb);
 }
 
-/*
- * Adds a fill of id, with d (copied; NULL: "no such order"), unless fb
- * already has one (NULL-safe: no fill batch, no fill).  Past deadline_ns
- * it is dropped: after that the read may predate a tombstone that has
- * expired since (order_cache.h).
- */
 static bool fill_batch_has(const fill_batch *fb, int64_t id)
 {
     for (int k = 0; fb && k < fb->count; k++)
@@ -222,6 +216,12 @@ static bool fill_batch_has(const fill_batch *fb, int64_t id)
     return false;
 }
 
+/*
+ * Adds a fill of id, with d (copied; NULL: "no such order"), unless fb
+ * already has one (NULL-safe: no fill batch, no fill).  Past deadline_ns
+ * it is dropped: after that the read may predate a tombstone that has
+ * expired since (order_cache.h).
+ */
 static void fill_batch_add(fill_batch *fb, int64_t id, const order_doc *d, uint64_t deadline_ns)
 {
     if (!fb || fill_batch_has(fb, id))
