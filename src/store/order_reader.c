@@ -266,8 +266,9 @@ static void queue_fills(order_reader *r, fill_batch *fb)
  * deadlines has not passed (valid_until_ns) no such tombstone can have
  * expired before this job looked.  Jobs with no lookup behind them
  * (bypass, Cache-Control: no-cache) and early refreshes always read
- * PostgreSQL themselves.  test_cache_race.py checks the rule under a
- * 30 ms delay after each read.
+ * PostgreSQL themselves.  test_cache.py (SharedRead) checks both halves
+ * of the rule; test_cache_race.py checks it under a 30 ms delay after
+ * each read.
  *
  * A shared answer fills Redis again (the first fill may have failed or
  * been dropped; a repeat at the same version is harmless), under the
