@@ -282,7 +282,7 @@ static int share_recent(order_reader *r, read_job **jobs, int n, bool cache_up)
         forget_recent(rr);
     if (rr->count == 0)
         return n;
-    fill_batch *fills = cache_up ? fill_batch_create(n, rr->read_ms) : NULL;
+    fill_batch *fills = NULL;
     int left = 0;
     for (int i = 0; i < n; i++) {
         read_job *job = jobs[i];
@@ -290,6 +290,8 @@ static int share_recent(order_reader *r, read_job **jobs, int n, bool cache_up)
         order_doc *d = looked_up ? find_doc(rr->docs, rr->count, job->id) : NULL;
         if (d && d->version >= job->min_version) {
             metric_inc(METRIC_SHARED_READS);
+            if (cache_up && !fills)
+                fills = fill_batch_create(n, rr->read_ms);
             fill_batch_add(fills, d->id, d, rr->valid_until_ns);
             answer(job, ORDERD_OK, d->json, d->len, d->version);
         } else {
