@@ -67,6 +67,15 @@ static shard *shard_of(hot_cache *hc, int64_t id)
     return &hc->shards[mix(id) % SHARDS];
 }
 
+/* The shard takes the hash's low bits, so the bucket takes the bits above
+ * them: every id of a shard has the same low bits, and indexing by them
+ * used only one bucket in SHARDS, which made each chain SHARDS times
+ * longer (about 50 entries in a full cache of the default size). */
+static hot_entry **bucket_of(shard *s, int64_t id)
+{
+    return &s->buckets[(mix(id) / SHARDS) & (s->bucket_count - 1)];
+}
+
 hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources)
 {
     if (max_entries == 0 || sources < 1 || sources > HOT_CACHE_SOURCES_MAX)
@@ -98,7 +107,7 @@ hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources)
 /* Unlinks e from its bucket and the FIFO; the caller holds the lock. */
 static void remove_entry(shard *s, hot_entry *e)
 {
-    hot_entry **p = &s->buckets[mix(e->id) & (s->bucket_count - 1)];
+    hot_entry **p = bucket_of(s, e->id);
     while (*p != e)
         p = &(*p)->next_in_bucket;
     *p = e->next_in_bucket;
@@ -117,7 +126,7 @@ static void remove_entry(shard *s, hot_entry *e)
 
 static hot_entry *find(shard *s, int64_t id)
 {
-    for (hot_entry *e = s->buckets[mix(id) & (s->bucket_count - 1)]; e; e = e->next_in_bucket)
+    for (hot_entry *e = *bucket_of(s, id); e; e = e->next_in_bucket)
         if (e->id == id)
             return e;
     return NULL;
@@ -245,7 +254,7 @@ void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json,
     e->version = version;
     e->body = body;
     e->stored_ms = now_ms();
-    hot_entry **bucket = &s->buckets[mix(id) & (s->bucket_count - 1)];
+    hot_entry **bucket = bucket_of(s, id);
     e->next_in_bucket = *bucket;
     *bucket = e;
     e->older = s->newest;

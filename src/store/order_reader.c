@@ -28,10 +28,38 @@ typedef struct read_job {
     log_origin origin; /* the request's id and trace, for this stage's log lines and SQL */
 } read_job;
 
+/* One order a load batch read (or found missing), waiting to be filled. */
+typedef struct fill_entry {
+    uint64_t deadline_ns;       /* the reading job's: past it the fill is dropped */
+    order_cache_fill_item item; /* item.json is owned (malloc'd) */
+} fill_entry;
+
+/* What one load batch leaves for the fill stage, queued after its answers. */
+typedef struct fill_batch {
+    batch_item link; /* first: the queue holds fill_batches; deadline unused */
+    int64_t read_ms; /* how long the PostgreSQL read took (XFetch) */
+    int count;
+    fill_entry entries[];
+} fill_batch;
+
+/*
+ * The rows of the latest PostgreSQL read, for later misses of the same
+ * ids (share_recent).  The load thread's alone; valid until the latest
+ * deadline of the batch that read them.
+ */
+typedef struct recent_read {
+    order_doc *docs;
+    int count;
+    int64_t read_ms;
+    uint64_t valid_until_ns;
+} recent_read;
+
 struct order_reader {
     order_reader_options opts;
-    batch_queue lookups, loads;
-    bg_thread lookup_thread, load_thread; /* each ends when its queue is stopped and empty */
+    batch_queue lookups, loads, fills;
+    /* each ends when its queue is stopped and empty */
+    bg_thread lookup_thread, load_thread, fill_thread;
+    recent_read recent;
 };
 
 /*
@@ -149,29 +177,6 @@ static void lookup_run(bg_thread *self, void *arg)
 
 /* ---- load stage -------------------------------------------------------------- */
 
-/* Answers from Redis what a previous batch filled meanwhile; compacts
- * jobs to those still missing and returns their count. */
-static int recheck(order_reader *r, read_job **jobs, int n)
-{
-    int64_t ids[n];
-    order_cache_read found[n];
-    for (int i = 0; i < n; i++)
-        ids[i] = jobs[i]->id;
-    order_cache_lookup_many(r->opts.cache, ids, n, found);
-    int left = 0;
-    for (int i = 0; i < n; i++) {
-        order_cache_read *f = &found[i];
-        bool usable = (f->result == ORDER_CACHE_HIT || f->result == ORDER_CACHE_REFRESH) &&
-                      f->version >= jobs[i]->min_version && jobs[i]->done && !jobs[i]->fresh;
-        if (usable)
-            answer(jobs[i], ORDERD_OK, f->json, f->len, f->version);
-        else
-            jobs[left++] = jobs[i];
-        free(f->json);
-    }
-    return left;
-}
-
 static order_doc *find_doc(order_doc *docs, int count, int64_t id)
 {
     for (int i = 0; i < count; i++)
@@ -180,45 +185,157 @@ static order_doc *find_doc(order_doc *docs, int count, int64_t id)
     return NULL;
 }
 
-/* Fills Redis (and the hot cache) with what this batch read. */
-static void fill(order_reader *r, read_job **jobs, int n, order_doc *docs, int count,
-                 int64_t read_ms)
+static void forget_recent(recent_read *rr)
 {
-    order_cache_fill_item items[n];
-    int m = 0;
+    for (int k = 0; k < rr->count; k++)
+        order_doc_clear(&rr->docs[k]);
+    free(rr->docs);
+    *rr = (recent_read){0};
+}
+
+static fill_batch *fill_batch_create(int capacity, int64_t read_ms)
+{
+    fill_batch *fb = malloc(sizeof *fb + (size_t)capacity * sizeof fb->entries[0]);
+    if (fb)
+        *fb = (fill_batch){.read_ms = read_ms};
+    return fb;
+}
+
+static void fill_batch_free(fill_batch *fb)
+{
+    for (int k = 0; fb && k < fb->count; k++)
+        free((char *)fb->entries[k].item.json);
+    free(fb);
+}
+
+static bool fill_batch_has(const fill_batch *fb, int64_t id)
+{
+    for (int k = 0; fb && k < fb->count; k++)
+        if (fb->entries[k].item.id == id)
+            return true;
+    return false;
+}
+
+/*
+ * Adds a fill of id, with d (copied; NULL: "no such order"), unless fb
+ * already has one (NULL-safe: no fill batch, no fill).  Past deadline_ns
+ * it is dropped: after that the read may predate a tombstone that has
+ * expired since (order_cache.h).
+ */
+static void fill_batch_add(fill_batch *fb, int64_t id, const order_doc *d, uint64_t deadline_ns)
+{
+    if (!fb || fill_batch_has(fb, id))
+        return;
+    fill_entry *e = &fb->entries[fb->count];
+    *e = (fill_entry){.deadline_ns = deadline_ns, .item = {.id = id, .absent = d == NULL}};
+    if (d) {
+        char *json = malloc(d->len + 1);
+        if (!json)
+            return; /* a fill not made only costs a later miss */
+        memcpy(json, d->json, d->len + 1);
+        e->item.version = d->version;
+        e->item.json = json;
+        e->item.len = d->len;
+    }
+    fb->count++;
+}
+
+/* Queues fb (taken over) for the fill thread; NULL-safe. */
+static void queue_fills(order_reader *r, fill_batch *fb)
+{
+    if (fb && (fb->count == 0 || !batch_queue_push(&r->fills, &fb->link)))
+        fill_batch_free(fb);
+}
+
+/*
+ * Answers the misses that the latest PostgreSQL read already answered;
+ * compacts jobs to the rest and returns their count.  No round trip:
+ * this replaces a second MGET ("recheck") that every load batch used to
+ * make for the same purpose, so that concurrent misses of one order
+ * still cost one PostgreSQL read although fills now land after the
+ * answers (test_cache.py, Stampede).
+ *
+ * Why a row read before this job's lookup is still good enough: any
+ * write answered before the job started had committed and left its
+ * tombstone in Redis before the job's MGET (order_cache.h), and that
+ * MGET saw it (a fill never lowers a version), so min_version is at
+ * least the write's and an older row is not shared.  A write that
+ * committed after the read began leaves a tombstone that lasts
+ * tombstone_ttl_ms, longer than any request's deadline; the reading
+ * batch's jobs all started before its read, so while one of their
+ * deadlines has not passed (valid_until_ns) no such tombstone can have
+ * expired before this job looked.  Jobs with no lookup behind them
+ * (bypass, Cache-Control: no-cache) and early refreshes always read
+ * PostgreSQL themselves.  test_cache.py (SharedRead) checks both halves
+ * of the rule; test_cache_race.py checks it under a 30 ms delay after
+ * each read.
+ *
+ * A shared answer fills Redis again (the first fill may have failed or
+ * been dropped; a repeat at the same version is harmless), under the
+ * reading batch's deadline for the reason above.  It puts nothing into
+ * the hot cache: its ticket is younger than the read.
+ */
+static int share_recent(order_reader *r, read_job **jobs, int n, bool cache_up)
+{
+    recent_read *rr = &r->recent;
+    if (rr->count > 0 && clock_now_ns() >= rr->valid_until_ns)
+        forget_recent(rr);
+    if (rr->count == 0)
+        return n;
+    fill_batch *fills = NULL;
+    int left = 0;
+    for (int i = 0; i < n; i++) {
+        read_job *job = jobs[i];
+        bool looked_up = job->done && !job->bypass && !job->fresh;
+        order_doc *d = looked_up ? find_doc(rr->docs, rr->count, job->id) : NULL;
+        if (d && d->version >= job->min_version) {
+            metric_inc(METRIC_SHARED_READS);
+            if (cache_up && !fills)
+                fills = fill_batch_create(n, rr->read_ms);
+            fill_batch_add(fills, d->id, d, rr->valid_until_ns);
+            answer(job, ORDERD_OK, d->json, d->len, d->version);
+        } else {
+            jobs[left++] = job;
+        }
+    }
+    queue_fills(r, fills);
+    return left;
+}
+
+/* Keeps docs (count of them, taken over) for share_recent. */
+static void remember_read(order_reader *r, order_doc *docs, int count, int64_t read_ms,
+                          uint64_t valid_until_ns)
+{
+    forget_recent(&r->recent);
+    r->recent = (recent_read){
+        .docs = docs, .count = count, .read_ms = read_ms, .valid_until_ns = valid_until_ns};
+}
+
+/*
+ * Puts what this batch read into the hot cache, under each job's ticket,
+ * and returns the fills it leaves for Redis (NULL when out of memory: a
+ * fill not made only costs a later miss).  Runs before the answers
+ * because the hot put must precede the Redis fill: the echo of our own
+ * fill (tracking.c) only re-reads keys the hot cache holds, so an entry
+ * put after the echo would never be refreshed.
+ */
+static fill_batch *prepare_fills(order_reader *r, read_job **jobs, int n, order_doc *docs,
+                                 int count, int64_t read_ms)
+{
+    fill_batch *fb = fill_batch_create(n, read_ms);
     uint64_t now = clock_now_ns();
     for (int i = 0; i < n; i++) {
         read_job *job = jobs[i];
         /* past its deadline our read may predate a tombstone that has
          * expired since (order_cache.h): fill nothing for it */
-        if (job->bypass || now >= job->link.deadline_ns)
-            continue;
-        bool seen = false;
-        for (int k = 0; k < m && !seen; k++)
-            seen = items[k].id == job->id;
-        if (seen)
+        if (job->bypass || now >= job->link.deadline_ns || fill_batch_has(fb, job->id))
             continue;
         order_doc *d = find_doc(docs, count, job->id);
-        items[m] = (order_cache_fill_item){.id = job->id, .absent = d == NULL};
-        if (d) {
-            items[m].version = d->version;
-            items[m].json = d->json;
-            items[m].len = d->len;
-            /* into the hot cache first: the echo of our own fill
-             * (tracking.c) only re-reads keys the hot cache holds, so an
-             * entry put after the echo would never be refreshed */
-            if (r->opts.hot)
-                hot_cache_put(r->opts.hot, job->id, d->version, d->json, d->len, job->ticket);
-        }
-        m++;
+        if (d && r->opts.hot)
+            hot_cache_put(r->opts.hot, job->id, d->version, d->json, d->len, job->ticket);
+        fill_batch_add(fb, job->id, d, job->link.deadline_ns);
     }
-    if (m == 0)
-        return;
-    order_cache_fill_many(r->opts.cache, items, m, read_ms);
-    /* a refused fill means Redis has something newer: ours must not stay */
-    for (int k = 0; k < m; k++)
-        if (!items[k].accepted && !items[k].absent && r->opts.hot)
-            hot_cache_invalidate(r->opts.hot, items[k].id);
+    return fb;
 }
 
 /*
@@ -277,14 +394,21 @@ static void answer_timeout(batch_item *item)
     answer((read_job *)item, ORDERD_ERR_TIMEOUT, NULL, 0, 0);
 }
 
+/*
+ * The answers go out as soon as PostgreSQL has answered; the Redis fill
+ * follows on the fill thread, so a miss costs no more round trips before
+ * its answer than a read with the caches off, plus the lookup.  A late
+ * fill is safe by the versioned protocol (order_cache.h: it never
+ * replaces a newer tombstone, and is dropped past its job's deadline),
+ * and the hot put before the answers is guarded by its ticket.
+ */
 static void load_batch(void *ctx, batch_item **batch, int n)
 {
     order_reader *r = ctx;
     read_job **jobs = (read_job **)batch;
     n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
     bool cache_up = r->opts.cache && order_cache_is_up(r->opts.cache);
-    if (n > 0 && cache_up)
-        n = recheck(r, jobs, n);
+    n = share_recent(r, jobs, n, cache_up);
     if (n == 0)
         return;
 
@@ -297,9 +421,10 @@ static void load_batch(void *ctx, batch_item **batch, int n)
     orderd_err err = read_docs(r, batch, n, &docs, &count, &read_ms);
     LOG(LOG_DEBUG, NULL, "order reader: %d orders read from PostgreSQL in %lld ms: %s", n,
         (long long)read_ms, orderd_err_name(err));
-    if (err == ORDERD_OK && cache_up)
-        fill(r, jobs, n, docs, count, read_ms);
     log_bind(NULL, 0);
+    fill_batch *fills =
+        err == ORDERD_OK && cache_up ? prepare_fills(r, jobs, n, docs, count, read_ms) : NULL;
+    uint64_t valid_until = batch_latest_deadline(batch, n); /* before answers free the jobs */
     for (int i = 0; i < n; i++) {
         order_doc *d = err == ORDERD_OK ? find_doc(docs, count, jobs[i]->id) : NULL;
         if (err != ORDERD_OK)
@@ -309,9 +434,14 @@ static void load_batch(void *ctx, batch_item **batch, int n)
         else
             answer(jobs[i], ORDERD_ERR_NOT_FOUND, NULL, 0, 0);
     }
-    for (int k = 0; k < count; k++)
-        order_doc_clear(&docs[k]);
-    free(docs);
+    queue_fills(r, fills);
+    if (err == ORDERD_OK && count > 0) {
+        remember_read(r, docs, count, read_ms, valid_until);
+    } else {
+        for (int k = 0; k < count; k++)
+            order_doc_clear(&docs[k]);
+        free(docs);
+    }
 }
 
 static void load_run(bg_thread *self, void *arg)
@@ -319,6 +449,52 @@ static void load_run(bg_thread *self, void *arg)
     (void)self;
     order_reader *r = arg;
     batch_queue_consume(&r->loads, r->opts.batch_max, load_batch, r);
+}
+
+/* ---- fill stage -------------------------------------------------------------- */
+
+/* fill batches merged into one script call, at most (each holds up to batch_max orders) */
+#define FILL_MERGE_MAX 4
+
+/*
+ * Fills Redis with what up to FILL_MERGE_MAX load batches read: one
+ * script call, after their answers have gone out.  Each entry's deadline
+ * is checked here, right before the call, not when it was queued.
+ */
+static void fill_run_batch(void *ctx, batch_item **batch, int n)
+{
+    order_reader *r = ctx;
+    fill_batch **fbs = (fill_batch **)batch;
+    int total = 0;
+    for (int b = 0; b < n; b++)
+        total += fbs[b]->count;
+    order_cache_fill_item *items = malloc((size_t)total * sizeof *items);
+    int m = 0;
+    int64_t read_ms = 0;
+    uint64_t now = clock_now_ns();
+    for (int b = 0; items && b < n; b++) {
+        if (fbs[b]->read_ms > read_ms)
+            read_ms = fbs[b]->read_ms;
+        for (int k = 0; k < fbs[b]->count; k++)
+            if (now < fbs[b]->entries[k].deadline_ns)
+                items[m++] = fbs[b]->entries[k].item;
+    }
+    if (m > 0)
+        order_cache_fill_many(r->opts.cache, items, m, read_ms);
+    /* a refused fill means Redis has something newer: ours must not stay */
+    for (int k = 0; k < m; k++)
+        if (!items[k].accepted && !items[k].absent && r->opts.hot)
+            hot_cache_invalidate(r->opts.hot, items[k].id);
+    free(items);
+    for (int b = 0; b < n; b++)
+        fill_batch_free(fbs[b]);
+}
+
+static void fill_run(bg_thread *self, void *arg)
+{
+    (void)self;
+    order_reader *r = arg;
+    batch_queue_consume(&r->fills, FILL_MERGE_MAX, fill_run_batch, r);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -333,7 +509,9 @@ order_reader *order_reader_create(const order_reader_options *opts)
         r->opts.batch_max = 1;
     batch_queue_init(&r->lookups);
     batch_queue_init(&r->loads);
-    if (bg_thread_start(&r->load_thread, "read-load", 1, load_run, r) != 0 ||
+    batch_queue_init(&r->fills);
+    if (bg_thread_start(&r->fill_thread, "read-fill", 1, fill_run, r) != 0 ||
+        bg_thread_start(&r->load_thread, "read-load", 1, load_run, r) != 0 ||
         bg_thread_start(&r->lookup_thread, "read-lookup", 1, lookup_run, r) != 0) {
         order_reader_destroy(r);
         return NULL;
@@ -345,11 +523,13 @@ void order_reader_stop(order_reader *r)
 {
     if (!r)
         return;
-    /* lookups first: what they pass on must still find the loader */
+    /* in pipeline order: what a stage passes on must still find the next */
     batch_queue_stop(&r->lookups);
     bg_thread_stop(&r->lookup_thread);
     batch_queue_stop(&r->loads);
     bg_thread_stop(&r->load_thread);
+    batch_queue_stop(&r->fills);
+    bg_thread_stop(&r->fill_thread);
 }
 
 void order_reader_destroy(order_reader *r)
@@ -359,6 +539,8 @@ void order_reader_destroy(order_reader *r)
     order_reader_stop(r);
     batch_queue_destroy(&r->lookups);
     batch_queue_destroy(&r->loads);
+    batch_queue_destroy(&r->fills);
+    forget_recent(&r->recent);
     free(r);
 }
 

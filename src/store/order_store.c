@@ -4,7 +4,7 @@
  *
  * Read one order:  the hot cache (on the polling thread, orders_api.c),
  * else order_reader.c in batches: Redis, then PostgreSQL for the misses,
- * then a versioned fill.  A hit close to expiry is renewed early by one
+ * the answer, then a versioned fill.  A hit close to expiry is renewed early by one
  * reader (XFetch), so a hot key does not send every process to
  * PostgreSQL when it expires.  Redis down: PostgreSQL only, "BYPASS".
  * Write:  PostgreSQL commits -> order_cache_invalidate (tombstone +

@@ -99,3 +99,17 @@ class CacheTestCase(unittest.TestCase):
     def get(self, client, order_id):
         resp = client.get(f"/orders/{order_id}")
         return resp, resp.header("X-Cache")
+
+    def wait_filled(self, order_id, prefix, timeout=5.0):
+        """Redis's entry for order_id once it starts with prefix ("P1:",
+        "N0:").  A miss is answered before its fill lands (order_reader.h),
+        so a test that then looks at Redis, directly or through the other
+        process, first waits for the fill; it fails if none lands."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.stack.redis.command("GET", f"order:{order_id}")
+            if isinstance(value, str) and value.startswith(prefix):
+                return value
+            if time.monotonic() > deadline:
+                self.fail(f"order:{order_id} is {value!r} after {timeout} s, not {prefix}...")
+            time.sleep(0.002)

@@ -3,6 +3,8 @@ two processes, negative entries, lists, deletes, stampede control."""
 
 import concurrent.futures
 import json
+import threading
+import time
 
 from cache_stack import CacheTestCase, metrics
 from harness import main, new_customer_id
@@ -14,6 +16,7 @@ class ReadThrough(CacheTestCase):
         first, cache1 = self.get(self.ca, order["id"])
         self.assertEqual(first.status, 200)
         self.assertEqual(cache1, "MISS")
+        self.wait_filled(order["id"], "P1:")
         again, cache2 = self.get(self.ca, order["id"])
         other, cache3 = self.get(self.cb, order["id"])
         self.assertEqual((cache2, cache3), ("HIT", "HIT"))
@@ -25,6 +28,7 @@ class ReadThrough(CacheTestCase):
     def test_ttl_is_about_120s_with_jitter(self):
         order = self.create()
         self.get(self.ca, order["id"])
+        self.wait_filled(order["id"], "P1:")
         ttl = self.stack.redis.command("PTTL", f"order:{order['id']}")
         self.assertGreaterEqual(ttl, 108000 - 2000)
         self.assertLessEqual(ttl, 132000)
@@ -54,6 +58,7 @@ class ReadThrough(CacheTestCase):
         latest = self.create()
         next_id = latest["id"] + 1
         first, c1 = self.get(self.ca, next_id)
+        self.wait_filled(next_id, "N0:")
         second, c2 = self.get(self.cb, next_id)
         self.assertEqual((first.status, second.status), (404, 404))
         self.assertEqual((c1, c2), ("MISS", "HIT"))
@@ -121,6 +126,54 @@ class Stampede(CacheTestCase):
         self.assertEqual(after["orderd_db_order_reads_total"] - before, 1,
                          f"misses {sum(1 for _, c, _ in results if c == 'MISS')}, "
                          f"shared {after['orderd_shared_reads_total']}")
+
+
+class SharedRead(CacheTestCase):
+    """A miss that reaches the loader while another read of the same order
+    is in PostgreSQL's hands shares that read (order_reader.c,
+    share_recent), but only if the row is at least as new as the tombstone
+    the miss saw.  The delay holds every read for 300 ms after PostgreSQL
+    answered, so the second request always arrives while the first is held."""
+    stack_env = {"ORDERD_TEST_FILL_DELAY_MS": "300"}
+
+    def start_read(self, order_id):
+        """GET order_id on its own connection to process a, in a thread."""
+        out = {}
+
+        def fetch():
+            c = self.stack.a.client()
+            try:
+                out["resp"] = c.get(f"/orders/{order_id}")
+            finally:
+                c.close()
+        t = threading.Thread(target=fetch)
+        t.start()
+        return t, out
+
+    def test_a_second_miss_shares_the_read_in_flight(self):
+        order = self.create(client=self.cb)
+        before = metrics(self.ca)["orderd_db_order_reads_total"]
+        first, got = self.start_read(order["id"])
+        time.sleep(0.1)
+        second, cache = self.get(self.ca, order["id"])
+        first.join(10)
+        self.assertEqual((got["resp"].status, second.status), (200, 200))
+        self.assertEqual(second.body, got["resp"].body)
+        self.assertEqual(cache, "MISS")
+        self.assertEqual(metrics(self.ca)["orderd_db_order_reads_total"] - before, 1)
+
+    def test_a_miss_after_a_write_never_shares_an_older_read(self):
+        order = self.create(client=self.cb)
+        first, got = self.start_read(order["id"])
+        time.sleep(0.1)  # the first read has its row (version 1) and is held
+        patched = self.cb.patch(f"/orders/{order['id']}", json_body={"status": "paid"})
+        self.assertEqual(patched.status, 200, patched)
+        # starts after the write's answer: it saw the write's tombstone
+        second, _ = self.get(self.ca, order["id"])
+        first.join(10)
+        self.assertEqual(second.status, 200, second)
+        self.assertEqual(second.json()["version"], patched.json()["version"])
+        self.assertIn(got["resp"].json()["version"], (1, patched.json()["version"]))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ class Outages(CacheTestCase):
         for client in (self.ca, self.cb, self.ca, self.cb):
             self.get(client, oid)
         self.assertEqual(self.get(self.cb, oid)[1], "HIT")
+        self.wait_filled(oid, "P1:")
 
         # Redis stays up with the "version 1" entry; orderd just can't reach it
         self.stack.proxy.partition()

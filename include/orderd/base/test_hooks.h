@@ -13,7 +13,8 @@
  *       cache, so tests/integration/test_cache_race.py can show the race
  *       the default design closes.
  *   ORDERD_TEST_FILL_DELAY_MS=N   (1..999; anything else is off)
- *       sleep N ms between a batch's PostgreSQL read and its cache fill,
+ *       sleep N ms after a batch's PostgreSQL read, before its hot-cache
+ *       puts, its answers and its Redis fill (which follows the answers),
  *       so the race test hits that window on every write, not by luck.
  */
 #ifndef ORDERD_TEST_HOOKS_H

@@ -2,22 +2,28 @@
  * order_reader.h - GET /orders/:id in batches.
  *
  * One request at a time, a cache miss costs a worker wake-up, a Redis
- * round trip, a PostgreSQL round trip and another Redis round trip.  Under
- * load the reader shares them: every request waiting at a given moment
- * goes into one batch.
+ * round trip and a PostgreSQL round trip before its answer, and a Redis
+ * fill after it.  Under load the reader shares them: every request
+ * waiting at a given moment goes into one batch.
  *
  *   lookup thread:  one MGET for the batch.  Hits (and cached "no such
  *                   order") are answered at once; misses move on.
- *   loader thread:  MGET again (a previous batch may just have filled
- *                   them), then one "WHERE id = ANY($1)" for what is
- *                   still missing, one script call to fill Redis, and
- *                   the answers.  Batches run one after the other, so one
- *                   process never reads one order twice at the same time:
- *                   this is the in-process stampede control.
+ *   load thread:    misses the latest PostgreSQL read already answered
+ *                   are answered from it (no round trip); one
+ *                   "WHERE id = ANY($1)" for the rest, the hot-cache
+ *                   puts, and the answers.  Batches run one after the
+ *                   other, so one process never reads one order twice at
+ *                   the same time: this is the in-process stampede
+ *                   control.
+ *   fill thread:    one script call fills Redis with what one or more
+ *                   load batches read, after their answers went out.
  *
  * The version rules of order_cache.h apply unchanged: a miss that saw a
- * tombstone only accepts a row at least that new, and every PostgreSQL
- * read starts after the lookup that missed.
+ * tombstone only accepts a row at least that new, a fill never replaces
+ * a newer version and is dropped past its request's deadline, and a
+ * miss is answered only by a PostgreSQL read that started after its
+ * lookup or by one whose batch's deadline has not passed yet (why that
+ * is enough: share_recent in order_reader.c).
  */
 #ifndef ORDERD_ORDER_READER_H
 #define ORDERD_ORDER_READER_H
