@@ -6,10 +6,10 @@
  */
 #include "orderd/cache/hot_cache.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <time.h>
 
 #include "orderd/base/metrics.h"
@@ -157,21 +157,32 @@ void hot_cache_destroy(hot_cache *hc)
     free(hc);
 }
 
-/* Rule 2 of hot_cache.h: is an invalidation possibly on its way in? */
+/*
+ * Rule 2 of hot_cache.h: is an invalidation possibly on its way in?
+ * One poll() over every source's socket: an ioctl(FIONREAD) per source
+ * was one syscall each, and each took the socket's lock, on every hit.
+ * Readable, hung up, in error or a failed poll all count as pending
+ * (readable at EOF too: the safe side).
+ */
 static bool invalidation_pending(hot_cache *hc)
 {
-    for (int i = 0; i < hc->source_count; i++) {
+    struct pollfd fds[HOT_CACHE_SOURCES_MAX];
+    int n = hc->source_count;
+    for (int i = 0; i < n; i++) {
         source *src = &hc->sources[i];
         if (atomic_load(&src->busy))
             return true;
-        int pending = 0;
         int fd = atomic_load(&src->fd);
-        if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending > 0)
+        if (fd < 0)
             return true;
-        /* the listener may have taken the bytes between our two looks */
-        if (atomic_load(&src->busy))
-            return true;
+        fds[i] = (struct pollfd){.fd = fd, .events = POLLIN};
     }
+    if (poll(fds, (nfds_t)n, 0) != 0)
+        return true;
+    /* a listener may have taken the bytes between our two looks */
+    for (int i = 0; i < n; i++)
+        if (atomic_load(&hc->sources[i].busy))
+            return true;
     return false;
 }
 

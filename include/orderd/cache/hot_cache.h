@@ -13,7 +13,7 @@
  *     sequence) *before* asking Redis; the put is refused if an
  *     invalidation landed in that shard meanwhile.
  *  2. The gate.  Before serving, hot_cache_get() checks that nothing is
- *     waiting on any source's socket (ioctl FIONREAD) and that no
+ *     waiting on any source's socket (one poll(), timeout 0) and that no
  *     listener is halfway through applying a batch.  If either, it
  *     answers "not here" and the request takes the normal path.  What
  *     the gate cannot see is an invalidation still on the wire: that is
