@@ -90,8 +90,14 @@ static bool deliver(change_feed *f, const char *payload, size_t len, bool pushed
     order_change_reader reader;
     if (!order_change_reader_open(&reader, payload, len))
         return false;
-    if (f->own_origin[0] != '\0' && strcmp(reader.origin, f->own_origin) == 0) {
-        if (pushed && f->seen_count < SEEN_MAX)
+    /*
+     * Only a notification of our own is left alone.  A change of ours the
+     * log brings back was not notified to this feed (it was reconnecting:
+     * a PostgreSQL restart, say), and then its writer may have lost its
+     * connection after the commit and never invalidated: apply it.
+     */
+    if (pushed && f->own_origin[0] != '\0' && strcmp(reader.origin, f->own_origin) == 0) {
+        if (f->seen_count < SEEN_MAX)
             f->seen[f->seen_count++] = reader.txid; /* the log read need not send it */
         return count_own(&reader);
     }

@@ -64,9 +64,10 @@ typedef struct change_feed_options {
     int sync_interval_ms;     /* log reads while caught up */
     int64_t replay_window_ms; /* first catch-up: how far back */
     int retry_max_ms;         /* reconnect backoff: 100 ms doubling up to this */
-    /* changes published under this origin (db_pool_origin) are this
-     * process's own writes, which the writer invalidated itself: they are
-     * counted, not applied.  NULL or "" = apply everything */
+    /* notified changes published under this origin (db_pool_origin) are
+     * this process's own writes, which the writer invalidated itself:
+     * they are counted, not applied (from the log they are applied).
+     * NULL or "" = apply everything */
     const char *own_origin;
     change_feed_sink sink; /* copied */
 } change_feed_options;
