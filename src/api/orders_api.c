@@ -448,6 +448,23 @@ void orders_api_get(void *ctx, request *req)
 
 /* ---- PATCH and DELETE /orders/:id ------------------------------------------ */
 
+/* Runs on an amender thread when the group commit holding this PATCH ends. */
+static void patch_done(void *arg, orderd_err err, order_status to, order_doc *doc)
+{
+    request *req = arg;
+    if (err == ORDERD_ERR_CONFLICT) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "the order cannot move to \"%s\" from its current status",
+                 order_status_name(to));
+        problem_reply(req, 409, detail, NULL);
+    } else if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+    } else {
+        reply_order(req, 200, doc);
+    }
+    request_resume(req); /* req belongs to the polling thread again after this */
+}
+
 void orders_api_patch(void *ctx, request *req)
 {
     app *a = ctx;
@@ -469,21 +486,23 @@ void orders_api_patch(void *ctx, request *req)
     if (reply_if_refused(req, auth_may_set_status(auth_gate_principal(req), to, &owner),
                          "this token may only cancel its own orders"))
         return;
-    order_doc doc = {0};
-    orderd_err err =
-        order_store_set_status(a->store, req->path_id, to, expected, owner, req->deadline_ns, &doc);
-    if (err == ORDERD_ERR_CONFLICT) {
-        char detail[128];
-        snprintf(detail, sizeof detail, "the order cannot move to \"%s\" from its current status",
-                 order_status_name(to));
-        problem_reply(req, 409, detail, NULL);
-        return;
-    }
-    if (err != ORDERD_OK) {
+    request_suspend(req);
+    if (order_store_set_status_async(a->store, req->path_id, to, expected, owner,
+                                     req->deadline_ns, patch_done, req) != 0)
+        request_resume_overloaded(req);
+}
+
+/* Runs on an amender thread when the group commit holding this DELETE ends. */
+static void delete_done(void *arg, orderd_err err, order_status to, order_doc *doc)
+{
+    (void)to;
+    (void)doc; /* a delete has none */
+    request *req = arg;
+    if (err != ORDERD_OK)
         reply_store_error(req, err);
-        return;
-    }
-    reply_order(req, 200, &doc);
+    else
+        req->reply.status = 204;
+    request_resume(req); /* req belongs to the polling thread again after this */
 }
 
 void orders_api_delete(void *ctx, request *req)
@@ -495,12 +514,10 @@ void orders_api_delete(void *ctx, request *req)
     int64_t expected;
     if (!expected_version_from(req, &expected))
         return;
-    orderd_err err = order_store_delete(a->store, req->path_id, expected, req->deadline_ns);
-    if (err != ORDERD_OK) {
-        reply_store_error(req, err);
-        return;
-    }
-    req->reply.status = 204;
+    request_suspend(req);
+    if (order_store_delete_async(a->store, req->path_id, expected, req->deadline_ns, delete_done,
+                                 req) != 0)
+        request_resume_overloaded(req);
 }
 
 /* ---- GET /orders ------------------------------------------------------------ */

@@ -1,9 +1,9 @@
 /*
  * routes.c - the route table (see routes.h and http/router.h).
  *
- * Reads of one order and creates without a key are self-scheduled: the
- * hot cache or bad input answers them on the polling thread, the batched
- * reader and writer take the rest.  Whatever else touches PostgreSQL runs
+ * Reads of one order, creates without a key, PATCH and DELETE are
+ * self-scheduled: the hot cache or bad input answers them on the polling
+ * thread, the batched reader, writer and amender take the rest.  Whatever else touches PostgreSQL runs
  * on an I/O worker; what needs no I/O stays inline.
  *
  * Every row is an operation of api/openapi.json: tests/unit/test_openapi.c
@@ -27,8 +27,8 @@ const route api_routes[] = {
     {HTTP_GET, "/orders", orders_api_list, ROUTE_ON_WORKER, NULL, false},
     {HTTP_POST, "/orders", orders_api_create, ROUTE_SELF_SCHEDULED, NULL, false},
     {HTTP_GET, "/orders/:id", orders_api_get, ROUTE_SELF_SCHEDULED, ORDER_ID_DETAIL, false},
-    {HTTP_PATCH, "/orders/:id", orders_api_patch, ROUTE_ON_WORKER, ORDER_ID_DETAIL, false},
-    {HTTP_DELETE, "/orders/:id", orders_api_delete, ROUTE_ON_WORKER, ORDER_ID_DETAIL, false},
+    {HTTP_PATCH, "/orders/:id", orders_api_patch, ROUTE_SELF_SCHEDULED, ORDER_ID_DETAIL, false},
+    {HTTP_DELETE, "/orders/:id", orders_api_delete, ROUTE_SELF_SCHEDULED, ORDER_ID_DETAIL, false},
     /* probes, scrapers and readers of the contract carry no token, and are never rate limited */
     {HTTP_GET, "/healthz", health_live, ROUTE_INLINE, NULL, true},
     {HTTP_GET, "/readyz", health_ready, ROUTE_ON_WORKER, NULL, true},

@@ -40,6 +40,7 @@ const metrics_buckets metrics_histogram_buckets[HISTOGRAM_COUNT] = {
     [HISTOGRAM_READ_LOOKUP_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
     [HISTOGRAM_READ_LOAD_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
     [HISTOGRAM_WRITE_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
+    [HISTOGRAM_AMEND_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
 };
 
 #define LAG_CELLS   (NBOUNDS(lag_bounds_us) + 2)
@@ -50,9 +51,10 @@ const size_t metrics_histogram_offset[HISTOGRAM_COUNT] = {
     [HISTOGRAM_READ_LOOKUP_BATCH] = METRIC_COUNT + LAG_CELLS,
     [HISTOGRAM_READ_LOAD_BATCH] = METRIC_COUNT + LAG_CELLS + BATCH_CELLS,
     [HISTOGRAM_WRITE_BATCH] = METRIC_COUNT + LAG_CELLS + 2 * BATCH_CELLS,
+    [HISTOGRAM_AMEND_BATCH] = METRIC_COUNT + LAG_CELLS + 3 * BATCH_CELLS,
 };
 
-#define CORE_CELLS (METRIC_COUNT + LAG_CELLS + 3 * BATCH_CELLS)
+#define CORE_CELLS (METRIC_COUNT + LAG_CELLS + 4 * BATCH_CELLS)
 
 static uint64_t core_retired[CORE_CELLS];
 static metrics_cell core_sink[CORE_CELLS];
@@ -304,6 +306,9 @@ static const struct {
     [HISTOGRAM_READ_LOAD_BATCH] = {"orderd_read_batch_size", "stage=\"postgres\"", NULL},
     [HISTOGRAM_WRITE_BATCH] = {"orderd_write_batch_size", NULL,
                                "Orders inserted by one group commit of the batched writer"},
+    [HISTOGRAM_AMEND_BATCH] = {"orderd_amend_batch_size", NULL,
+                               "PATCHes and DELETEs applied by one group commit of the batched "
+                               "amender"},
 };
 
 void metrics_observe_invalidation_lag_us(int64_t lag_us)

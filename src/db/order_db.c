@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/base/buf.h"
 #include "orderd/base/fmt.h"
 #include "orderd/base/log.h"
 
@@ -27,9 +28,7 @@ enum {
     ST_LIST_CUSTOMER,
     ST_LIST_STATUS,
     ST_LIST_CUSTOMER_STATUS,
-    ST_UPDATE_STATUS,
-    ST_VERSION,
-    ST_DELETE,
+    ST_AMEND_MANY,
     ST_IDEM_CLAIM,
     ST_IDEM_LOOKUP,
     ST_IDEM_COMPLETE,
@@ -86,26 +85,43 @@ const db_statement order_db_statements[] = {
                                  LIST_SQL("customer_id = $1::bigint AND status = $2::text AND ",
                                           "3", "4", "5"),
                                  5},
-    /* One statement decides and applies the transition, so two concurrent
-     * PATCHes cannot both succeed from the same status: the second waits
-     * on the row lock and re-checks the WHERE against the new row. */
-    [ST_UPDATE_STATUS] = {"order_update_status",
-                          "UPDATE orders SET status = $2::text, version = version + 1, "
-                          "updated_at = now() "
-                          "WHERE id = $1::bigint AND status = ANY ($3::text[]) "
-                          "AND ($4::bigint < 0 OR version = $4::bigint) "
-                          "AND ($5::bigint = 0 OR customer_id = $5::bigint) "
-                          "RETURNING " ORDER_COLUMNS,
-                          5},
-    /* $2 = 0: anyone's; else the order must be that customer's */
-    [ST_VERSION] = {"order_version",
-                    "SELECT version FROM orders WHERE id = $1::bigint "
-                    "AND ($2::bigint = 0 OR customer_id = $2::bigint)",
-                    2},
-    [ST_DELETE] = {"order_delete",
-                   "DELETE FROM orders WHERE id = $1::bigint "
-                   "AND ($2::bigint < 0 OR version = $2::bigint) RETURNING " ORDER_COLUMNS,
-                   2},
+    /*
+     * PATCHes and DELETEs of distinct orders, one statement and one commit
+     * for all of them ($1: [{"id":7,"op":"p"|"d","to":"paid",
+     * "f":["pending"],"v":-1,"o":0}, ...], order_db_amend_many).  l locks
+     * every named row first, in id order (the index scan of id = ANY
+     * returns them sorted), so two such statements never deadlock; it
+     * also reads each row as it is once locked, the newest committed
+     * version, which is what a request that changed nothing is answered
+     * from.  u and d decide and apply each change in one step, so two
+     * concurrent PATCHes cannot both succeed from the same status.  The
+     * result has one row per request, in request order: ORDER_COLUMNS of
+     * the changed row (the row before, for a delete; all NULL when
+     * nothing changed), then the request's position when it changed, and
+     * the locked row's version, customer and status (NULL: no such order).
+     */
+    [ST_AMEND_MANY] =
+        {"order_amend_many",
+         "WITH r AS (SELECT (e->>'id')::bigint AS rid, e->>'op' AS op, e->>'to' AS to_status, "
+         "ARRAY(SELECT jsonb_array_elements_text(e->'f')) AS allowed, "
+         "(e->>'v')::bigint AS expected, (e->>'o')::bigint AS owner, ord "
+         "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, ord)), "
+         "l AS MATERIALIZED (SELECT id AS lid, version AS lversion, customer_id AS lcustomer, "
+         "status AS lstatus FROM orders WHERE id = ANY (ARRAY(SELECT rid FROM r)) "
+         "ORDER BY id FOR UPDATE), "
+         "u AS (UPDATE orders SET status = r.to_status, version = version + 1, "
+         "updated_at = now() FROM r JOIN l ON lid = rid "
+         "WHERE r.op = 'p' AND id = rid AND status = ANY (r.allowed) "
+         "AND (r.expected < 0 OR version = r.expected) "
+         "AND (r.owner = 0 OR customer_id = r.owner) "
+         "RETURNING " ORDER_COLUMNS ", r.ord AS done), "
+         "d AS (DELETE FROM orders USING r JOIN l ON lid = rid "
+         "WHERE r.op = 'd' AND id = rid AND (r.expected < 0 OR version = r.expected) "
+         "RETURNING " ORDER_COLUMNS ", r.ord AS done) "
+         "SELECT x.*, lversion, lcustomer, lstatus FROM r LEFT JOIN l ON lid = rid "
+         "LEFT JOIN (SELECT * FROM u UNION ALL SELECT * FROM d) x ON x.done = r.ord "
+         "ORDER BY r.ord",
+         1},
     /* Claims the key, or takes over one that has expired.  ON CONFLICT
      * DO UPDATE locks the existing row even when its WHERE is false, and
      * when the row is another transaction's uncommitted insert it first
@@ -477,89 +493,146 @@ out:
 
 /* ---- update / delete ---------------------------------------------------- */
 
-/* Reads the version of id: NOT_FOUND, or OK with *version set. */
-static orderd_err read_version(db_conn *conn, const char *id_text, const char *owner_text,
-                               int64_t *version)
+/* Appends a's element of ST_AMEND_MANY's parameter. false: out of memory
+ * or a status without a name. */
+static bool amend_to_json(const order_amend *a, buf *b)
 {
-    const char *params[] = {id_text, owner_text};
+    char num[24];
+    buf_puts(b, "{\"id\":");
+    buf_append(b, num, fmt_u64((uint64_t)a->id, num)); /* ids are positive */
+    if (a->kind == ORDER_AMEND_DELETE) {
+        buf_puts(b, ",\"op\":\"d\"");
+    } else {
+        const char *to = order_status_name(a->to);
+        if (to == NULL)
+            return false;
+        buf_puts(b, ",\"op\":\"p\",\"to\":\"");
+        buf_puts(b, to);
+        /* the statuses `to` may be reached from */
+        buf_puts(b, "\",\"f\":[");
+        bool first = true;
+        for (int s = 0; s < ORDER_STATUS_COUNT; s++) {
+            if (!order_status_can_transition((order_status)s, a->to))
+                continue;
+            buf_puts(b, first ? "\"" : ",\"");
+            buf_puts(b, order_status_name((order_status)s));
+            buf_puts(b, "\"");
+            first = false;
+        }
+        buf_puts(b, "],\"o\":");
+        buf_append(b, num, fmt_u64((uint64_t)(a->owner > 0 ? a->owner : 0), num));
+    }
+    buf_puts(b, ",\"v\":");
+    if (a->expected_version >= 0)
+        buf_append(b, num, fmt_u64((uint64_t)a->expected_version, num));
+    else
+        buf_puts(b, "-1");
+    return buf_puts(b, "}");
+}
+
+/*
+ * Why a's request changed nothing, from the row as it was once locked
+ * (version, customer and status; absent: no such order).  The version
+ * comes before the transition, as a precondition comes first.  When the
+ * locked row would have passed every check, the statement's snapshot saw
+ * an older version that did not: a commit came in between, and sending
+ * the request again decides it against the newer row.
+ */
+static orderd_err unchanged_reason(const order_amend *a, const PGresult *res, int row, bool *retry)
+{
+    *retry = false;
+    if (PQgetisnull(res, row, 10))
+        return ORDERD_ERR_NOT_FOUND;
+    int64_t version, customer;
+    order_status status;
+    if (!text_to_i64(PQgetvalue(res, row, 10), &version) ||
+        !text_to_i64(PQgetvalue(res, row, 11), &customer) ||
+        !order_status_parse(PQgetvalue(res, row, 12), &status))
+        return ORDERD_ERR_INTERNAL;
+    if (a->kind == ORDER_AMEND_SET_STATUS && a->owner > 0 && customer != a->owner)
+        return ORDERD_ERR_NOT_FOUND; /* another customer's order is none of theirs */
+    if (a->expected_version >= 0 && version != a->expected_version)
+        return ORDERD_ERR_PRECONDITION;
+    if (a->kind == ORDER_AMEND_SET_STATUS && !order_status_can_transition(status, a->to))
+        return ORDERD_ERR_CONFLICT;
+    *retry = true;
+    return ORDERD_ERR_CONFLICT;
+}
+
+orderd_err order_db_amend_many(db_conn *conn, const order_amend *const *amends, int n,
+                               order_amend_outcome *out)
+{
+    memset(out, 0, (size_t)n * sizeof *out);
+    buf doc = BUF_INIT;
+    bool ok = buf_puts(&doc, "[");
+    for (int i = 0; i < n && ok; i++)
+        ok = (i == 0 || buf_puts(&doc, ",")) && amend_to_json(amends[i], &doc);
+    ok = ok && buf_puts(&doc, "]");
+    char *param = ok ? buf_steal(&doc, NULL) : NULL;
+    buf_free(&doc);
+    if (param == NULL)
+        return ORDERD_ERR_INTERNAL;
+
+    const char *params[] = {param};
     orderd_err err;
-    PGresult *res = db_exec(conn, ST_VERSION, params, &err);
-    if (err == ORDERD_OK) {
-        if (PQntuples(res) != 1)
-            err = ORDERD_ERR_NOT_FOUND;
-        else if (!text_to_i64(PQgetvalue(res, 0, 0), version))
-            err = ORDERD_ERR_INTERNAL;
+    PGresult *res = db_exec(conn, ST_AMEND_MANY, params, &err);
+    free(param);
+    if (err == ORDERD_OK && PQntuples(res) != n) {
+        LOG(LOG_ERROR, NULL, "order_db: %d amendments answered with %d rows", n, PQntuples(res));
+        err = ORDERD_ERR_INTERNAL;
+    }
+    for (int i = 0; i < n && err == ORDERD_OK; i++) {
+        order_amend_outcome *o = &out[i];
+        if (PQgetisnull(res, i, 9)) {
+            o->err = unchanged_reason(amends[i], res, i, &o->retry);
+            continue;
+        }
+        o->err = row_to_order(res, i, &o->row);
+        if (o->err == ORDERD_OK && !order_status_parse(PQgetvalue(res, i, 12), &o->old_status))
+            o->err = ORDERD_ERR_INTERNAL;
     }
     PQclear(res);
+    if (err != ORDERD_OK) {
+        for (int i = 0; i < n; i++)
+            order_clear(&out[i].row);
+        memset(out, 0, (size_t)n * sizeof *out);
+    }
     return err;
+}
+
+/* One amendment: its outcome's error, its row into *out when it changed.
+ * A lost race is decided again against the newer row, as a batch would. */
+static orderd_err amend_one(db_conn *conn, const order_amend *a, order *out)
+{
+    order_amend_outcome o;
+    for (int attempt = 0;; attempt++) {
+        orderd_err err = order_db_amend_many(conn, &a, 1, &o);
+        if (err != ORDERD_OK)
+            return err;
+        if (!o.retry || attempt == 1)
+            break;
+    }
+    if (o.err == ORDERD_OK && out != NULL)
+        *out = o.row;
+    else
+        order_clear(&o.row);
+    return o.err;
 }
 
 orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
                                   int64_t expected_version, int64_t owner, order *out)
 {
     memset(out, 0, sizeof *out);
-    const char *to_name = order_status_name(to);
-    if (to_name == NULL)
-        return ORDERD_ERR_INTERNAL;
-
-    /* The statuses `to` may be reached from, as a text[] literal. */
-    char allowed[128] = "{";
-    size_t len = 1;
-    for (int s = 0; s < ORDER_STATUS_COUNT; s++) {
-        if (!order_status_can_transition((order_status)s, to))
-            continue;
-        len += (size_t)snprintf(allowed + len, sizeof allowed - len, "%s%s", len > 1 ? "," : "",
-                                order_status_name((order_status)s));
-    }
-    snprintf(allowed + len, sizeof allowed - len, "}");
-
-    char id_text[24], expected[24], owner_text[24];
-    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
-    snprintf(expected, sizeof expected, "%lld",
-             (long long)(expected_version >= 0 ? expected_version : -1));
-    snprintf(owner_text, sizeof owner_text, "%lld", (long long)(owner > 0 ? owner : 0));
-    const char *params[] = {id_text, to_name, allowed, expected, owner_text};
-    orderd_err err = exec_one_order(conn, ST_UPDATE_STATUS, params, out);
-    if (err != ORDERD_ERR_NOT_FOUND)
-        return err;
-
-    /* Nothing matched: find out which condition failed.  The row may have
-     * moved on since the UPDATE; the answer then describes the newer row,
-     * which is as good as any for a request that lost a race.  The version
-     * is checked before the transition, as a precondition comes first. */
-    int64_t version = 0;
-    err = read_version(conn, id_text, owner_text, &version);
-    if (err != ORDERD_OK)
-        return err;
-    if (expected_version >= 0 && version != expected_version)
-        return ORDERD_ERR_PRECONDITION;
-    return ORDERD_ERR_CONFLICT;
+    order_amend a = {ORDER_AMEND_SET_STATUS, id, to, expected_version, owner};
+    return amend_one(conn, &a, out);
 }
 
 orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, order *out)
 {
-    order deleted;
-    char id_text[24], expected[24];
-    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
-    snprintf(expected, sizeof expected, "%lld",
-             (long long)(expected_version >= 0 ? expected_version : -1));
-    const char *params[] = {id_text, expected};
-    orderd_err err = exec_one_order(conn, ST_DELETE, params, &deleted);
-    if (err == ORDERD_OK) {
-        if (out != NULL)
-            *out = deleted;
-        else
-            order_clear(&deleted);
-        return ORDERD_OK;
-    }
     if (out != NULL)
         memset(out, 0, sizeof *out);
-    if (err != ORDERD_ERR_NOT_FOUND || expected_version < 0)
-        return err;
-    /* Nothing deleted although a version was given: missing, or stale? */
-    int64_t version;
-    err = read_version(conn, id_text, "0", &version);
-    return err == ORDERD_OK ? ORDERD_ERR_PRECONDITION : err;
+    order_amend a = {ORDER_AMEND_DELETE, id, ORDER_PENDING, expected_version, 0};
+    return amend_one(conn, &a, out);
 }
 
 /* ---- idempotency keys --------------------------------------------------- */

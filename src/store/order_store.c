@@ -1,13 +1,14 @@
 /*
  * order_store.c - the store's door (order_store.h): owns the cache
- * protocol, the batched reader and writer, and runs the blocking calls.
+ * protocol, the batched reader, writer and amender, and runs the
+ * blocking calls.
  *
  * Read one order:  the hot cache (on the polling thread, orders_api.c),
  * else order_reader.c in batches: Redis, then PostgreSQL for the misses,
  * the answer, then a versioned fill.  A hit close to expiry is renewed early by one
  * reader (XFetch), so a hot key does not send every process to
  * PostgreSQL when it expires.  Redis down: PostgreSQL only, "BYPASS".
- * Write:  PostgreSQL commits -> order_cache_invalidate (tombstone +
+ * Write:  PostgreSQL commits -> the cache's invalidation (tombstone +
  * list generations) -> only then does the caller answer, which is what
  * makes "no stale read after a write's response" hold (order_cache.h).
  */
@@ -25,6 +26,7 @@
 #include "orderd/cache/order_cache.h"
 #include "orderd/db/order_db.h"
 #include "orderd/store/invalidation.h"
+#include "orderd/store/order_amender.h"
 #include "orderd/store/order_reader.h"
 #include "orderd/store/order_writer.h"
 
@@ -34,6 +36,7 @@ struct order_store {
     hot_cache *hot;                /* NULL: no in-process cache */
     order_reader *reader;          /* GET /orders/:id, batched */
     order_writer *writer;          /* POST /orders without a key: group commit */
+    order_amender *amender;        /* PATCH and DELETE: group commit */
     invalidation *feed;            /* NULL: caching off */
     redis_client *redis;           /* borrowed; NULL: caching off */
     atomic_int acquire_timeout_ms; /* a reload may change it (order_store_set_live) */
@@ -104,6 +107,19 @@ order_store *order_store_create(const order_store_options *opts)
     store->writer = order_writer_create(&wo);
     if (!store->writer)
         goto fail;
+    order_amender_options ao = {
+        .db = opts->db,
+        .cache = store->cache,
+        .hot = store->hot,
+        .acquire_timeout_ms = &store->acquire_timeout_ms,
+        /* two, as the writer: its rows are locked in id order, so two
+         * statements in flight at once wait for each other, never deadlock */
+        .threads = 2,
+        .batch_max = 256,
+    };
+    store->amender = order_amender_create(&ao);
+    if (!store->amender)
+        goto fail;
     return store;
 fail:
     order_store_destroy(store);
@@ -134,6 +150,7 @@ void order_store_destroy(order_store *store)
 {
     if (!store)
         return;
+    order_amender_destroy(store->amender);
     order_writer_destroy(store->writer);
     order_reader_destroy(store->reader);
     invalidation_stop(store->feed);
@@ -171,6 +188,7 @@ void order_store_stop(order_store *store)
         return;
     order_reader_stop(store->reader);
     order_writer_stop(store->writer);
+    order_amender_stop(store->amender);
 }
 
 int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
@@ -185,31 +203,12 @@ int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, 
     return order_reader_submit(store->reader, id, deadline_ns, fresh, done, arg);
 }
 
-/*
- * After a commit, before the caller answers: tombstone the order and bump
- * every list generation it could appear under.  Its previous status is
- * not known here, so every status it could have come from is bumped too
- * (at most three keys; cheaper than reading the old row).
- */
-static void invalidate_written(order_store *store, const order *o, bool deleted)
+/* After an idempotent create's commit, before the caller answers, as
+ * the writer does for a batch (order_writer.c). */
+static void invalidate_created(order_store *store, const order *o)
 {
-    if (!store->cache)
-        return;
-    order_status statuses[ORDER_STATUS_COUNT];
-    int n = 0;
-    for (int s = 0; s < ORDER_STATUS_COUNT; s++)
-        if (s == (int)o->status || order_status_can_transition((order_status)s, o->status))
-            statuses[n++] = (order_status)s;
-    if (deleted) { /* a deleted order leaves only its own status's lists */
-        statuses[0] = o->status;
-        n = 1;
-    }
-    /* the version a deleted row would have had next: nothing older may fill */
-    int64_t version = deleted ? o->version + 1 : o->version;
-    order_cache_invalidate(store->cache, o->id, version, deleted, o->customer_id, statuses, n);
-    /* our own process must not wait for Redis to tell it */
-    if (store->hot)
-        hot_cache_invalidate(store->hot, o->id);
+    if (store->cache)
+        order_cache_invalidate_created(store->cache, o, 1);
 }
 
 /* A replayed response is the stored JSON; its id and version come from it. */
@@ -250,7 +249,7 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
     db_pool_release(store->db, conn);
     free(fingerprint);
     if (err == ORDERD_OK && !*replayed)
-        invalidate_written(store, &o, false);
+        invalidate_created(store, &o);
     if (err == ORDERD_OK) {
         /* both paths answer with the stored bytes, so a replay is
          * byte-for-byte the first response */
@@ -262,39 +261,19 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
     return err;
 }
 
-orderd_err order_store_set_status(order_store *store, int64_t id, order_status to,
-                                  int64_t expected_version, int64_t owner, uint64_t deadline_ns,
-                                  order_doc *out)
+int order_store_set_status_async(order_store *store, int64_t id, order_status to,
+                                 int64_t expected_version, int64_t owner, uint64_t deadline_ns,
+                                 order_amend_done done, void *arg)
 {
-    orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
-    if (!conn)
-        return err;
-    order o = {0};
-    err = order_db_update_status(conn, id, to, expected_version, owner, &o);
-    db_pool_release(store->db, conn);
-    if (err == ORDERD_OK) {
-        invalidate_written(store, &o, false);
-        err = order_doc_from_order(&o, out);
-    }
-    order_clear(&o);
-    return err;
+    order_amend a = {ORDER_AMEND_SET_STATUS, id, to, expected_version, owner};
+    return order_amender_submit(store->amender, &a, deadline_ns, done, arg);
 }
 
-orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_version,
-                              uint64_t deadline_ns)
+int order_store_delete_async(order_store *store, int64_t id, int64_t expected_version,
+                             uint64_t deadline_ns, order_amend_done done, void *arg)
 {
-    orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
-    if (!conn)
-        return err;
-    order gone = {0};
-    err = order_db_delete(conn, id, expected_version, &gone);
-    db_pool_release(store->db, conn);
-    if (err == ORDERD_OK)
-        invalidate_written(store, &gone, true);
-    order_clear(&gone);
-    return err;
+    order_amend a = {ORDER_AMEND_DELETE, id, ORDER_PENDING, expected_version, 0};
+    return order_amender_submit(store->amender, &a, deadline_ns, done, arg);
 }
 
 /* ---- lists ------------------------------------------------------------------ */

@@ -61,22 +61,47 @@ orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows,
                          bool *has_more);
 
 /*
- * Moves the order to status `to` when the transition is allowed, when
- * expected_version >= 0 the version matches, and when owner > 0 it is
- * that customer's; bumps version.  ORDERD_ERR_NOT_FOUND (also for an
- * order of another owner), ORDERD_ERR_PRECONDITION (version mismatch) or
- * ORDERD_ERR_CONFLICT (transition not allowed from the current status).
+ * A PATCH (a status change) or a DELETE of one existing order, for
+ * order_db_amend_many.
  */
+typedef enum order_amend_kind { ORDER_AMEND_SET_STATUS, ORDER_AMEND_DELETE } order_amend_kind;
+
+typedef struct order_amend {
+    order_amend_kind kind;
+    int64_t id;
+    order_status to;          /* SET_STATUS: when the transition is allowed */
+    int64_t expected_version; /* >= 0: only when the version matches */
+    int64_t owner;            /* SET_STATUS, > 0: only when it is that customer's order */
+} order_amend;
+
+typedef struct order_amend_outcome {
+    /* OK, ORDERD_ERR_NOT_FOUND (also for another owner's order),
+     * ORDERD_ERR_PRECONDITION (version mismatch) or ORDERD_ERR_CONFLICT
+     * (the transition is not allowed from the current status) */
+    orderd_err err;
+    /* changed nothing only because a commit the statement could not see
+     * came first: sent again, it is decided against the newer row */
+    bool retry;
+    order row;               /* OK: the row after, or (DELETE) as it was just before; order_clear() */
+    order_status old_status; /* OK: the status it had before */
+} order_amend_outcome;
+
+/*
+ * Applies n amendments of distinct orders in one statement and commit,
+ * each on its own terms: out[i] tells how amends[i] ended.  The return
+ * value is for the statement as a whole (then no out[i] holds a row).
+ * Rows are locked in id order, so concurrent calls never deadlock.
+ */
+orderd_err order_db_amend_many(db_conn *conn, const order_amend *const *amends, int n,
+                               order_amend_outcome *out);
+
+/* One SET_STATUS amendment on its own (a lost race is decided again),
+ * with the errors of order_amend_outcome; *out gets the new row. */
 orderd_err order_db_update_status(db_conn *conn, int64_t id, order_status to,
                                   int64_t expected_version, int64_t owner, order *out);
 
-/*
- * Deletes the order when, with expected_version >= 0, its version matches.
- * ORDERD_ERR_NOT_FOUND when there was no such order, ORDERD_ERR_PRECONDITION
- * on a version mismatch.  On success *out (when not NULL) gets the row as
- * it was just before the delete (caller order_clear()s), e.g. to
- * invalidate caches keyed by its customer and status.
- */
+/* One DELETE amendment on its own; *out (when not NULL) gets the row as
+ * it was just before the delete (caller order_clear()s). */
 orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, order *out);
 
 /* Deletes idempotency keys older than 24 hours; returns the count or -1. */

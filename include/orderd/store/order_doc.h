@@ -1,7 +1,8 @@
 /*
  * order_doc.h - an order as the store hands it out, and the types every
  * store path shares: the front door (order_store.h) and the batched
- * reader and writer (order_reader.h, order_writer.h).
+ * reader, writer and amender (order_reader.h, order_writer.h,
+ * order_amender.h).
  *
  * A doc is the order already rendered as JSON, the form both the cache
  * and the HTTP response want, with the id and version beside it (for
@@ -45,5 +46,10 @@ typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
 
 /* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
 typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
+
+/* The answer to one PATCH or DELETE: ORDERD_OK with the new row's doc
+ * (callee owns doc->json; NULL for a delete) or an error.  to: the
+ * status the PATCH asked for (its 409 names it). */
+typedef void (*order_amend_done)(void *arg, orderd_err err, order_status to, order_doc *doc);
 
 #endif

@@ -4,17 +4,17 @@
  * rendered as JSON (order_doc.h).
  *
  * Behind the door:
- *   order_store.c   lists (Redis, else PostgreSQL, then a fill), creates
- *                   under an Idempotency-Key, status changes and deletes,
- *                   each write invalidating the cache before it returns.
- *                   These calls block: call them from I/O workers only.
+ *   order_store.c   lists (Redis, else PostgreSQL, then a fill) and
+ *                   creates under an Idempotency-Key, which invalidate
+ *                   the cache before they return.  These calls block:
+ *                   call them from I/O workers only.
  *   order_reader.c  GET /orders/:id in batches on its own threads: Redis,
  *                   then PostgreSQL for the misses, then a versioned fill
  *                   of Redis and the hot cache.
  *   order_writer.c  POST /orders without a key, group-committed on its
  *                   own threads.
- * The two batched calls (order_store_get_async, order_store_create_async)
- * only queue: they never block and answer through a callback.  The hot
+ *   order_amender.c PATCH and DELETE, group-committed on its own threads.
+ * The batched calls (the *_async ones) only queue: they never block and answer through a callback.  The hot
  * cache itself is read by the handler on the polling thread (orders_api.c),
  * before the store is asked at all.  Every call takes a deadline
  * (clock_now_ns() base).
@@ -102,14 +102,21 @@ orderd_err order_store_create_idempotent(order_store *store, const order_create_
 int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
                              order_create_done done, void *arg);
 
-/* expected_version < 0: no precondition.  owner > 0: the order must be
- * that customer's (else ORDERD_ERR_NOT_FOUND), checked in the UPDATE. */
-orderd_err order_store_set_status(order_store *store, int64_t id, order_status to,
-                                  int64_t expected_version, int64_t owner, uint64_t deadline_ns,
-                                  order_doc *out);
+/*
+ * A status change in the next group commit of the amender
+ * (order_amender.h).  expected_version < 0: no precondition.  owner > 0:
+ * the order must be that customer's (else ORDERD_ERR_NOT_FOUND).  Does
+ * not block; done is called exactly once on another thread, with the new
+ * row.  -1 (done not called) when stopping.
+ */
+int order_store_set_status_async(order_store *store, int64_t id, order_status to,
+                                 int64_t expected_version, int64_t owner, uint64_t deadline_ns,
+                                 order_amend_done done, void *arg);
 
-orderd_err order_store_delete(order_store *store, int64_t id, int64_t expected_version,
-                              uint64_t deadline_ns);
+/* A delete in the next group commit of the amender, as set_status_async;
+ * done gets no doc. */
+int order_store_delete_async(order_store *store, int64_t id, int64_t expected_version,
+                             uint64_t deadline_ns, order_amend_done done, void *arg);
 
 /* Renders {"data":[...],"next_cursor":...} into a malloc'd *json.
  * fresh: from PostgreSQL, not from the list cache. */

@@ -1,0 +1,58 @@
+/*
+ * order_amender.h - PATCH and DELETE /orders/:id in batches: group
+ * commit for the writes that change an existing order.
+ *
+ * Each used to cost a commit of its own, and a commit waits for its WAL
+ * flush.  The amender threads take every amendment waiting at a given
+ * moment and apply them with one statement (order_db_amend_many: one
+ * commit), each on its own terms: a version mismatch (412), a transition
+ * not allowed (409) or a missing order (404) fails only its own request.
+ * Two amendments of one order never share a statement; the later waits
+ * for the next one, so they apply in the order they came.  The cache is
+ * then invalidated for all of them with one script call, and only then
+ * is each answered: a 2xx is sent only once the change is durable and
+ * no later read can see the order as it was.
+ */
+#ifndef ORDERD_ORDER_AMENDER_H
+#define ORDERD_ORDER_AMENDER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "orderd/cache/hot_cache.h"
+#include "orderd/cache/order_cache.h"
+#include "orderd/db/db_pool.h"
+#include "orderd/db/order_db.h"
+#include "orderd/store/order_doc.h"
+
+typedef struct order_amender order_amender;
+
+typedef struct order_amender_options {
+    db_pool *db;        /* borrowed */
+    order_cache *cache; /* borrowed; NULL = no Redis */
+    hot_cache *hot;     /* borrowed; NULL = no in-process cache */
+    /* longest wait for a pool connection; borrowed from the store, which
+     * a reload may change meanwhile */
+    const atomic_int *acquire_timeout_ms;
+    int threads; /* batches in flight at once */
+    int batch_max;
+} order_amender_options;
+
+/* Starts the amender threads. NULL when out of memory or none can start. */
+order_amender *order_amender_create(const order_amender_options *opts);
+/* Answers everything queued and stops the threads; later submits fail.
+ * The amender stays valid until order_amender_destroy. Idempotent. */
+void order_amender_stop(order_amender *am);
+/* Stops (if not yet) and frees. NULL-safe. */
+void order_amender_destroy(order_amender *am);
+
+/*
+ * Queues one amendment.  done is called exactly once, on an amender
+ * thread: for a status change with the new row's doc (callee owns
+ * doc->json), for a delete with doc NULL, or with an error.  -1 when
+ * stopping or out of memory (done not called).
+ */
+int order_amender_submit(order_amender *am, const order_amend *amend, uint64_t deadline_ns,
+                         order_amend_done done, void *arg);
+
+#endif
