@@ -1,0 +1,127 @@
+"""PATCH and DELETE share group commits, and each keeps its own outcome.
+
+The orders table is locked while a burst of amendments arrives: the two
+amender threads each take one and wait on the lock, and everything else
+queues behind them.  Once the lock is gone the queue goes out as one
+batch (orderd_amend_batch_size says so), in which a stale If-Match is
+a 412, a transition not allowed a 409 and a missing order a 404, for that
+request alone, while the others in the same commit succeed.  Two
+PATCHes of one order never share a statement: the second sees the
+first's result.
+"""
+
+import re
+import threading
+import time
+import unittest
+
+from harness import LockSession, StackTestCase, main
+
+BUCKET_RE = re.compile(r'^orderd_amend_batch_size_(bucket\{le="([^"]+)"\}|count|sum) (\S+)$')
+
+
+def amend_batches(client):
+    """{le: cumulative count}, count, sum of orderd_amend_batch_size."""
+    text = client.get("/metrics").text
+    buckets, count, total = {}, 0.0, 0.0
+    for line in text.splitlines():
+        m = BUCKET_RE.match(line)
+        if not m:
+            continue
+        if m.group(2) is not None:
+            buckets[m.group(2)] = float(m.group(3))
+        elif m.group(1) == "count":
+            count = float(m.group(3))
+        else:
+            total = float(m.group(3))
+    return buckets, count, total
+
+
+class GroupCommitTest(StackTestCase):
+    stack_env = {"ORDERD_REQUEST_TIMEOUT_MS": "8000"}
+
+    def send_all(self, requests):
+        """Sends every (method, path, body, headers) at once; their responses in order."""
+        results = [None] * len(requests)
+        barrier = threading.Barrier(len(requests))
+
+        def run(i, method, path, body, headers):
+            c = self.stack.client(timeout=20)
+            try:
+                barrier.wait()
+                results[i] = c.request(method, path, json_body=body, headers=headers)
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                results[i] = e
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=run, args=(i, *r)) for i, r in enumerate(requests)]
+        for t in threads:
+            t.start()
+        return threads, results
+
+    def test_one_commit_many_outcomes(self):
+        orders = [self.create_order() for _ in range(12)]
+        ids = [o["id"] for o in orders]
+        paid = {"status": "paid"}
+        requests = (
+            [("PATCH", f"/orders/{i}", paid, None) for i in ids[0:4]]                   # 200
+            + [("PATCH", f"/orders/{i}", paid, {"If-Match": '"7"'}) for i in ids[4:6]]  # 412
+            + [("PATCH", f"/orders/{i}", {"status": "delivered"}, None) for i in ids[6:8]]  # 409
+            + [("DELETE", f"/orders/{i}", None, {"If-Match": '"1"'}) for i in ids[8:10]]    # 204
+            + [("DELETE", f"/orders/{ids[10]}", None, {"If-Match": '"5"'})]             # 412
+            + [("PATCH", "/orders/9223372036854775807", paid, None)]                    # 404
+            + [("PATCH", f"/orders/{ids[11]}", paid, None),                             # one order,
+               ("PATCH", f"/orders/{ids[11]}", {"status": "cancelled"}, None)]          # twice
+        )
+        expected = [200] * 4 + [412] * 2 + [409] * 2 + [204] * 2 + [412, 404]
+        _, before_count, before_sum = amend_batches(self.c)
+        with LockSession(self.stack.db_url):
+            threads, results = self.send_all(requests)
+            time.sleep(0.8)  # every request reaches orderd and queues behind the lock
+        for t in threads:
+            t.join(30)
+        for r in results:
+            self.assertNotIsInstance(r, Exception, r)
+        self.assertEqual([r.status for r in results[:len(expected)]], expected,
+                         [(r.status, r.text[:120]) for r in results])
+        for r in results:
+            if r.status >= 400:
+                self.assert_problem(r, r.status)
+        for r in results[:4]:
+            self.assertEqual((r.json()["status"], r.json()["version"]), ("paid", 2))
+            self.assertEqual(r.header("ETag"), '"2"')
+
+        # the same order twice: applied one after the other, never at once
+        pay, cancel = results[-2:]
+        final = self.c.get(f"/orders/{ids[11]}").json()
+        if pay.status == 200:  # paid first, then cancelled from paid
+            self.assertEqual((pay.json()["version"], cancel.status), (2, 200), cancel)
+            self.assertEqual(cancel.json()["version"], 3)
+            self.assertEqual((final["status"], final["version"]), ("cancelled", 3))
+        else:  # cancelled first; paying a cancelled order is a conflict
+            self.assertEqual((pay.status, cancel.status), (409, 200), pay)
+            self.assertEqual((final["status"], final["version"]), ("cancelled", 2))
+
+        # PostgreSQL agrees with every answer
+        for i in ids[0:4]:
+            self.assertEqual(self.stack.sql(f"SELECT status || ' ' || version FROM orders WHERE id = {i}"),
+                             "paid 2")
+        for i in ids[4:8] + [ids[10]]:
+            self.assertEqual(self.stack.sql(f"SELECT status || ' ' || version FROM orders WHERE id = {i}"),
+                             "pending 1")
+        for i in ids[8:10]:
+            self.assertEqual(self.stack.sql(f"SELECT count(*) FROM orders WHERE id = {i}"), "0")
+            self.assertEqual(self.c.get(f"/orders/{i}").status, 404)
+
+        # and they shared commits: 14 amendments in far fewer statements
+        buckets, count, total = amend_batches(self.c)
+        batches, amended = count - before_count, total - before_sum
+        print(f"\n{amended:.0f} amendments in {batches:.0f} commits")
+        self.assertGreaterEqual(amended, len(requests))
+        self.assertLessEqual(batches, 6, "the queued amendments were not batched")
+        self.assertGreater(count - buckets.get("4", count), 0, "no batch of more than 4")
+
+
+if __name__ == "__main__":
+    main()
