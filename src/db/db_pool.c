@@ -630,7 +630,8 @@ static bool wanted_app_name(const db_conn *conn, char out[APP_NAME_MAX + 1])
  * Runs st under application_name name in one round trip: set_config and
  * the statement in one pipeline (libpq pipeline mode), then the sync.
  * Returns the statement's result, or set_config's when that failed (the
- * statement is then skipped by the server).  A pipeline libpq cannot
+ * statement is then skipped by the server), or the sync's when that did
+ * not arrive (NULL when there was none).  A pipeline libpq cannot
  * leave marks the connection failed: it is not reused.
  */
 static PGresult *exec_named(db_conn *conn, const db_statement *st, const char *const *params,
@@ -648,8 +649,19 @@ static PGresult *exec_named(db_conn *conn, const db_statement *st, const char *c
     PGresult *res = sent ? wait_result(conn) : NULL;
     PGresult *sync = sent ? wait_result(conn) : NULL;
     bool set_ok = PQresultStatus(set) == PGRES_TUPLES_OK;
-    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(pg))
+    bool synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    if (!synced || !PQexitPipelineMode(pg))
         conn->failed = true;
+    if (!synced) {
+        /* Outside a transaction block the pipeline is one implicit
+         * transaction, and it commits at the sync: a statement that
+         * answered but whose sync did not come back (the connection
+         * broke, or the commit itself failed) may not be durable.  Its
+         * outcome is unknown, so it is a failure, never an OK. */
+        PQclear(set);
+        PQclear(res);
+        return sync;
+    }
     PQclear(sync);
     if (set_ok) {
         snprintf(conn->app_name, sizeof conn->app_name, "%s", name);
