@@ -6,9 +6,9 @@
  * order store, and translate its orderd_err into a status code.  This is
  * the only place that knows both the store's errors and HTTP.
  *
- * Reading one order and creating one without a key never block the
+ * Reading one order, creating, changing and deleting one never block the
  * polling thread: the hot cache or the input checks answer at once, or
- * the batched reader or writer takes the request and resumes it.
+ * the batched reader, writer or amender takes the request and resumes it.
  */
 #include "orderd/api/orders_api.h"
 
@@ -338,48 +338,26 @@ static void reply_created(request *req, order_doc *doc, bool replayed)
     reply_order(req, 201, doc);
 }
 
-/* With an Idempotency-Key: its own transaction, on an I/O worker. */
-static void create_idempotent(void *ctx, request *req)
-{
-    app *a = ctx;
-    order_create_req create;
-    if (!check_create(req, &create))
-        return;
-    order_doc doc = {0};
-    bool replayed = false;
-    orderd_err err = order_store_create_idempotent(a->store, &create, req->idempotency_key,
-                                                   req->deadline_ns, &doc, &replayed);
-    order_create_req_clear(&create);
-    if (err != ORDERD_OK) {
-        reply_store_error(req, err);
-        return;
-    }
-    reply_created(req, &doc, replayed);
-}
-
 /* Runs on a writer thread when the group commit holding this create ends. */
-static void create_done(void *arg, orderd_err err, order_doc *doc)
+static void create_done(void *arg, orderd_err err, order_doc *doc, bool replayed)
 {
     request *req = arg;
     if (err != ORDERD_OK)
         reply_store_error(req, err);
     else
-        reply_created(req, doc, false);
+        reply_created(req, doc, replayed);
     request_resume(req); /* req belongs to the polling thread again after this */
 }
 
 void orders_api_create(void *ctx, request *req)
 {
     app *a = ctx;
-    if (req->idempotency_key) {
-        request_run_on_worker(req, create_idempotent);
-        return;
-    }
     order_create_req create = {0};
     if (!check_create(req, &create))
         return; /* bad input: answered without any I/O */
     request_suspend(req);
-    int queued = order_store_create_async(a->store, &create, req->deadline_ns, create_done, req);
+    int queued = order_store_create_async(a->store, &create, req->idempotency_key,
+                                          req->deadline_ns, create_done, req);
     order_create_req_clear(&create); /* emptied when it was queued */
     if (queued != 0)
         request_resume_overloaded(req);

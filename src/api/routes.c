@@ -1,7 +1,7 @@
 /*
  * routes.c - the route table (see routes.h and http/router.h).
  *
- * Reads of one order, creates without a key, PATCH and DELETE are
+ * Reads of one order, creates, PATCH and DELETE are
  * self-scheduled: the hot cache or bad input answers them on the polling
  * thread, the batched reader, writer and amender take the rest.  Whatever else touches PostgreSQL runs
  * on an I/O worker; what needs no I/O stays inline.

@@ -29,9 +29,9 @@ enum {
     ST_LIST_STATUS,
     ST_LIST_CUSTOMER_STATUS,
     ST_AMEND_MANY,
-    ST_IDEM_CLAIM,
-    ST_IDEM_LOOKUP,
-    ST_IDEM_COMPLETE,
+    ST_IDEM_CLAIM_MANY,
+    ST_IDEM_LOOKUP_MANY,
+    ST_IDEM_COMPLETE_MANY,
     ST_IDEM_EXPIRE,
     ST_COUNT
 };
@@ -122,25 +122,48 @@ const db_statement order_db_statements[] = {
          "LEFT JOIN (SELECT * FROM u UNION ALL SELECT * FROM d) x ON x.done = r.ord "
          "ORDER BY r.ord",
          1},
-    /* Claims the key, or takes over one that has expired.  ON CONFLICT
-     * DO UPDATE locks the existing row even when its WHERE is false, and
-     * when the row is another transaction's uncommitted insert it first
-     * waits for that transaction to end. */
-    [ST_IDEM_CLAIM] =
-        {"idem_claim",
-         "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1::text, $2::text) "
+    /*
+     * Keyed creates ($1: [{"k":key,"fp":fingerprint,"c":7,"cur":"USD",
+     * "t":"12.50","i":[...]}, ...], distinct keys): claims each key, or
+     * takes over one that has expired, and inserts an order for every key
+     * it claimed; one row per claimed request, ORDER_COLUMNS then a
+     * counter and the request's position.  ON CONFLICT DO UPDATE locks an
+     * existing key row even when its WHERE is false, and when the row is
+     * another transaction's uncommitted claim it first waits for that
+     * transaction to end; the keys are claimed in key order, so two
+     * batches wait for each other, never in a cycle.  The orders are
+     * inserted in request order and take their ids in that order (as in
+     * order_insert_many), which lines each up with its request.
+     */
+    [ST_IDEM_CLAIM_MANY] =
+        {"idem_claim_many",
+         "WITH r AS (SELECT e->>'k' AS key, e->>'fp' AS fp, (e->>'c')::bigint AS c, "
+         "e->>'cur' AS cur, (e->>'t')::numeric(12,2) AS t, e->'i' AS i, ord "
+         "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, ord)), "
+         "claim AS (INSERT INTO idempotency_keys (key, fingerprint) "
+         "SELECT key, fp FROM r ORDER BY key "
          "ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
          "order_id = NULL, response = NULL, created_at = now() "
-         "WHERE idempotency_keys.created_at < now() - " IDEM_TTL " RETURNING key",
-         2},
-    [ST_IDEM_LOOKUP] = {"idem_lookup",
-                        "SELECT fingerprint, order_id, response FROM idempotency_keys "
-                        "WHERE key = $1::text",
-                        1},
-    [ST_IDEM_COMPLETE] = {"idem_complete",
-                          "UPDATE idempotency_keys SET order_id = $2::bigint, response = $3::text "
-                          "WHERE key = $1::text",
-                          3},
+         "WHERE idempotency_keys.created_at < now() - " IDEM_TTL " RETURNING key), "
+         "todo AS (SELECT r.*, row_number() OVER (ORDER BY ord) AS k FROM r "
+         "WHERE key IN (SELECT key FROM claim)), "
+         "ins AS (INSERT INTO orders (customer_id, status, currency, total, items) "
+         "SELECT c, 'pending', cur, t, i FROM todo ORDER BY ord RETURNING " ORDER_COLUMNS ") "
+         "SELECT n.*, todo.ord FROM (SELECT *, row_number() OVER (ORDER BY id) AS k FROM ins) n "
+         "JOIN todo USING (k) ORDER BY todo.ord",
+         1},
+    /* The keys of $1 (a JSON array of strings) that someone else owns:
+     * run after the claim, so in a new snapshot that sees their commits. */
+    [ST_IDEM_LOOKUP_MANY] = {"idem_lookup_many",
+                             "SELECT key, fingerprint, order_id, response FROM idempotency_keys "
+                             "WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+                             1},
+    /* $1: [{"k":key,"id":7,"r":response}, ...] */
+    [ST_IDEM_COMPLETE_MANY] = {"idem_complete_many",
+                               "UPDATE idempotency_keys AS k SET order_id = (e->>'id')::bigint, "
+                               "response = e->>'r' FROM jsonb_array_elements($1::jsonb) AS e "
+                               "WHERE k.key = e->>'k'",
+                               1},
     [ST_IDEM_EXPIRE] = {"idem_expire",
                         "DELETE FROM idempotency_keys WHERE created_at < now() - " IDEM_TTL, 0},
 };
@@ -637,49 +660,187 @@ orderd_err order_db_delete(db_conn *conn, int64_t id, int64_t expected_version, 
 
 /* ---- idempotency keys --------------------------------------------------- */
 
-/* Stored state of a key that someone else claimed (and has committed). */
-typedef struct idem_record {
-    bool found;
-    bool same_fingerprint;
-    int64_t order_id;
-    char *response; /* malloc'd; NULL when the row had none */
-} idem_record;
-
-static orderd_err idem_lookup(db_conn *conn, const char *key, const char *fingerprint,
-                              idem_record *rec)
+/* Appends s as a JSON string: the key and fingerprint may hold any
+ * visible character, and a response is JSON itself. */
+static void append_json_string(buf *b, const char *s)
 {
-    memset(rec, 0, sizeof *rec);
-    const char *params[] = {key};
+    static const char hex[] = "0123456789abcdef";
+    buf_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            buf_append(b, esc, 2);
+        } else if (*p < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+            buf_append(b, esc, 6);
+        } else {
+            buf_append(b, p, 1);
+        }
+    }
+    buf_puts(b, "\"");
+}
+
+static void append_i64(buf *b, int64_t v)
+{
+    char num[24];
+    buf_append(b, num, fmt_u64((uint64_t)v, num)); /* ids and customers are positive */
+}
+
+/* ST_IDEM_CLAIM_MANY's parameter; NULL when out of memory. */
+static char *claim_param(const order_keyed_create *creates, int n)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "[");
+    for (int i = 0; i < n; i++) {
+        const order_create_req *r = creates[i].req;
+        char total[32];
+        money_format(r->total_cents, total);
+        buf_puts(&b, i ? ",{\"k\":" : "{\"k\":");
+        append_json_string(&b, creates[i].key);
+        buf_puts(&b, ",\"fp\":");
+        append_json_string(&b, creates[i].fingerprint);
+        buf_puts(&b, ",\"c\":");
+        append_i64(&b, r->customer_id);
+        buf_puts(&b, ",\"cur\":\"");
+        buf_append(&b, r->currency, 3);
+        buf_puts(&b, "\",\"t\":\"");
+        buf_puts(&b, total);
+        buf_puts(&b, "\",\"i\":");
+        buf_puts(&b, r->items_json ? r->items_json : "[]");
+        buf_puts(&b, "}");
+    }
+    buf_puts(&b, "]");
+    return buf_steal(&b, NULL);
+}
+
+/* Reads the orders the claim inserted into out[] (each at its request's
+ * position), with the response each key will store; claimed[i] says
+ * which.  Returns how many. */
+static orderd_err read_claimed(const PGresult *res, int n, order_keyed_outcome *out, bool *claimed,
+                               int *count)
+{
+    *count = 0;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int64_t ord;
+        if (!text_to_i64(PQgetvalue(res, row, 10), &ord) || ord < 1 || ord > n || claimed[ord - 1])
+            return ORDERD_ERR_INTERNAL;
+        order_keyed_outcome *o = &out[ord - 1];
+        orderd_err err = row_to_order(res, row, &o->row);
+        if (err != ORDERD_OK)
+            return err;
+        size_t len;
+        o->response = order_to_json(&o->row, &len);
+        if (o->response == NULL)
+            return ORDERD_ERR_INTERNAL;
+        claimed[ord - 1] = true;
+        (*count)++;
+    }
+    return ORDERD_OK;
+}
+
+/* Stores each claimed key's order and response, in the open transaction. */
+static orderd_err complete_claimed(db_conn *conn, const order_keyed_create *creates, int n,
+                                   const order_keyed_outcome *out, const bool *claimed, int count)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "[");
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        if (!claimed[i])
+            continue;
+        buf_puts(&b, first ? "{\"k\":" : ",{\"k\":");
+        append_json_string(&b, creates[i].key);
+        buf_puts(&b, ",\"id\":");
+        append_i64(&b, out[i].row.id);
+        buf_puts(&b, ",\"r\":");
+        append_json_string(&b, out[i].response);
+        buf_puts(&b, "}");
+        first = false;
+    }
+    buf_puts(&b, "]");
+    char *param = buf_steal(&b, NULL);
+    if (param == NULL)
+        return ORDERD_ERR_INTERNAL;
+    const char *params[] = {param};
     orderd_err err;
-    PGresult *res = db_exec(conn, ST_IDEM_LOOKUP, params, &err);
-    if (err != ORDERD_OK || PQntuples(res) != 1)
-        goto out;
-    rec->found = true;
-    rec->same_fingerprint = strcmp(PQgetvalue(res, 0, 0), fingerprint) == 0;
-    if (!PQgetisnull(res, 0, 1) && !text_to_i64(PQgetvalue(res, 0, 1), &rec->order_id)) {
+    PGresult *res = db_exec(conn, ST_IDEM_COMPLETE_MANY, params, &err);
+    free(param);
+    if (err == ORDERD_OK && atoi(PQcmdTuples(res)) != count)
         err = ORDERD_ERR_INTERNAL;
-        goto out;
-    }
-    if (!PQgetisnull(res, 0, 2)) {
-        rec->response = strdup(PQgetvalue(res, 0, 2));
-        if (rec->response == NULL)
-            err = ORDERD_ERR_INTERNAL;
-    }
-out:
     PQclear(res);
     return err;
 }
 
-/* Claims key inside the open transaction: *claimed is true when this
- * transaction now owns it (new, or expired and taken over). */
-static orderd_err idem_claim(db_conn *conn, const char *key, const char *fingerprint, bool *claimed)
+/* The request among the unclaimed ones that has key; -1 when none. */
+static int unclaimed_with_key(const order_keyed_create *creates, int n, const bool *claimed,
+                              const char *key)
 {
-    const char *params[] = {key, fingerprint};
+    for (int i = 0; i < n; i++)
+        if (!claimed[i] && strcmp(creates[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * Someone else owns the unclaimed keys (they have committed: the claim
+ * waited for them).  A complete key with the same fingerprint replays its
+ * stored response; another fingerprint is a misuse of the key; a key
+ * that is gone (purged between the claim and now) is sent again.
+ */
+static orderd_err look_up_unclaimed(db_conn *conn, const order_keyed_create *creates, int n,
+                                    order_keyed_outcome *out, const bool *claimed)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "[");
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        if (claimed[i])
+            continue;
+        if (!first)
+            buf_puts(&b, ",");
+        append_json_string(&b, creates[i].key);
+        out[i].retry = true; /* until the lookup finds it */
+        first = false;
+    }
+    buf_puts(&b, "]");
+    char *param = buf_steal(&b, NULL);
+    if (param == NULL)
+        return ORDERD_ERR_INTERNAL;
+    const char *params[] = {param};
     orderd_err err;
-    PGresult *res = db_exec(conn, ST_IDEM_CLAIM, params, &err);
-    *claimed = err == ORDERD_OK && PQntuples(res) == 1;
+    PGresult *res = db_exec(conn, ST_IDEM_LOOKUP_MANY, params, &err);
+    free(param);
+    for (int row = 0; err == ORDERD_OK && row < PQntuples(res); row++) {
+        int i = unclaimed_with_key(creates, n, claimed, PQgetvalue(res, row, 0));
+        if (i < 0)
+            continue;
+        order_keyed_outcome *o = &out[i];
+        o->retry = false;
+        if (strcmp(PQgetvalue(res, row, 1), creates[i].fingerprint) != 0) {
+            o->err = ORDERD_ERR_IDEMPOTENCY;
+        } else if (PQgetisnull(res, row, 2) || PQgetisnull(res, row, 3) ||
+                   !text_to_i64(PQgetvalue(res, row, 2), &o->row.id)) {
+            LOG(LOG_ERROR, NULL, "order_db: idempotency key neither claimable nor complete");
+            o->err = ORDERD_ERR_INTERNAL;
+        } else {
+            /* only the id: the stored response is the answer, and the
+             * order itself may have changed or gone since */
+            o->response = strdup(PQgetvalue(res, row, 3));
+            o->replayed = true;
+            o->err = o->response ? ORDERD_OK : ORDERD_ERR_INTERNAL;
+        }
+    }
     PQclear(res);
     return err;
+}
+
+static void keyed_outcomes_clear(order_keyed_outcome *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        order_clear(&out[i].row);
+        free(out[i].response);
+    }
+    memset(out, 0, (size_t)n * sizeof *out);
 }
 
 /*
@@ -691,82 +852,71 @@ static orderd_err idem_claim(db_conn *conn, const char *key, const char *fingerp
  * statement (READ COMMITTED: a new snapshot) and so sees the committed
  * response.  Had the first rolled back, the second's insert succeeds and
  * it becomes the owner.  Only a lookup that finds no row at all (the key
- * was purged between the two statements) claims again.
+ * was purged between the two statements) sends the request again.
  */
+orderd_err order_db_insert_idempotent_many(db_conn *conn, const order_keyed_create *creates, int n,
+                                           order_keyed_outcome *out)
+{
+    memset(out, 0, (size_t)n * sizeof *out);
+    bool claimed[n];
+    memset(claimed, 0, sizeof claimed);
+    char *param = claim_param(creates, n);
+    if (param == NULL)
+        return ORDERD_ERR_INTERNAL;
+    orderd_err err = db_exec_simple(conn, "BEGIN");
+    if (err != ORDERD_OK) {
+        free(param);
+        return err;
+    }
+    const char *params[] = {param};
+    PGresult *res = db_exec(conn, ST_IDEM_CLAIM_MANY, params, &err);
+    free(param);
+    int count = 0;
+    if (err == ORDERD_OK)
+        err = read_claimed(res, n, out, claimed, &count);
+    PQclear(res);
+    if (err == ORDERD_OK && count > 0)
+        err = complete_claimed(conn, creates, n, out, claimed, count);
+    if (err == ORDERD_OK && count < n)
+        err = look_up_unclaimed(conn, creates, n, out, claimed);
+    if (err == ORDERD_OK)
+        err = db_exec_simple(conn, "COMMIT");
+    else /* on a broken connection this fails at once; the server has rolled back by then */
+        db_exec_simple(conn, "ROLLBACK");
+    if (err != ORDERD_OK)
+        keyed_outcomes_clear(out, n);
+    return err;
+}
+
 orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req, const char *key,
                                       const char *fingerprint, char **response_json, order *out,
                                       bool *replayed)
 {
+    order_keyed_create create = {req, key, fingerprint};
+    order_keyed_outcome o = {0};
     *response_json = NULL;
     *replayed = false;
     memset(out, 0, sizeof *out);
-    char *json = NULL;
-    idem_record rec = {0};
-
-    orderd_err err = db_exec_simple(conn, "BEGIN");
-    if (err != ORDERD_OK)
-        return err;
-
-    bool claimed = false;
-    for (int attempt = 0; attempt < 2 && !claimed && !rec.found; attempt++) {
-        err = idem_claim(conn, key, fingerprint, &claimed);
-        if (err == ORDERD_OK && !claimed)
-            err = idem_lookup(conn, key, fingerprint, &rec);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        orderd_err err = order_db_insert_idempotent_many(conn, &create, 1, &o);
         if (err != ORDERD_OK)
-            goto rollback;
+            return err;
+        if (!o.retry)
+            break;
     }
-
-    if (!claimed) {
-        if (!rec.found || rec.response == NULL) {
-            LOG(LOG_ERROR, NULL, "order_db: idempotency key neither claimable nor complete");
-            err = ORDERD_ERR_INTERNAL;
-        } else if (!rec.same_fingerprint) {
-            err = ORDERD_ERR_IDEMPOTENCY;
-        } else {
-            /* Only the id: the stored response is the answer, and the
-             * order itself may have changed or gone since. */
-            out->id = rec.order_id;
-            *response_json = rec.response;
-            rec.response = NULL;
-            *replayed = true;
-        }
-        /* Nothing was written; ROLLBACK just ends the transaction. */
-        goto rollback;
+    if (o.retry) {
+        LOG(LOG_ERROR, NULL, "order_db: idempotency key neither claimable nor complete");
+        return ORDERD_ERR_INTERNAL;
     }
-
-    err = order_db_insert(conn, req, out);
-    if (err != ORDERD_OK)
-        goto rollback;
-    size_t len;
-    json = order_to_json(out, &len);
-    if (json == NULL) {
-        err = ORDERD_ERR_INTERNAL;
-        goto rollback;
+    if (o.err != ORDERD_OK) {
+        orderd_err err = o.err;
+        keyed_outcomes_clear(&o, 1);
+        return err;
     }
-    char id_text[24];
-    snprintf(id_text, sizeof id_text, "%lld", (long long)out->id);
-    const char *params[] = {key, id_text, json};
-    PGresult *res = db_exec(conn, ST_IDEM_COMPLETE, params, &err);
-    PQclear(res);
-    if (err != ORDERD_OK)
-        goto rollback;
-    err = db_exec_simple(conn, "COMMIT");
-    if (err != ORDERD_OK)
-        goto fail;
-    *response_json = json;
+    *out = o.row;
+    *response_json = o.response;
+    *replayed = o.replayed;
     return ORDERD_OK;
-
-rollback:
-    /* On a broken connection this fails at once; the server has already
-     * rolled back by then. */
-    db_exec_simple(conn, "ROLLBACK");
-fail:
-    free(rec.response);
-    if (err != ORDERD_OK) {
-        free(json);
-        order_clear(out);
-    }
-    return err;
 }
 
 long order_db_expire_idempotency_keys(db_conn *conn)

@@ -4,6 +4,7 @@
 #include "orderd/store/batch_queue.h"
 
 #include <stddef.h>
+#include <string.h>
 
 void batch_queue_init(batch_queue *q)
 {
@@ -111,4 +112,39 @@ uint64_t batch_latest_deadline(batch_item *const *batch, int n)
         if (batch[i]->deadline_ns > latest)
             latest = batch[i]->deadline_ns;
     return latest;
+}
+
+int batch_partition(batch_item **batch, int n, bool (*first)(const batch_item *item))
+{
+    batch_item *rest[n > 0 ? n : 1];
+    int front = 0, behind = 0;
+    for (int i = 0; i < n; i++) {
+        if (first(batch[i]))
+            batch[front++] = batch[i];
+        else
+            rest[behind++] = batch[i];
+    }
+    memcpy(batch + front, rest, (size_t)behind * sizeof *rest);
+    return front;
+}
+
+int batch_distinct_first(batch_item **batch, int n,
+                         bool (*same)(const batch_item *a, const batch_item *b))
+{
+    batch_item *later[n > 0 ? n : 1];
+    int front = 0, behind = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int k = 0; k < front && !seen; k++)
+            seen = same(batch[k], batch[i]);
+        /* behind one of its kind already: every later one goes behind too */
+        for (int k = 0; k < behind && !seen; k++)
+            seen = same(later[k], batch[i]);
+        if (seen)
+            later[behind++] = batch[i];
+        else
+            batch[front++] = batch[i];
+    }
+    memcpy(batch + front, later, (size_t)behind * sizeof *later);
+    return front;
 }

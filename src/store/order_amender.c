@@ -47,31 +47,10 @@ static void answer_timeout(batch_item *item)
 /* one commit's jobs may end this much after their own deadline, at most */
 #define DEADLINE_SLACK_NS (UINT64_C(50) * 1000 * 1000)
 
-/*
- * Moves the first job of each order among jobs[0..n) to the front, in
- * their order, and every later job of an order already there behind
- * them, in theirs; returns how many are in front.  One statement must
- * not name an order twice, and a second PATCH of an order must see the
- * first's result, so it waits for the next statement.
- */
-static int distinct_orders_first(amend_job **jobs, int n)
+/* Two amendments of one order never share a statement (batch_distinct_first). */
+static bool same_order(const batch_item *a, const batch_item *b)
 {
-    amend_job *later[n];
-    int front = 0, behind = 0;
-    for (int i = 0; i < n; i++) {
-        bool seen = false;
-        for (int k = 0; k < front && !seen; k++)
-            seen = jobs[k]->amend.id == jobs[i]->amend.id;
-        /* a job behind its order's first keeps every later one behind too */
-        for (int k = 0; k < behind && !seen; k++)
-            seen = later[k]->amend.id == jobs[i]->amend.id;
-        if (seen)
-            later[behind++] = jobs[i];
-        else
-            jobs[front++] = jobs[i];
-    }
-    memcpy(jobs + front, later, (size_t)behind * sizeof *later);
-    return front;
+    return ((const amend_job *)a)->amend.id == ((const amend_job *)b)->amend.id;
 }
 
 /* The change a successful outcome made, as the change feed would report
@@ -181,7 +160,7 @@ static void amend_batch(void *ctx, batch_item **batch, int n)
         int g = batch_deadline_group(batch, n, DEADLINE_SLACK_NS);
         if (g == 0)
             break;
-        int distinct = distinct_orders_first(jobs, g);
+        int distinct = batch_distinct_first(batch, g, same_order);
         int again = amend_group(am, jobs, distinct);
         /* the resent ones are at jobs[0..again); close up the rest behind them */
         memmove(jobs + again, jobs + distinct, (size_t)(n - distinct) * sizeof *jobs);

@@ -35,7 +35,7 @@ struct order_store {
     order_cache *cache;            /* NULL: caching off */
     hot_cache *hot;                /* NULL: no in-process cache */
     order_reader *reader;          /* GET /orders/:id, batched */
-    order_writer *writer;          /* POST /orders without a key: group commit */
+    order_writer *writer;          /* POST /orders: group commit */
     order_amender *amender;        /* PATCH and DELETE: group commit */
     invalidation *feed;            /* NULL: caching off */
     redis_client *redis;           /* borrowed; NULL: caching off */
@@ -191,74 +191,17 @@ void order_store_stop(order_store *store)
     order_amender_stop(store->amender);
 }
 
-int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
+int order_store_create_async(order_store *store, order_create_req *req,
+                             const char *idempotency_key, uint64_t deadline_ns,
                              order_create_done done, void *arg)
 {
-    return order_writer_submit(store->writer, req, deadline_ns, done, arg);
+    return order_writer_submit(store->writer, req, idempotency_key, deadline_ns, done, arg);
 }
 
 int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, bool fresh,
                           order_read_done done, void *arg)
 {
     return order_reader_submit(store->reader, id, deadline_ns, fresh, done, arg);
-}
-
-/* After an idempotent create's commit, before the caller answers, as
- * the writer does for a batch (order_writer.c). */
-static void invalidate_created(order_store *store, const order *o)
-{
-    if (store->cache)
-        order_cache_invalidate_created(store->cache, o, 1);
-}
-
-/* A replayed response is the stored JSON; its id and version come from it. */
-static orderd_err doc_from_stored_json(char *json, order_doc *doc)
-{
-    json_t *parsed = json_loads(json, 0, NULL);
-    json_t *id = json_object_get(parsed, "id");
-    json_t *version = json_object_get(parsed, "version");
-    orderd_err err = ORDERD_ERR_INTERNAL;
-    if (json_is_integer(id) && json_is_integer(version)) {
-        doc->json = json;
-        doc->len = strlen(json);
-        doc->id = json_integer_value(id);
-        doc->version = json_integer_value(version);
-        err = ORDERD_OK;
-    } else {
-        free(json);
-    }
-    json_decref(parsed);
-    return err;
-}
-
-orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
-                                         const char *idempotency_key, uint64_t deadline_ns,
-                                         order_doc *out, bool *replayed)
-{
-    *replayed = false;
-    orderd_err err;
-    db_conn *conn = db_pool_acquire_for(store->db, acquire_timeout_ms(store), deadline_ns, &err);
-    if (!conn)
-        return err;
-    order o = {0};
-    char *fingerprint = order_create_fingerprint(req);
-    char *response = NULL;
-    err = fingerprint ? order_db_insert_idempotent(conn, req, idempotency_key, fingerprint,
-                                                   &response, &o, replayed)
-                      : ORDERD_ERR_INTERNAL;
-    db_pool_release(store->db, conn);
-    free(fingerprint);
-    if (err == ORDERD_OK && !*replayed)
-        invalidate_created(store, &o);
-    if (err == ORDERD_OK) {
-        /* both paths answer with the stored bytes, so a replay is
-         * byte-for-byte the first response */
-        err = response ? doc_from_stored_json(response, out) : order_doc_from_order(&o, out);
-        response = NULL;
-    }
-    free(response);
-    order_clear(&o);
-    return err;
 }
 
 int order_store_set_status_async(order_store *store, int64_t id, order_status to,

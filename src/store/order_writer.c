@@ -1,5 +1,6 @@
 /*
- * order_writer.c - group commit for POST /orders (see order_writer.h).
+ * order_writer.c - group commit for POST /orders, with and without an
+ * Idempotency-Key (see order_writer.h).
  */
 #include "orderd/store/order_writer.h"
 
@@ -17,6 +18,9 @@
 typedef struct write_job {
     batch_item link; /* first: the queue holds write_jobs as batch_items; has the deadline */
     order_create_req req;
+    char *key;         /* owned; NULL: a create without an Idempotency-Key */
+    char *fingerprint; /* owned, with key: order_create_fingerprint(&req) */
+    bool resent;       /* the key vanished once already (order_keyed_outcome.retry) */
     order_create_done done;
     void *arg;
     log_origin origin; /* the request's id and trace, for the batch's log lines and SQL */
@@ -28,19 +32,53 @@ struct order_writer {
     bg_thread threads; /* end when the queue is stopped and empty */
 };
 
+static void job_free(write_job *job)
+{
+    order_create_req_clear(&job->req);
+    free(job->key);
+    free(job->fingerprint);
+    free(job);
+}
+
 static void answer(write_job *job, orderd_err err, const order *row)
 {
     order_doc doc = {0};
     if (err == ORDERD_OK)
         err = order_doc_from_order(row, &doc);
-    job->done(job->arg, err, err == ORDERD_OK ? &doc : NULL);
-    order_create_req_clear(&job->req);
-    free(job);
+    job->done(job->arg, err, err == ORDERD_OK ? &doc : NULL, false);
+    job_free(job);
+}
+
+/* A keyed create's answer is the response stored under its key, byte for
+ * byte, whether this commit stored it or an earlier one (a replay). */
+static void answer_keyed(write_job *job, order_keyed_outcome *o)
+{
+    order_doc doc = {0};
+    orderd_err err = o->err;
+    if (err == ORDERD_OK && o->replayed) {
+        err = order_doc_from_stored_json(o->response, &doc);
+    } else if (err == ORDERD_OK) {
+        doc = (order_doc){.json = o->response, .len = strlen(o->response), .id = o->row.id,
+                          .version = o->row.version};
+    } else {
+        free(o->response);
+    }
+    o->response = NULL; /* the doc has it, or it is gone */
+    job->done(job->arg, err, err == ORDERD_OK ? &doc : NULL, err == ORDERD_OK && o->replayed);
+    job_free(job);
 }
 
 static void answer_timeout(batch_item *item)
 {
     answer((write_job *)item, ORDERD_ERR_TIMEOUT, NULL);
+}
+
+/* Acquires a connection for a group that must end by deadline. */
+static db_conn *group_conn(order_writer *w, uint64_t deadline, orderd_err *err)
+{
+    return db_pool_acquire_for(
+        w->opts.db, atomic_load_explicit(w->opts.acquire_timeout_ms, memory_order_relaxed),
+        deadline, err);
 }
 
 /* one commit's jobs may end this much after their own deadline, at most */
@@ -62,9 +100,7 @@ static void write_group(order_writer *w, write_job **jobs, int n)
     /* until the answers: answering frees a job, and its tag with it */
     log_bind(tags, n);
     orderd_err err;
-    db_conn *conn = db_pool_acquire_for(
-        w->opts.db, atomic_load_explicit(w->opts.acquire_timeout_ms, memory_order_relaxed),
-        deadline, &err);
+    db_conn *conn = group_conn(w, deadline, &err);
     if (conn) {
         err = order_db_insert_many(conn, reqs, n, rows);
         db_pool_release(w->opts.db, conn);
@@ -85,20 +121,106 @@ static void write_group(order_writer *w, write_job **jobs, int n)
 }
 
 /*
+ * Keyed creates of n live jobs with distinct keys in one transaction
+ * (order_db_insert_idempotent_many), and answers them, except those whose
+ * key vanished for the first time: those it moves to the front of jobs,
+ * to be sent again, and returns how many.
+ */
+static int write_keyed_group(order_writer *w, write_job **jobs, int n)
+{
+    metric_observe(HISTOGRAM_WRITE_BATCH, (uint64_t)n);
+    uint64_t deadline = batch_latest_deadline((batch_item **)jobs, n);
+    order_keyed_create creates[n];
+    order_keyed_outcome outs[n];
+    log_tag tags[n];
+    for (int i = 0; i < n; i++) {
+        creates[i] = (order_keyed_create){&jobs[i]->req, jobs[i]->key, jobs[i]->fingerprint};
+        tags[i] = log_origin_tag(&jobs[i]->origin);
+    }
+    log_bind(tags, n);
+    orderd_err err;
+    db_conn *conn = group_conn(w, deadline, &err);
+    if (conn) {
+        err = order_db_insert_idempotent_many(conn, creates, n, outs);
+        db_pool_release(w->opts.db, conn);
+    }
+    LOG(LOG_DEBUG, NULL, "order writer: %d keyed creates in one commit: %s", n,
+        orderd_err_name(err));
+    if (err == ORDERD_OK && w->opts.cache) {
+        order created[n];
+        int count = 0;
+        for (int i = 0; i < n; i++)
+            if (outs[i].err == ORDERD_OK && !outs[i].replayed)
+                created[count++] = outs[i].row; /* borrowed */
+        if (count > 0)
+            order_cache_invalidate_created(w->opts.cache, created, count);
+    }
+    log_bind(NULL, 0);
+    int again = 0;
+    for (int i = 0; i < n; i++) {
+        write_job *job = jobs[i];
+        if (err != ORDERD_OK) {
+            answer(job, err, NULL);
+            continue;
+        }
+        if (outs[i].retry && !job->resent) {
+            job->resent = true;
+            jobs[again++] = job;
+        } else if (outs[i].retry) {
+            LOG(LOG_ERROR, NULL, "order writer: idempotency key neither claimable nor complete");
+            answer(job, ORDERD_ERR_INTERNAL, NULL);
+        } else {
+            answer_keyed(job, &outs[i]);
+        }
+        order_clear(&outs[i].row);
+    }
+    return again;
+}
+
+static bool has_no_key(const batch_item *item)
+{
+    return ((const write_job *)item)->key == NULL;
+}
+
+/* One key never twice in a transaction (batch_distinct_first). */
+static bool same_key(const batch_item *a, const batch_item *b)
+{
+    return strcmp(((const write_job *)a)->key, ((const write_job *)b)->key) == 0;
+}
+
+/*
  * A batch goes out in groups of jobs with close deadlines
- * (batch_deadline_group): normally one group, one commit.
+ * (batch_deadline_group): the creates without a key in one statement,
+ * those with one in one transaction (a key's claim must commit with its
+ * order and response); normally one group of each.  A second create
+ * under one key waits for the next transaction, and then replays the
+ * first's response.
  */
 static void write_batch(void *ctx, batch_item **batch, int n)
 {
     order_writer *w = ctx;
-    while (n > 0) {
+    int plain = batch_partition(batch, n, has_no_key);
+    batch_item **keyed = batch + plain;
+    int nkeyed = n - plain;
+    while (plain > 0) {
         /* never insert what can no longer be acknowledged in time */
-        n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
-        int g = batch_deadline_group(batch, n, DEADLINE_SLACK_NS);
+        plain = batch_drop_expired(batch, plain, clock_now_ns(), answer_timeout);
+        int g = batch_deadline_group(batch, plain, DEADLINE_SLACK_NS);
         if (g > 0)
             write_group(w, (write_job **)batch, g);
         batch += g;
-        n -= g;
+        plain -= g;
+    }
+    while (nkeyed > 0) {
+        nkeyed = batch_drop_expired(keyed, nkeyed, clock_now_ns(), answer_timeout);
+        int g = batch_deadline_group(keyed, nkeyed, DEADLINE_SLACK_NS);
+        if (g == 0)
+            break;
+        int distinct = batch_distinct_first(keyed, g, same_key);
+        int again = write_keyed_group(w, (write_job **)keyed, distinct);
+        /* the resent ones are at keyed[0..again); close up the rest behind them */
+        memmove(keyed + again, keyed + distinct, (size_t)(nkeyed - distinct) * sizeof *keyed);
+        nkeyed = again + (nkeyed - distinct);
     }
 }
 
@@ -144,18 +266,30 @@ void order_writer_destroy(order_writer *w)
     free(w);
 }
 
-int order_writer_submit(order_writer *w, order_create_req *req, uint64_t deadline_ns,
-                        order_create_done done, void *arg)
+int order_writer_submit(order_writer *w, order_create_req *req, const char *idempotency_key,
+                        uint64_t deadline_ns, order_create_done done, void *arg)
 {
     write_job *job = calloc(1, sizeof *job);
     if (!job)
         return -1;
+    if (idempotency_key) {
+        job->key = strdup(idempotency_key);
+        job->fingerprint = order_create_fingerprint(req);
+        if (!job->key || !job->fingerprint) {
+            free(job->key);
+            free(job->fingerprint);
+            free(job);
+            return -1;
+        }
+    }
     job->req = *req;
     job->link.deadline_ns = deadline_ns;
     job->done = done;
     job->arg = arg;
     log_origin_capture(&job->origin);
     if (!batch_queue_push(&w->queue, &job->link)) {
+        free(job->key);
+        free(job->fingerprint);
         free(job); /* req's contents were not taken */
         return -1;
     }

@@ -1,4 +1,4 @@
-"""PATCH and DELETE share group commits, and each keeps its own outcome.
+"""PATCH, DELETE and keyed POST share group commits; each keeps its own outcome.
 
 The orders table is locked while a burst of amendments arrives: the two
 amender threads each take one and wait on the lock, and everything else
@@ -17,15 +17,13 @@ import unittest
 
 from harness import LockSession, StackTestCase, main
 
-BUCKET_RE = re.compile(r'^orderd_amend_batch_size_(bucket\{le="([^"]+)"\}|count|sum) (\S+)$')
-
-
-def amend_batches(client):
-    """{le: cumulative count}, count, sum of orderd_amend_batch_size."""
+def batches(client, histogram="orderd_amend_batch_size"):
+    """{le: cumulative count}, count, sum of one batch-size histogram."""
+    bucket_re = re.compile(rf'^{histogram}_(bucket\{{le="([^"]+)"\}}|count|sum) (\S+)$')
     text = client.get("/metrics").text
     buckets, count, total = {}, 0.0, 0.0
     for line in text.splitlines():
-        m = BUCKET_RE.match(line)
+        m = bucket_re.match(line)
         if not m:
             continue
         if m.group(2) is not None:
@@ -75,7 +73,7 @@ class GroupCommitTest(StackTestCase):
                ("PATCH", f"/orders/{ids[11]}", {"status": "cancelled"}, None)]          # twice
         )
         expected = [200] * 4 + [412] * 2 + [409] * 2 + [204] * 2 + [412, 404]
-        _, before_count, before_sum = amend_batches(self.c)
+        _, before_count, before_sum = batches(self.c)
         with LockSession(self.stack.db_url):
             threads, results = self.send_all(requests)
             time.sleep(0.8)  # every request reaches orderd and queues behind the lock
@@ -115,11 +113,61 @@ class GroupCommitTest(StackTestCase):
             self.assertEqual(self.c.get(f"/orders/{i}").status, 404)
 
         # and they shared commits: 14 amendments in far fewer statements
-        buckets, count, total = amend_batches(self.c)
-        batches, amended = count - before_count, total - before_sum
-        print(f"\n{amended:.0f} amendments in {batches:.0f} commits")
+        buckets, count, total = batches(self.c)
+        commits, amended = count - before_count, total - before_sum
+        print(f"\n{amended:.0f} amendments in {commits:.0f} commits")
         self.assertGreaterEqual(amended, len(requests))
-        self.assertLessEqual(batches, 6, "the queued amendments were not batched")
+        self.assertLessEqual(commits, 6, "the queued amendments were not batched")
+        self.assertGreater(count - buckets.get("4", count), 0, "no batch of more than 4")
+
+    def test_keyed_creates_share_a_transaction_and_keep_exactly_once(self):
+        """POSTs with Idempotency-Keys queued behind the lock go out together.
+
+        Distinct keys each create an order; the same key and body twice
+        create one order, the second answer a replay of the first; the
+        same key with another body is a 422 for that request alone.
+        """
+        prefix = f"gc-{time.monotonic_ns()}"
+        body = lambda total: {"customer_id": 4242, "total": total}  # noqa: E731
+        requests = (
+            [("POST", "/orders", body("1.00"), {"Idempotency-Key": f"{prefix}-{i}"}) for i in range(6)]
+            + [("POST", "/orders", body("2.00"), {"Idempotency-Key": f"{prefix}-twice"})] * 2
+            + [("POST", "/orders", body("3.00"), {"Idempotency-Key": f"{prefix}-clash"}),
+               ("POST", "/orders", body("4.00"), {"Idempotency-Key": f"{prefix}-clash"})]
+        )
+        _, before_count, before_sum = batches(self.c, "orderd_write_batch_size")
+        with LockSession(self.stack.db_url):
+            threads, results = self.send_all(requests)
+            time.sleep(0.8)  # every request reaches orderd and queues behind the lock
+        for t in threads:
+            t.join(30)
+        for r in results:
+            self.assertNotIsInstance(r, Exception, r)
+        fresh = results[:6]
+        self.assertEqual([r.status for r in fresh], [201] * 6, [(r.status, r.text[:120]) for r in fresh])
+        self.assertEqual(len({r.json()["id"] for r in fresh}), 6)
+        for r in fresh:
+            self.assertIsNone(r.header("Idempotent-Replayed"))
+
+        a, b = results[6:8]
+        self.assertEqual((a.status, b.status), (201, 201), (a, b))
+        self.assertEqual(a.json()["id"], b.json()["id"])
+        self.assertEqual(a.body, b.body, "a replay is the first response, byte for byte")
+        self.assertEqual(sorted([a.header("Idempotent-Replayed") or "", b.header("Idempotent-Replayed") or ""]),
+                         ["", "true"])
+
+        c, d = results[8:10]
+        self.assertEqual(sorted([c.status, d.status]), [201, 422], (c, d))
+        clash = c if c.status == 422 else d
+        self.assert_problem(clash, 422)
+        self.assertEqual(self.stack.sql(f"SELECT count(*) FROM idempotency_keys WHERE key LIKE '{prefix}-%'"), "8")
+        self.assertEqual(self.stack.sql("SELECT count(*) FROM orders o JOIN idempotency_keys k ON k.order_id = o.id "
+                                        f"WHERE k.key LIKE '{prefix}-%'"), "8")
+
+        buckets, count, total = batches(self.c, "orderd_write_batch_size")
+        commits, created = count - before_count, total - before_sum
+        print(f"\n{created:.0f} keyed creates in {commits:.0f} commits")
+        self.assertLessEqual(commits, 6, "the queued creates were not batched")
         self.assertGreater(count - buckets.get("4", count), 0, "no batch of more than 4")
 
 

@@ -183,6 +183,58 @@ static void deadline_groups_keep_close_deadlines_together(void **state)
     assert_int_equal(batch_deadline_group(rev, 3, 50), 2);
 }
 
+/* items[i]'s kind for the tests below: its deadline */
+static bool same_kind(const batch_item *a, const batch_item *b)
+{
+    return a->deadline_ns == b->deadline_ns;
+}
+
+static bool is_even(const batch_item *item)
+{
+    return item->deadline_ns % 2 == 0;
+}
+
+static void partition_is_stable_on_both_sides(void **state)
+{
+    (void)state;
+    batch_item it[6];
+    batch_item *batch[6];
+    const uint64_t kinds[6] = {1, 2, 3, 4, 6, 5};
+    for (int i = 0; i < 6; i++) {
+        it[i].deadline_ns = kinds[i];
+        batch[i] = &it[i];
+    }
+    assert_int_equal(batch_partition(batch, 6, is_even), 3);
+    const int order[6] = {1, 3, 4, 0, 2, 5};
+    for (int i = 0; i < 6; i++)
+        assert_ptr_equal(batch[i], &it[order[i]]);
+    assert_int_equal(batch_partition(batch, 0, is_even), 0);
+}
+
+static void distinct_first_defers_every_later_one_of_a_kind(void **state)
+{
+    (void)state;
+    /* kinds A B A C B A: A, B, C go first; then the second A, second B,
+     * third A, each behind its kind's earlier ones */
+    batch_item it[6];
+    batch_item *batch[6];
+    const uint64_t kinds[6] = {10, 20, 10, 30, 20, 10};
+    for (int i = 0; i < 6; i++) {
+        it[i].deadline_ns = kinds[i];
+        batch[i] = &it[i];
+    }
+    assert_int_equal(batch_distinct_first(batch, 6, same_kind), 3);
+    const int order[6] = {0, 1, 3, 2, 4, 5};
+    for (int i = 0; i < 6; i++)
+        assert_ptr_equal(batch[i], &it[order[i]]);
+    /* the deferred ones, taken again: A and B, then the last A alone */
+    assert_int_equal(batch_distinct_first(batch + 3, 3, same_kind), 2);
+    assert_ptr_equal(batch[3], &it[2]);
+    assert_ptr_equal(batch[4], &it[4]);
+    assert_ptr_equal(batch[5], &it[5]);
+    assert_int_equal(batch_distinct_first(batch + 5, 1, same_kind), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +245,8 @@ int main(void)
         cmocka_unit_test(drop_expired_answers_the_late_and_keeps_the_rest_in_order),
         cmocka_unit_test(latest_deadline_is_the_largest),
         cmocka_unit_test(deadline_groups_keep_close_deadlines_together),
+        cmocka_unit_test(partition_is_stable_on_both_sides),
+        cmocka_unit_test(distinct_first_defers_every_later_one_of_a_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,10 +16,9 @@
 void orders_api_list(void *ctx, request *req);
 
 /*
- * POST /orders, self-scheduled.  With an Idempotency-Key it moves to an
- * I/O worker (its own transaction).  Without one, bad input is answered on
- * the polling thread and a valid order joins the next group commit
- * (order_writer.h), which resumes the request.
+ * POST /orders, self-scheduled: bad input is answered on the polling
+ * thread, and a valid order, with or without an Idempotency-Key, joins
+ * the next group commit (order_writer.h), which resumes the request.
  */
 void orders_api_create(void *ctx, request *req);
 
@@ -30,10 +29,12 @@ void orders_api_create(void *ctx, request *req);
  */
 void orders_api_get(void *ctx, request *req);
 
-/* PATCH /orders/:id (a status change), on an I/O worker. */
+/* PATCH /orders/:id (a status change), self-scheduled: bad input is
+ * answered on the polling thread, the rest joins the next group commit
+ * of the amender (order_amender.h), which resumes the request. */
 void orders_api_patch(void *ctx, request *req);
 
-/* DELETE /orders/:id, on an I/O worker. */
+/* DELETE /orders/:id, self-scheduled like PATCH. */
 void orders_api_delete(void *ctx, request *req);
 
 /* ---- input checks the handlers share (no I/O; public for tests/fuzz) ---- */

@@ -21,15 +21,43 @@ extern const int order_db_statement_count;
 orderd_err order_db_insert(db_conn *conn, const order_create_req *req, order *out);
 
 /*
- * Idempotent insert: in one transaction, claims key (or finds it), and
- * either inserts the order and stores its JSON as the key's response, or
- * returns the stored response.  *response_json is malloc'd (caller frees).
- * *replayed tells which.  ORDERD_ERR_IDEMPOTENCY when the key exists
- * with another fingerprint.  Keys older than 24 hours count as absent.
- * Concurrent calls with one key create exactly one order: the second
- * waits on the first's row lock, then sees its result.
- * On a replay only out->id is set (the order may have changed or been
- * deleted since); *response_json is then the authority.
+ * A create under an Idempotency-Key, for order_db_insert_idempotent_many.
+ * fingerprint: order_create_fingerprint(req), what a replay must match.
+ */
+typedef struct order_keyed_create {
+    const order_create_req *req;
+    const char *key;
+    const char *fingerprint;
+} order_keyed_create;
+
+typedef struct order_keyed_outcome {
+    /* OK, or ORDERD_ERR_IDEMPOTENCY: the key exists with another fingerprint */
+    orderd_err err;
+    bool replayed; /* the key was complete: response is its first response */
+    /* the key vanished between the claim and the lookup (purged): send again */
+    bool retry;
+    /* OK: the new order (order_clear); replayed: only row.id is set, as
+     * the order may have changed or gone since */
+    order row;
+    char *response; /* OK: the response JSON stored under the key (caller frees) */
+} order_keyed_outcome;
+
+/*
+ * Keyed creates with distinct keys in one transaction: claims each key
+ * (or takes over one older than 24 hours) and inserts its order and
+ * response, or finds the key complete and returns its stored response.
+ * out[i] tells how creates[i] ended.  The return value is for the
+ * transaction as a whole (then no out[i] holds anything).  Concurrent
+ * calls with one key create exactly one order: the later waits on the
+ * earlier's claim, then replays its result.
+ */
+orderd_err order_db_insert_idempotent_many(db_conn *conn, const order_keyed_create *creates, int n,
+                                           order_keyed_outcome *out);
+
+/*
+ * One keyed create on its own (a vanished key is claimed again):
+ * *response_json is malloc'd (caller frees), *replayed tells which.
+ * On a replay only out->id is set; *response_json is then the authority.
  */
 orderd_err order_db_insert_idempotent(db_conn *conn, const order_create_req *req, const char *key,
                                       const char *fingerprint, char **response_json, order *out,

@@ -73,4 +73,22 @@ uint64_t batch_latest_deadline(batch_item *const *batch, int n);
  */
 int batch_deadline_group(batch_item *const *batch, int n, uint64_t slack_ns);
 
+/*
+ * Stable partition: the items for which first() holds move to the front,
+ * the others behind them, each side in batch order; returns how many are
+ * in front.  (The writer sends creates with and without a key apart.)
+ */
+int batch_partition(batch_item **batch, int n, bool (*first)(const batch_item *item));
+
+/*
+ * Moves the first item of each kind (same() says which are of one kind)
+ * to the front, in batch order, and every later item of a kind already
+ * there behind them, in theirs; returns how many are in front.  For a
+ * statement that must not name one order (or one key) twice, and where a
+ * second request for it must see the first's result: it waits for the
+ * next statement.
+ */
+int batch_distinct_first(batch_item **batch, int n,
+                         bool (*same)(const batch_item *a, const batch_item *b));
+
 #endif

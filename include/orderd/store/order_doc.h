@@ -11,6 +11,7 @@
 #ifndef ORDERD_ORDER_DOC_H
 #define ORDERD_ORDER_DOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,11 @@ typedef struct order_doc {
  * ORDERD_ERR_INTERNAL, doc untouched, when out of memory. */
 orderd_err order_doc_from_order(const order *o, order_doc *doc);
 
+/* A doc of a stored response (an Idempotency-Key's): takes json (frees
+ * it on failure) and reads the id and version from it.
+ * ORDERD_ERR_INTERNAL when it has neither. */
+orderd_err order_doc_from_stored_json(char *json, order_doc *doc);
+
 /* Frees doc->json and zeroes the doc. NULL-safe. */
 void order_doc_clear(order_doc *doc);
 
@@ -44,8 +50,10 @@ void order_doc_clear(order_doc *doc);
 typedef void (*order_read_done)(void *arg, orderd_err err, order_doc *doc,
                                 const char *cache_status);
 
-/* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or an error. */
-typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc);
+/* The answer to one create: ORDERD_OK with doc (callee owns doc->json) or
+ * an error.  replayed: the doc is the response first sent for its
+ * Idempotency-Key. */
+typedef void (*order_create_done)(void *arg, orderd_err err, order_doc *doc, bool replayed);
 
 /* The answer to one PATCH or DELETE: ORDERD_OK with the new row's doc
  * (callee owns doc->json; NULL for a delete) or an error.  to: the

@@ -4,15 +4,12 @@
  * rendered as JSON (order_doc.h).
  *
  * Behind the door:
- *   order_store.c   lists (Redis, else PostgreSQL, then a fill) and
- *                   creates under an Idempotency-Key, which invalidate
- *                   the cache before they return.  These calls block:
- *                   call them from I/O workers only.
+ *   order_store.c   lists (Redis, else PostgreSQL, then a fill): the
+ *                   one call that blocks; call it from I/O workers only.
  *   order_reader.c  GET /orders/:id in batches on its own threads: Redis,
  *                   then PostgreSQL for the misses, then a versioned fill
  *                   of Redis and the hot cache.
- *   order_writer.c  POST /orders without a key, group-committed on its
- *                   own threads.
+ *   order_writer.c  POST /orders, group-committed on its own threads.
  *   order_amender.c PATCH and DELETE, group-committed on its own threads.
  * The batched calls (the *_async ones) only queue: they never block and answer through a callback.  The hot
  * cache itself is read by the handler on the polling thread (orders_api.c),
@@ -86,20 +83,14 @@ int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, 
                           order_read_done done, void *arg);
 
 /*
- * Creates an order under an Idempotency-Key (not NULL), in its own
- * transaction: a replay returns the first response's JSON and sets
- * *replayed.  Creates without a key go to order_store_create_async.
+ * Creates an order in the next group commit (order_writer.h); takes
+ * req's contents.  With an idempotency_key (copied), a retry of a
+ * completed key gets its first response again, with replayed set.  Does
+ * not block; done is called exactly once on another thread.  -1 (done
+ * not called) when stopping.
  */
-orderd_err order_store_create_idempotent(order_store *store, const order_create_req *req,
-                                         const char *idempotency_key, uint64_t deadline_ns,
-                                         order_doc *out, bool *replayed);
-
-/*
- * Creates an order without an idempotency key in the next group commit
- * (order_writer.h); takes req's contents.  Does not block; done is called
- * exactly once on another thread.  -1 (done not called) when stopping.
- */
-int order_store_create_async(order_store *store, order_create_req *req, uint64_t deadline_ns,
+int order_store_create_async(order_store *store, order_create_req *req,
+                             const char *idempotency_key, uint64_t deadline_ns,
                              order_create_done done, void *arg);
 
 /*

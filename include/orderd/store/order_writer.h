@@ -9,8 +9,11 @@
  * only then answer each: an order is acknowledged only once it is
  * durable, exactly as before.
  *
- * Creates with an Idempotency-Key do not come here: they need their own
- * transaction around the key (order_db_insert_idempotent).
+ * Creates with an Idempotency-Key are batched too, in a transaction of
+ * their own around the keys (order_db_insert_idempotent_many): each key
+ * is claimed, its order inserted and its response stored in one commit,
+ * or the key is found complete and its first response replayed.  A 409
+ * of one key (another body) fails only its own request.
  */
 #ifndef ORDERD_ORDER_WRITER_H
 #define ORDERD_ORDER_WRITER_H
@@ -44,11 +47,12 @@ void order_writer_stop(order_writer *w);
 void order_writer_destroy(order_writer *w);
 
 /*
- * Queues one create; takes req's contents (the caller's *req is left
- * empty).  done is called exactly once, on a writer thread.  -1 when
- * stopping or out of memory (done not called, *req untouched).
+ * Queues one create, under idempotency_key when not NULL (copied); takes
+ * req's contents (the caller's *req is left empty).  done is called
+ * exactly once, on a writer thread.  -1 when stopping or out of memory
+ * (done not called, *req untouched).
  */
-int order_writer_submit(order_writer *w, order_create_req *req, uint64_t deadline_ns,
-                        order_create_done done, void *arg);
+int order_writer_submit(order_writer *w, order_create_req *req, const char *idempotency_key,
+                        uint64_t deadline_ns, order_create_done done, void *arg);
 
 #endif
