@@ -23,6 +23,7 @@ static const struct wanted_field {
     FIELD("If-Match", if_match),           FIELD("Idempotency-Key", idempotency_key),
     FIELD("Cache-Control", cache_control), FIELD("Content-Type", content_type),
     FIELD("Authorization", authorization), FIELD("X-Forwarded-For", forwarded_for),
+    FIELD("Accept", accept),
 };
 
 static enum MHD_Result take_field(void *cls, enum MHD_ValueKind kind, const char *key,
