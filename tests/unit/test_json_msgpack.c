@@ -172,6 +172,8 @@ static void every_json_type_and_size_class(void **state)
     round_trip("[null,true,false,0,-1,-32,-33,127,128,255,256,65535,65536,4294967295,"
                "4294967296,9223372036854775807,-9223372036854775808,1.5,-0.25]");
     round_trip("\"caf\\u00e9 \\u2603 \\ud83d\\ude00 \\\"quoted\\\" \\\\ \\n\"");
+    round_trip("\"\\/\\b\\f\\r\\t \\u00E9\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80\"");
+    round_trip(" { \"a\" : [ 1 , 2.5e3 , -0 , 1E-2 , { } ] , \"b\" : \"\" } \n");
     /* str 8 / str 16, array 16, map 16 */
     char big[70000];
     size_t n = 0;
@@ -200,17 +202,65 @@ static void not_json_is_null(void **state)
     assert_int_equal(len, 99);
 }
 
-static void appends_to_a_buffer(void **state)
+/* What jansson refuses, the transcoder refuses too. */
+static void malformed_json_is_refused(void **state)
 {
     (void)state;
-    buf out = BUF_INIT;
-    assert_true(buf_append(&out, "\x01", 1));
-    json_t *v = json_pack("{s:i}", "a", 1);
-    assert_true(json_msgpack_pack(v, &out));
-    json_decref(v);
-    assert_int_equal(out.len, 5);
-    assert_memory_equal(out.data, "\x01\x81\xa1" "a\x01", 5);
-    buf_free(&out);
+    static const char *const bad[] = {
+        "{\"id\":", "", " ", "{} x", "{}{}", "[1,]", "[,1]", "{\"a\" 1}", "{\"a\":1,}", "{1:2}",
+        "tru", "nul", "01", "1.", ".5", "-", "1e", "+1", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"",
+        "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\nb\"", "\"\xc3\"", "\"\xc0\xaf\"",
+        "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"unterminated", "[[[", "NaN",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        size_t len = 99;
+        char *out = json_msgpack_from_text(bad[i], strlen(bad[i]), &len);
+        if (out)
+            fail_msg("accepted %s", bad[i]);
+        assert_int_equal(len, 99);
+        assert_null(json_loads(bad[i], JSON_DECODE_ANY, NULL)); /* the oracle agrees */
+    }
+}
+
+static void nesting_is_bounded(void **state)
+{
+    (void)state;
+    char deep[200];
+    for (int depth = 31; depth <= 33; depth++) {
+        memset(deep, '[', (size_t)depth);
+        memset(deep + depth, ']', (size_t)depth);
+        size_t len = 0;
+        char *out = json_msgpack_from_text(deep, 2 * (size_t)depth, &len);
+        if (depth <= 32) { /* as deep as msgpack-c's unpacker reads */
+            assert_non_null(out);
+            assert_int_equal(len, (size_t)depth);
+            msgpack_unpacked result;
+            msgpack_unpacked_init(&result);
+            assert_int_equal(msgpack_unpack_next(&result, out, len, NULL), MSGPACK_UNPACK_SUCCESS);
+            msgpack_unpacked_destroy(&result);
+        } else {
+            assert_null(out);
+        }
+        free(out);
+    }
+}
+
+/* Past int64 a number is a float, as jansson's JSON_DECODE_INT_AS_REAL reads it. */
+static void integers_beyond_int64_become_floats(void **state)
+{
+    (void)state;
+    const char *json = "[9223372036854775808,-9223372036854775809]";
+    size_t len = 0;
+    char *packed = json_msgpack_from_text(json, strlen(json), &len);
+    assert_non_null(packed);
+    msgpack_unpacked result;
+    msgpack_unpacked_init(&result);
+    assert_int_equal(msgpack_unpack_next(&result, packed, len, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(result.data.via.array.ptr[0].type, MSGPACK_OBJECT_FLOAT64);
+    assert_true(result.data.via.array.ptr[0].via.f64 == 9223372036854775808.0);
+    assert_true(result.data.via.array.ptr[1].via.f64 == -9223372036854775809.0);
+    msgpack_unpacked_destroy(&result);
+    free(packed);
 }
 
 int main(void)
@@ -220,7 +270,9 @@ int main(void)
         cmocka_unit_test(a_list_page_keeps_data_and_cursor),
         cmocka_unit_test(every_json_type_and_size_class),
         cmocka_unit_test(not_json_is_null),
-        cmocka_unit_test(appends_to_a_buffer),
+        cmocka_unit_test(malformed_json_is_refused),
+        cmocka_unit_test(nesting_is_bounded),
+        cmocka_unit_test(integers_beyond_int64_become_floats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
