@@ -38,8 +38,7 @@ order_repr order_repr_negotiate(request *req)
     if (r != ORDER_REPR_NONE)
         return r;
     req->reply.vary = "Accept";
-    problem_reply(req, 406, "Accept allows neither application/json nor application/msgpack",
-                      NULL);
+    problem_reply(req, 406, "Accept allows neither application/json nor application/msgpack", NULL);
     return r;
 }
 

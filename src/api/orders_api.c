@@ -357,8 +357,7 @@ void orders_api_create(void *ctx, request *req)
  * cache entry when that entry still holds this version, so the next
  * msgpack read of it converts nothing.  NULL when out of memory.
  */
-static blob *msgpack_of(app *application, int64_t id, int64_t version, const char *json,
-                        size_t len)
+static blob *msgpack_of(app *application, int64_t id, int64_t version, const char *json, size_t len)
 {
     size_t n = 0;
     char *packed = json_msgpack_from_text(json, len, &n);
@@ -402,8 +401,8 @@ static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cac
     } else if (reply_if_not_readable(req, doc->json, doc->len)) {
         req->reply.cache = NULL; /* a hidden order says nothing about caches either */
         order_doc_clear(doc);
-    } else if (req->if_none_match && order_repr_if_none_match_hits(req->if_none_match,
-                                                                   doc->version, r)) {
+    } else if (req->if_none_match &&
+               order_repr_if_none_match_hits(req->if_none_match, doc->version, r)) {
         order_repr_set_etag(req, doc->version, r);
         req->reply.vary = VARY_ON_ACCEPT;
         req->reply.status = 304;

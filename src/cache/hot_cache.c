@@ -242,8 +242,7 @@ blob *hot_cache_get_with(hot_cache *hc, int64_t id, hot_cache_repr repr, int64_t
     return lookup(hc, id, (int)repr, version, alt);
 }
 
-void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr,
-                      blob *body)
+void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr, blob *body)
 {
     shard *s = shard_of(hc, id);
     pthread_mutex_lock(&s->lock);

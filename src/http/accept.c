@@ -150,8 +150,8 @@ static bool same(const char *a, size_t a_len, const char *b, size_t b_len)
 }
 
 /* 3 exact, 2 "type/\*", 1 "*\/\*", 0 no match. */
-static int specificity(const media_range *r, const char *type, size_t type_len,
-                       const char *subtype, size_t subtype_len)
+static int specificity(const media_range *r, const char *type, size_t type_len, const char *subtype,
+                       size_t subtype_len)
 {
     if (r->type_len == 1 && r->type[0] == '*')
         return 1;

@@ -18,8 +18,7 @@
 #include "orderd/base/log.h"
 #include "orderd/http/problem.h"
 
-void request_reply_body(request *req, int status, const char *content_type, char *body,
-                        size_t len)
+void request_reply_body(request *req, int status, const char *content_type, char *body, size_t len)
 {
     free(req->reply.body);
     req->reply.status = status;

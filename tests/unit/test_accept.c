@@ -70,9 +70,8 @@ static void the_most_specific_range_gives_the_weight(void **state)
     assert_int_equal(choose("*/*;q=0, application/msgpack;q=0.001"), MSGPACK);
     assert_int_equal(accept_quality("application/msgpack;q=0.1, */*", "application/msgpack"), 100);
     /* equally specific: the highest weight */
-    assert_int_equal(accept_quality("application/json;q=0.2, application/json;q=0.7",
-                                    "application/json"),
-                     700);
+    assert_int_equal(
+        accept_quality("application/json;q=0.2, application/json;q=0.7", "application/json"), 700);
 }
 
 static void weights(void **state)

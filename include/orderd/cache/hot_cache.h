@@ -66,10 +66,7 @@ void hot_cache_destroy(hot_cache *hc);
 blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version);
 
 /* The representations an entry may hold beside its JSON. */
-typedef enum hot_cache_repr {
-    HOT_CACHE_MSGPACK = 0,
-    HOT_CACHE_REPRS
-} hot_cache_repr;
+typedef enum hot_cache_repr { HOT_CACHE_MSGPACK = 0, HOT_CACHE_REPRS } hot_cache_repr;
 
 /*
  * As hot_cache_get (the JSON and its version), and *alt gets the entry's
@@ -86,8 +83,7 @@ blob *hot_cache_get_with(hot_cache *hc, int64_t id, hot_cache_repr repr, int64_t
  * reference of its own (the caller keeps its one).  A representation
  * already attached stays.
  */
-void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr,
-                      blob *body);
+void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr, blob *body);
 
 /* Taken before reading Redis; see rule 1. */
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id);

@@ -142,8 +142,7 @@ bool request_cache_control_wants_fresh(const char *value);
 /* Sets reply.status / content type / body (takes ownership of body). */
 void request_reply_json(request *req, int status, char *body, size_t len);
 /* The same with content_type (a static string) for any other media type. */
-void request_reply_body(request *req, int status, const char *content_type, char *body,
-                        size_t len);
+void request_reply_body(request *req, int status, const char *content_type, char *body, size_t len);
 
 /* ---- handing a request to another thread ------------------------------ */
 
