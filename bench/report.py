@@ -10,7 +10,8 @@ prints one line per row - req/s, p50, p99, errors, and the ratio of req/s
 to the hello-world baseline of the same run - then, when a peer service
 (go, node) ran too, one line per scenario with each server's req/s and p99
 side by side and orderd's req/s over each peer's and over the hello-world's,
-then the checks, and writes everything (with the raw wrk summaries) as one
+then the body size of one answer for the rows that carry body_bytes (JSON
+and msgpack), then the checks, and writes everything (with the raw wrk summaries) as one
 JSON document.  Values given with --set/--meta are read as JSON when they
 parse, else kept as text.
 Exit status of `table`: 1 when a row carries "ok": false (a failed check).
@@ -166,6 +167,12 @@ def cmd_table(args):
     render_table(header, lines, {0, 1})
     pairs_doc = side_by_side(rows, base)
     print_side_by_side(pairs_doc)
+
+    sized = [r for r in rows if r.get("body_bytes")]
+    if sized:
+        print("\nbytes per response (the body of one answer, curl):")
+        render_table(("server", "scenario", "body bytes"),
+                     [(r["server"], r["scenario"], f"{r['body_bytes']:,}") for r in sized], {0, 1})
 
     failed = False
     notes = [r for r in rows if r.get("check")]

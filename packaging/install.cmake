@@ -63,7 +63,7 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # orderd_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# libmicrohttpd, libpq, hiredis, jansson: from the binary's own links
+# libmicrohttpd, libpq, hiredis, jansson, msgpack-c: from the binary's own links
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # the maintainer scripts create and remove the system user
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")

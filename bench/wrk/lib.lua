@@ -15,7 +15,8 @@
 --   WRK_ACKED_FILE    where POST/mixed write the id of every 201, one a line
 --   WRK_LABEL         copied into the summary
 --   WRK_AUTHORIZATION an Authorization header value for every request of
---                     the scripts that send wrk.headers (fixed.lua)
+--                     the scripts that send wrk.headers (fixed.lua, list.lua)
+--   WRK_ACCEPT        likewise an Accept header value (application/msgpack)
 --
 -- done() prints one line, "BENCH_RESULT " followed by a JSON object:
 --   label, requests, duration_s, rps, bytes,
@@ -51,6 +52,10 @@ function M.install(opts)
    local authorization = os.getenv("WRK_AUTHORIZATION")
    if authorization ~= nil and authorization ~= "" then
       wrk.headers["Authorization"] = authorization
+   end
+   local accept = os.getenv("WRK_ACCEPT")
+   if accept ~= nil and accept ~= "" then
+      wrk.headers["Accept"] = accept
    end
    local count = opts.count or os.getenv("WRK_COUNT_STATUS") == "1"
 

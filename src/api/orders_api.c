@@ -9,6 +9,12 @@
  * Reading one order, creating, changing and deleting one never block the
  * polling thread: the hot cache or the input checks answer at once, or
  * the batched reader, writer or amender takes the request and resumes it.
+ *
+ * Reads answer in the representation Accept asks for (order_repr.h).
+ * The store and Redis deal in JSON only; a msgpack answer is converted
+ * from that JSON on the way out (base/json_msgpack.h), and for one order
+ * kept beside its JSON in the hot cache, so a hot msgpack read costs no
+ * conversion.  Writes answer in JSON.
  */
 #include "orderd/api/orders_api.h"
 
@@ -20,12 +26,16 @@
 #include "orderd/api/app.h"
 #include "orderd/api/auth_gate.h"
 #include "orderd/base/fmt.h"
+#include "orderd/api/order_repr.h"
 #include "orderd/base/json_load.h"
+#include "orderd/base/json_msgpack.h"
 #include "orderd/base/parse.h"
 #include "orderd/store/order_store.h"
 #include "orderd/http/problem.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
+/* on every answer whose representation Accept chose: 200, 304 (and 406) */
+#define VARY_ON_ACCEPT "Accept"
 
 /* ---- error mapping ------------------------------------------------------- */
 
@@ -188,51 +198,6 @@ json_t *orders_api_parse_json_body(request *req)
 }
 
 /*
- * Reads an entity tag of ours ("\"<version>\"", weak W/ accepted) into
- * *version.  false when the text is no tag this service issued.
- */
-static bool parse_version_etag(const char *text, int64_t *version)
-{
-    while (*text == ' ')
-        text++;
-    if (strncmp(text, "W/", 2) == 0)
-        text += 2;
-    size_t n = strlen(text);
-    while (n > 0 && text[n - 1] == ' ')
-        n--;
-    if (n < 3 || text[0] != '"' || text[n - 1] != '"' || n - 2 >= 24)
-        return false;
-    char digits[24];
-    memcpy(digits, text + 1, n - 2);
-    digits[n - 2] = '\0';
-    return parse_positive_i64(digits, version);
-}
-
-/* If-None-Match: "*" or a comma-separated list of tags. */
-static bool if_none_match_hits(const char *header, int64_t version)
-{
-    const char *p = header;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '*')
-            return true;
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        char tag[64];
-        if (n > 0 && n < sizeof tag) {
-            memcpy(tag, p, n);
-            tag[n] = '\0';
-            int64_t v;
-            if (parse_version_etag(tag, &v) && v == version)
-                return true;
-        }
-        p += n;
-    }
-    return false;
-}
-
-/*
  * If-Match -> expected version: -1 when absent or "*".  false (with a 412
  * reply) for a tag that can never match one of ours.
  */
@@ -246,7 +211,9 @@ static bool expected_version_from(request *req, int64_t *expected)
         p++;
     if (strcmp(p, "*") == 0)
         return true;
-    if (!parse_version_etag(p, expected)) {
+    /* either representation's tag names the version: both are the order */
+    order_repr tag_repr;
+    if (!order_repr_parse_etag(p, expected, &tag_repr)) {
         problem_reply(req, 412, "If-Match does not match the order's current version", NULL);
         return false;
     }
@@ -262,22 +229,20 @@ static bool idempotency_key_is_valid(const char *key)
     return n > 0;
 }
 
-/* ETag "\"<version>\"" (our versions are positive) */
-static void set_etag(request *req, int64_t version)
-{
-    char *e = req->reply.etag;
-    size_t n = 0;
-    e[n++] = '"';
-    n += fmt_u64((uint64_t)version, e + n);
-    e[n++] = '"';
-    e[n] = '\0';
-}
-
 static void reply_order(request *req, int status, order_doc *doc)
 {
-    set_etag(req, doc->version);
+    order_repr_set_etag(req, doc->version, ORDER_REPR_JSON);
     request_reply_json(req, status, doc->json, doc->len);
     doc->json = NULL; /* the reply owns it now */
+}
+
+/* Shared bytes as the body (the reply takes the caller's reference). */
+static void reply_blob(request *req, int status, order_repr r, blob *body)
+{
+    req->reply.status = status;
+    req->reply.content_type = order_repr_media_type(r);
+    req->reply.blob = body;
+    req->reply.body_len = body->len; /* for the access log's byte count */
 }
 
 /* ---- POST /orders ---------------------------------------------------------- */
@@ -365,58 +330,129 @@ void orders_api_create(void *ctx, request *req)
 
 /* ---- GET /orders/:id ------------------------------------------------------- */
 
+/*
+ * The order's JSON (version `version`) as msgpack, attached to its hot
+ * cache entry when that entry still holds this version, so the next
+ * msgpack read of it converts nothing.  NULL when out of memory.
+ */
+static blob *msgpack_of(app *application, int64_t id, int64_t version, const char *json, size_t len)
+{
+    size_t n = 0;
+    char *packed = json_msgpack_from_text(json, len, &n);
+    if (!packed)
+        return NULL;
+    blob *b = blob_create(packed, n);
+    free(packed);
+    if (b && application->hot)
+        hot_cache_attach(application->hot, id, version, HOT_CACHE_MSGPACK, b);
+    return b;
+}
+
+/* A read's 200 from the store's doc, in representation r. */
+static void reply_read(request *req, order_doc *doc, order_repr r)
+{
+    if (r == ORDER_REPR_JSON) {
+        reply_order(req, 200, doc);
+        req->reply.vary = VARY_ON_ACCEPT;
+        return;
+    }
+    int64_t version = doc->version;
+    blob *body = msgpack_of(req->handler_ctx, doc->id, version, doc->json, doc->len);
+    order_doc_clear(doc);
+    if (!body) {
+        problem_reply(req, 500, "internal error", NULL);
+        return;
+    }
+    order_repr_set_etag(req, version, r);
+    req->reply.vary = VARY_ON_ACCEPT;
+    reply_blob(req, 200, r, body);
+}
+
 /* Runs on a reader thread when the batched read of GET /orders/:id ends. */
 static void read_done(void *arg, orderd_err err, order_doc *doc, const char *cache_status)
 {
     request *req = arg;
+    order_repr r = order_repr_choose(req); /* negotiated before: not NONE */
     req->reply.cache = cache_status;
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
     } else if (reply_if_not_readable(req, doc->json, doc->len)) {
         req->reply.cache = NULL; /* a hidden order says nothing about caches either */
         order_doc_clear(doc);
-    } else if (req->if_none_match && if_none_match_hits(req->if_none_match, doc->version)) {
-        set_etag(req, doc->version);
+    } else if (req->if_none_match &&
+               order_repr_if_none_match_hits(req->if_none_match, doc->version, r)) {
+        order_repr_set_etag(req, doc->version, r);
+        req->reply.vary = VARY_ON_ACCEPT;
         req->reply.status = 304;
         order_doc_clear(doc);
     } else {
-        reply_order(req, 200, doc);
+        reply_read(req, doc, r);
     }
     request_resume(req); /* req belongs to the polling thread again after this */
 }
 
+/*
+ * The hot entry's body in representation r: the JSON itself, the msgpack
+ * attached beside it, or that msgpack built now (and attached).  Takes
+ * the references to json and attached; NULL when out of memory.
+ */
+static blob *hot_body(app *application, request *req, order_repr r, int64_t version, blob *json,
+                      blob *attached)
+{
+    if (r == ORDER_REPR_JSON)
+        return json;
+    if (!attached)
+        attached = msgpack_of(application, req->path_id, version, json->data, json->len);
+    blob_release(json);
+    return attached;
+}
+
 /* From the in-process hot cache, on the polling thread (no I/O): true
  * when it answered, false when the request must take the batched read. */
-static bool reply_from_hot_cache(app *application, request *req)
+static bool reply_from_hot_cache(app *application, request *req, order_repr r)
 {
     if (!application->hot || req->no_cache)
         return false;
     int64_t version;
-    blob *body = hot_cache_get(application->hot, req->path_id, &version);
-    if (!body)
+    blob *attached = NULL;
+    blob *json = r == ORDER_REPR_MSGPACK
+                     ? hot_cache_get_with(application->hot, req->path_id, HOT_CACHE_MSGPACK,
+                                          &version, &attached)
+                     : hot_cache_get(application->hot, req->path_id, &version);
+    if (!json)
         return false;
-    if (reply_if_not_readable(req, body->data, body->len)) {
-        blob_release(body);
+    if (reply_if_not_readable(req, json->data, json->len)) {
+        blob_release(json);
+        blob_release(attached);
         return true;
     }
     req->reply.cache = CACHE_STATUS_HIT;
-    set_etag(req, version);
-    if (req->if_none_match && if_none_match_hits(req->if_none_match, version)) {
+    req->reply.vary = VARY_ON_ACCEPT;
+    order_repr_set_etag(req, version, r);
+    if (req->if_none_match && order_repr_if_none_match_hits(req->if_none_match, version, r)) {
         req->reply.status = 304;
-        blob_release(body);
+        blob_release(json);
+        blob_release(attached);
         return true;
     }
-    req->reply.status = 200;
-    req->reply.content_type = "application/json";
-    req->reply.blob = body;
-    req->reply.body_len = body->len; /* for the access log's byte count */
+    blob *body = hot_body(application, req, r, version, json, attached);
+    if (!body) {
+        req->reply.vary = NULL;
+        req->reply.etag[0] = '\0';
+        problem_reply(req, 500, "internal error", NULL);
+        return true;
+    }
+    reply_blob(req, 200, r, body);
     return true;
 }
 
 void orders_api_get(void *ctx, request *req)
 {
     app *a = ctx;
-    if (reply_from_hot_cache(a, req))
+    order_repr r = order_repr_negotiate(req);
+    if (r == ORDER_REPR_NONE)
+        return; /* 406 */
+    if (reply_from_hot_cache(a, req, r))
         return;
     request_suspend(req);
     if (order_store_get_async(a->store, req->path_id, req->deadline_ns, req->no_cache, read_done,
@@ -557,6 +593,9 @@ bool orders_api_parse_list_query(request *req, order_list_query *q)
 void orders_api_list(void *ctx, request *req)
 {
     app *a = ctx;
+    order_repr r = order_repr_negotiate(req);
+    if (r == ORDER_REPR_NONE)
+        return; /* 406 */
     order_list_query q;
     if (!orders_api_parse_list_query(req, &q))
         return;
@@ -571,5 +610,18 @@ void orders_api_list(void *ctx, request *req)
         reply_store_error(req, err);
         return;
     }
-    request_reply_json(req, 200, json, len);
+    req->reply.vary = VARY_ON_ACCEPT;
+    if (r == ORDER_REPR_JSON) {
+        request_reply_json(req, 200, json, len);
+        return;
+    }
+    /* list pages are JSON in Redis and from PostgreSQL alike */
+    size_t packed_len = 0;
+    char *packed = json_msgpack_from_text(json, len, &packed_len);
+    free(json);
+    if (!packed) {
+        problem_reply(req, 500, "internal error", NULL);
+        return;
+    }
+    request_reply_body(req, 200, order_repr_media_type(r), packed, packed_len);
 }

@@ -19,7 +19,8 @@
 typedef struct hot_entry {
     int64_t id;
     int64_t version;
-    blob *body;
+    blob *body;                 /* the JSON */
+    blob *alt[HOT_CACHE_REPRS]; /* the same version in other representations, or NULL */
     int64_t stored_ms;
     struct hot_entry *next_in_bucket;
     struct hot_entry *older, *newer; /* FIFO for eviction */
@@ -121,6 +122,8 @@ static void remove_entry(shard *s, hot_entry *e)
         s->newest = e->older;
     s->count--;
     blob_release(e->body);
+    for (int i = 0; i < HOT_CACHE_REPRS; i++)
+        blob_release(e->alt[i]);
     free(e);
 }
 
@@ -191,12 +194,13 @@ static bool is_online(hot_cache *hc)
     return atomic_load_explicit(&hc->sources_online, memory_order_acquire) == hc->source_count;
 }
 
-blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
+/* repr < 0: the JSON alone. */
+static blob *lookup(hot_cache *hc, int64_t id, int repr, int64_t *version, blob **alt)
 {
     if (!is_online(hc))
         return NULL;
     shard *s = shard_of(hc, id);
-    blob *body = NULL;
+    blob *body = NULL, *other = NULL;
     int64_t body_version = 0;
     pthread_mutex_lock(&s->lock);
     hot_entry *e = find(s, id);
@@ -204,6 +208,8 @@ blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
         now_ms() - e->stored_ms <= atomic_load_explicit(&hc->max_age_ms, memory_order_relaxed)) {
         body = blob_retain(e->body);
         body_version = e->version;
+        if (repr >= 0 && e->alt[repr])
+            other = blob_retain(e->alt[repr]);
     } else if (e) {
         remove_entry(s, e); /* too old: make room instead of keeping it */
         metric_inc(METRIC_HOT_CACHE_EVICTIONS_AGE);
@@ -213,13 +219,38 @@ blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
      * looked cannot slip past both checks */
     if (body && invalidation_pending(hc)) {
         blob_release(body);
+        blob_release(other);
         return NULL;
     }
     if (body) {
         metric_inc(METRIC_HOT_CACHE_HITS); /* per-thread: no shared line on the hot path */
         *version = body_version;
+        if (alt)
+            *alt = other;
     }
     return body;
+}
+
+blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version)
+{
+    return lookup(hc, id, -1, version, NULL);
+}
+
+blob *hot_cache_get_with(hot_cache *hc, int64_t id, hot_cache_repr repr, int64_t *version,
+                         blob **alt)
+{
+    return lookup(hc, id, (int)repr, version, alt);
+}
+
+void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr, blob *body)
+{
+    shard *s = shard_of(hc, id);
+    pthread_mutex_lock(&s->lock);
+    hot_entry *e = find(s, id);
+    /* the same version is the same order, whichever read filled it */
+    if (e && e->version == version && !e->alt[repr])
+        e->alt[repr] = blob_retain(body);
+    pthread_mutex_unlock(&s->lock);
 }
 
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id)

@@ -22,6 +22,7 @@ static const status_info statuses[] = {
     {403, "Forbidden", "forbidden"},
     {404, "Not Found", "not-found"},
     {405, "Method Not Allowed", "method-not-allowed"},
+    {406, "Not Acceptable", "not-acceptable"},
     {409, "Conflict", "conflict"},
     {412, "Precondition Failed", "precondition-failed"},
     {413, "Content Too Large", "content-too-large"},

@@ -18,13 +18,18 @@
 #include "orderd/base/log.h"
 #include "orderd/http/problem.h"
 
-void request_reply_json(request *req, int status, char *body, size_t len)
+void request_reply_body(request *req, int status, const char *content_type, char *body, size_t len)
 {
     free(req->reply.body);
     req->reply.status = status;
-    req->reply.content_type = body ? "application/json" : NULL;
+    req->reply.content_type = body ? content_type : NULL;
     req->reply.body = body;
     req->reply.body_len = body ? len : 0;
+}
+
+void request_reply_json(request *req, int status, char *body, size_t len)
+{
+    request_reply_body(req, status, "application/json", body, len);
 }
 
 void request_suspend(request *req)

@@ -18,11 +18,17 @@ static const struct wanted_field {
     size_t len;
     size_t offset; /* of the const char * in request_headers */
 } wanted[] = {
-    FIELD("X-Request-ID", request_id),     FIELD("traceparent", traceparent),
-    FIELD("tracestate", tracestate),       FIELD("If-None-Match", if_none_match),
-    FIELD("If-Match", if_match),           FIELD("Idempotency-Key", idempotency_key),
-    FIELD("Cache-Control", cache_control), FIELD("Content-Type", content_type),
-    FIELD("Authorization", authorization), FIELD("X-Forwarded-For", forwarded_for),
+    FIELD("X-Request-ID", request_id),
+    FIELD("traceparent", traceparent),
+    FIELD("tracestate", tracestate),
+    FIELD("If-None-Match", if_none_match),
+    FIELD("If-Match", if_match),
+    FIELD("Idempotency-Key", idempotency_key),
+    FIELD("Cache-Control", cache_control),
+    FIELD("Content-Type", content_type),
+    FIELD("Authorization", authorization),
+    FIELD("X-Forwarded-For", forwarded_for),
+    FIELD("Accept", accept),
 };
 
 static enum MHD_Result take_field(void *cls, enum MHD_ValueKind kind, const char *key,

@@ -161,6 +161,7 @@ static request *request_begin(server *srv, request *req, struct MHD_Connection *
     req->has_content_type = h.content_type != NULL;
     req->authorization = h.authorization;
     req->forwarded_for = h.forwarded_for;
+    req->accept = h.accept;
     req->content_type_json = h.content_type && is_json_media_type(h.content_type);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_query_param, req);
     return req;
@@ -241,6 +242,8 @@ static enum MHD_Result queue_reply(server *srv, request *req)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->cache)
         MHD_add_response_header(resp, "X-Cache", r->cache);
+    if (r->vary)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, r->vary);
     if (r->idempotent_replay)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (r->www_authenticate)

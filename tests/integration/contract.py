@@ -16,7 +16,9 @@ fails the test that received it.  What is checked:
   body     its media type listed, JSON bodies valid against the schema
            (JSON Schema 2020-12, which OpenAPI 3.1 uses; the schemas say
            additionalProperties: false, so an undocumented field fails),
-           and no body where the document lists no content.
+           application/msgpack bodies decoded (python3-msgpack) and held
+           to the same schema, and no body where the document lists no
+           content.
 
 A HEAD is checked against the path's GET, without a body.  Schemas are
 validated with jsonschema: Debian's python3-jsonschema (scripts/deps),
@@ -37,6 +39,12 @@ try:
 except ImportError:  # another python3 first on PATH: use Debian's module
     sys.path.append("/usr/lib/python3/dist-packages")
     import jsonschema
+try:
+    import msgpack
+except ImportError:  # likewise: Debian's python3-msgpack
+    if "/usr/lib/python3/dist-packages" not in sys.path:
+        sys.path.append("/usr/lib/python3/dist-packages")
+    import msgpack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("ORDERD_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
@@ -194,6 +202,11 @@ class Contract:
                 value = json.loads(body)
             except ValueError as exc:
                 return [f"the body is not JSON ({exc}): {body[:200]!r}"]
+        elif essence == "application/msgpack":
+            try:
+                value = msgpack.unpackb(body, raw=False, strict_map_key=True)
+            except (ValueError, msgpack.UnpackException) as exc:
+                return [f"the body is not one MessagePack document ({exc}): {body[:200]!r}"]
         else:
             try:
                 value = body.decode("utf-8")

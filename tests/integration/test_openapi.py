@@ -113,7 +113,8 @@ def order_body(**change):
 
 COMMON = [("X-Request-ID", "abc"), ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
           ("Server-Timing", "app;dur=0.1")]
-ORDER_HEADERS = COMMON + [("Content-Type", "application/json"), ("ETag", '"1"'), ("X-Cache", "HIT")]
+ORDER_HEADERS = COMMON + [("Content-Type", "application/json"), ("ETag", '"1"'), ("Vary", "Accept"),
+                          ("X-Cache", "HIT")]
 
 
 def problem_body(status, title, slug, **extra):
@@ -140,7 +141,8 @@ class Catches(unittest.TestCase):
 
     def test_a_documented_answer_passes(self):
         self.assert_accepted("GET", "/orders/1", 200, ORDER_HEADERS, order_body())
-        self.assert_accepted("GET", "/orders/1?x=1", 304, COMMON + [("ETag", '"1"'), ("X-Cache", "MISS")], b"")
+        self.assert_accepted("GET", "/orders/1?x=1", 304,
+                             COMMON + [("ETag", '"1"'), ("Vary", "Accept"), ("X-Cache", "MISS")], b"")
         self.assert_accepted("HEAD", "/orders/1", 200, ORDER_HEADERS, b"")
         self.assert_accepted("GET", "/orders/1", 404, PROBLEM_HEADERS, problem_body(404, "Not Found", "not-found"))
 
@@ -155,6 +157,23 @@ class Catches(unittest.TestCase):
         self.assert_rejected("GET", "/orders/1", 200, ORDER_HEADERS, order_body(total="12.5"), says="total")
         self.assert_rejected("GET", "/orders", 200, COMMON + [("Content-Type", "application/json"), ("X-Cache", "HIT")],
                              json.dumps({"data": [], "next_cursor": 7}).encode(), says="next_cursor")
+
+    def test_msgpack_bodies_are_held_to_the_same_schema(self):
+        headers = [h if h[0] != "Content-Type" else ("Content-Type", "application/msgpack") for h in ORDER_HEADERS]
+        headers = [h if h[0] != "ETag" else ("ETag", '"1.m"') for h in headers]
+        order = json.loads(order_body())
+        self.assert_accepted("GET", "/orders/1", 200, headers, contract.msgpack.packb(order))
+        self.assert_rejected("GET", "/orders/1", 200, headers, contract.msgpack.packb({**order, "colour": "red"}),
+                             says="colour")
+        self.assert_rejected("GET", "/orders/1", 200, headers, contract.msgpack.packb({**order, "total": 12.5}),
+                             says="total")
+        self.assert_rejected("GET", "/orders/1", 200, headers, b"\xc1", says="not one MessagePack document")
+        self.assert_rejected("GET", "/orders/1", 200, headers, contract.msgpack.packb(order) + b"\x00",
+                             says="not one MessagePack document")
+        no_vary = [h for h in headers if h[0] != "Vary"]
+        self.assert_rejected("GET", "/orders/1", 200, no_vary, contract.msgpack.packb(order), says="Vary is missing")
+        self.assert_accepted("GET", "/orders/1", 406, PROBLEM_HEADERS + [("Vary", "Accept")],
+                             problem_body(406, "Not Acceptable", "not-acceptable"))
 
     def test_headers(self):
         without_id = [h for h in ORDER_HEADERS if h[0] != "X-Request-ID"]

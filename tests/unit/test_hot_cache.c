@@ -206,6 +206,69 @@ static void every_source_must_be_online_and_quiet(void **state)
     close(feed[1]);
 }
 
+/* An attached representation comes back beside the JSON, at its version. */
+static void an_attached_representation_is_served_beside_the_json(void **state)
+{
+    fixture *f = *state;
+    int64_t version = 0;
+    put(f->hc, 5, 2, "{\"id\":5}");
+    blob *alt = (blob *)1;
+    blob *json = hot_cache_get_with(f->hc, 5, HOT_CACHE_MSGPACK, &version, &alt);
+    assert_non_null(json);
+    assert_null(alt); /* nothing attached yet: the caller builds it */
+    blob *packed = blob_create("\x81\xa2id\x05", 5);
+    hot_cache_attach(f->hc, 5, version, HOT_CACHE_MSGPACK, packed);
+    blob_release(packed); /* the cache took its own reference */
+    blob_release(json);
+
+    json = hot_cache_get_with(f->hc, 5, HOT_CACHE_MSGPACK, &version, &alt);
+    assert_non_null(json);
+    assert_non_null(alt);
+    assert_int_equal(version, 2);
+    assert_int_equal(alt->len, 5);
+    assert_memory_equal(alt->data, "\x81\xa2id\x05", 5);
+    assert_string_equal(json->data, "{\"id\":5}");
+    blob_release(json);
+    blob_release(alt);
+}
+
+/* A representation of another version never lands, and an invalidation
+ * or a new version drops the one attached. */
+static void representations_die_with_their_entry(void **state)
+{
+    fixture *f = *state;
+    int64_t version = 0;
+    blob *alt = NULL;
+    blob *packed = blob_create("old", 3);
+    put(f->hc, 6, 4, "{\"id\":6}");
+    hot_cache_attach(f->hc, 6, 3, HOT_CACHE_MSGPACK, packed); /* built from version 3 */
+    blob *json = hot_cache_get_with(f->hc, 6, HOT_CACHE_MSGPACK, &version, &alt);
+    assert_non_null(json);
+    assert_null(alt);
+    blob_release(json);
+
+    hot_cache_attach(f->hc, 6, 4, HOT_CACHE_MSGPACK, packed);
+    assert_true(hot_cache_invalidate(f->hc, 6));
+    put(f->hc, 6, 4, "{\"id\":6}"); /* the same version read again */
+    json = hot_cache_get_with(f->hc, 6, HOT_CACHE_MSGPACK, &version, &alt);
+    assert_non_null(json);
+    assert_null(alt); /* the invalidation took it */
+    blob_release(json);
+
+    hot_cache_attach(f->hc, 6, 4, HOT_CACHE_MSGPACK, packed);
+    put(f->hc, 6, 5, "{\"id\":6,\"v\":5}");
+    json = hot_cache_get_with(f->hc, 6, HOT_CACHE_MSGPACK, &version, &alt);
+    assert_non_null(json);
+    assert_int_equal(version, 5);
+    assert_null(alt); /* a new version starts with its JSON alone */
+    blob_release(json);
+
+    hot_cache_invalidate(f->hc, 6);
+    hot_cache_attach(f->hc, 6, 5, HOT_CACHE_MSGPACK, packed); /* no entry: nothing lands */
+    assert_null(hot_cache_get_with(f->hc, 6, HOT_CACHE_MSGPACK, &version, &alt));
+    blob_release(packed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +280,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(offline_flushes_and_serves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(a_blob_outlives_its_invalidation, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_attached_representation_is_served_beside_the_json, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(representations_die_with_their_entry, setup, teardown),
         cmocka_unit_test(full_shards_evict_the_oldest),
         cmocka_unit_test(entries_older_than_max_age_are_not_served),
         cmocka_unit_test(every_source_must_be_online_and_quiet),

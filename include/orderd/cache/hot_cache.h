@@ -25,6 +25,13 @@
  * Bodies are immutable refcounted blobs (base/blob.h): a hit hands the
  * same bytes to libmicrohttpd without copying, and an invalidation never
  * frees memory a response is still sending.
+ *
+ * An entry is filled with the order's JSON; other representations of the
+ * same version (application/msgpack) are attached to it later, built by
+ * the reader from that JSON the first time one is asked for.  They live
+ * and die with the entry: an invalidation, a flush, an eviction or a put
+ * of another version drops them all, so each is exactly as fresh as the
+ * JSON beside it.
  */
 #ifndef ORDERD_HOT_CACHE_H
 #define ORDERD_HOT_CACHE_H
@@ -57,6 +64,26 @@ void hot_cache_destroy(hot_cache *hc);
  * pending.  Never blocks on I/O: one ioctl and a shard mutex.
  */
 blob *hot_cache_get(hot_cache *hc, int64_t id, int64_t *version);
+
+/* The representations an entry may hold beside its JSON. */
+typedef enum hot_cache_repr { HOT_CACHE_MSGPACK = 0, HOT_CACHE_REPRS } hot_cache_repr;
+
+/*
+ * As hot_cache_get (the JSON and its version), and *alt gets the entry's
+ * representation repr too: a reference for the caller, or NULL when none
+ * was attached yet.  *alt is untouched when the lookup misses.
+ */
+blob *hot_cache_get_with(hot_cache *hc, int64_t id, hot_cache_repr repr, int64_t *version,
+                         blob **alt);
+
+/*
+ * Keeps body as id's representation repr, only if id is still cached at
+ * version: an invalidation since then dropped the entry and whatever it
+ * held, so a representation built from older JSON never lands.  Takes a
+ * reference of its own (the caller keeps its one).  A representation
+ * already attached stays.
+ */
+void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr, blob *body);
 
 /* Taken before reading Redis; see rule 1. */
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id);

@@ -58,6 +58,7 @@ typedef struct http_reply {
     int retry_after_s;        /* > 0 adds Retry-After */
     const char *allow;        /* for 405: static or the router's */
     const char *cache;        /* static X-Cache value or NULL */
+    const char *vary;         /* static Vary value or NULL */
     bool idempotent_replay;   /* adds Idempotent-Replayed: true */
     /* instead of body: shared immutable bytes (base/blob.h); one
      * reference owned by the request, handed to libmicrohttpd */
@@ -100,6 +101,7 @@ struct request {
     /* libmicrohttpd's, valid until completion; NULL when absent */
     const char *authorization;
     const char *forwarded_for; /* X-Forwarded-For */
+    const char *accept;        /* for content negotiation (http/accept.h) */
 
     /* what the gate (server.h) learned about the caller, for the
      * handlers; the http layer never reads it */
@@ -139,6 +141,8 @@ bool request_cache_control_wants_fresh(const char *value);
 
 /* Sets reply.status / content type / body (takes ownership of body). */
 void request_reply_json(request *req, int status, char *body, size_t len);
+/* The same with content_type (a static string) for any other media type. */
+void request_reply_body(request *req, int status, const char *content_type, char *body, size_t len);
 
 /* ---- handing a request to another thread ------------------------------ */
 

@@ -24,6 +24,7 @@ typedef struct request_headers {
     const char *content_type;
     const char *authorization;
     const char *forwarded_for; /* X-Forwarded-For */
+    const char *accept;
 } request_headers;
 
 /* Fills *out from conn's request header fields. */
