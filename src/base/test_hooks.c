@@ -32,10 +32,22 @@ static bool unsafe_classic_cache_from_env(void)
     return true;
 }
 
+static bool amend_unknown_outcome_from_env(void)
+{
+    const char *v = getenv("ORDERD_TEST_AMEND_UNKNOWN_OUTCOME");
+    if (!v || strcmp(v, "1") != 0)
+        return false;
+    LOG(LOG_WARN, NULL,
+        "ORDERD_TEST_AMEND_UNKNOWN_OUTCOME=1: every PATCH and DELETE commits and then fails; "
+        "for tests only");
+    return true;
+}
+
 test_hooks test_hooks_from_env(void)
 {
     test_hooks hooks = {0};
     hooks.unsafe_classic_cache = unsafe_classic_cache_from_env();
     hooks.fill_delay_ms = fill_delay_ms_from_env();
+    hooks.amend_unknown_outcome = amend_unknown_outcome_from_env();
     return hooks;
 }

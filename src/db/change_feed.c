@@ -35,6 +35,7 @@ struct change_feed {
     char *url;
     char own_origin[ORDER_CHANGE_ORIGIN_MAX + 1];
     _Atomic int64_t replay_window_ms; /* widened on a reload (change_feed_widen_replay_window) */
+    atomic_bool reread;               /* change_feed_reread: the window again, ours included */
     bg_thread thread;
     atomic_int state;
 
@@ -196,9 +197,15 @@ static bool read_log(change_feed *f)
 {
     uint64_t now = clock_now_ns();
     int64_t window_ms = atomic_load_explicit(&f->replay_window_ms, memory_order_relaxed);
-    bool by_snapshot = f->snapshot && now - f->snapshot_ns < (uint64_t)window_ms * 1000000u;
+    /* asked to (change_feed_reread): the whole window, and the changes
+     * this feed was notified of too, our own among them */
+    bool reread = atomic_exchange(&f->reread, false);
+    bool by_snapshot =
+        !reread && f->snapshot && now - f->snapshot_ns < (uint64_t)window_ms * 1000000u;
     char window[24];
     snprintf(window, sizeof window, "%lld", (long long)window_ms);
+    if (reread)
+        f->seen_count = 0;
     char *seen = seen_array(f);
     if (!seen)
         return false;
@@ -299,7 +306,7 @@ static bool follow_until_next_read(change_feed *f)
     uint64_t due = f->snapshot_ns + (uint64_t)f->opts.sync_interval_ms * 1000000u;
     for (;;) {
         uint64_t now = clock_now_ns();
-        if (now >= due)
+        if (now >= due || atomic_load(&f->reread))
             return true;
         struct pollfd pg = {.fd = PQsocket(f->pg), .events = POLLIN};
         int wait_ms = (int)((due - now) / 1000000u) + 1;
@@ -385,6 +392,12 @@ fail:
     free(f->url);
     free(f);
     return NULL;
+}
+
+void change_feed_reread(change_feed *feed)
+{
+    if (feed)
+        atomic_store(&feed->reread, true);
 }
 
 void change_feed_widen_replay_window(change_feed *feed, int64_t replay_window_ms)

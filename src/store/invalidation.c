@@ -94,6 +94,12 @@ void invalidation_stop(invalidation *inv)
     free(inv);
 }
 
+void invalidation_recheck_own(invalidation *inv)
+{
+    if (inv)
+        change_feed_reread(inv->feed);
+}
+
 void invalidation_widen_replay_window(invalidation *inv, int64_t replay_window_ms)
 {
     if (inv)

@@ -99,6 +99,43 @@ static void invalidate_changed(order_amender *am, amend_job **jobs, const order_
 }
 
 /*
+ * A statement that failed once sent may still have committed: the
+ * connection can break after the commit, before the answer.  This
+ * process's change feed then left the change alone (it carries our
+ * origin) and no invalidation of ours followed, so: for every order of
+ * the batch a tombstone no fill can pass until it expires, the
+ * generations of every list we can name it in (all of them but the
+ * customer's, unless the request named the owner), the hot entry
+ * dropped; and the feed re-reads its window with our own changes in it,
+ * which invalidates exactly what did commit, the customer's lists among
+ * it, within a few tens of milliseconds.
+ */
+static void invalidate_unknown(order_amender *am, amend_job **jobs, int n)
+{
+    order_status every[ORDER_STATUS_COUNT];
+    for (int s = 0; s < ORDER_STATUS_COUNT; s++)
+        every[s] = (order_status)s;
+    for (int i = 0; i < n; i++) {
+        const order_amend *a = &jobs[i]->amend;
+        if (am->opts.cache)
+            order_cache_invalidate(am->opts.cache, a->id, ORDER_CACHE_VERSION_UNKNOWN, false,
+                                   a->owner, every, ORDER_STATUS_COUNT);
+        if (am->opts.hot)
+            hot_cache_invalidate(am->opts.hot, a->id);
+    }
+    invalidation_recheck_own(am->opts.feed);
+}
+
+/* TEST ONLY (test_hooks.amend_unknown_outcome): the commit happened, and
+ * then the answer was lost, as if the connection broke. */
+static orderd_err lose_the_answer(order_amend_outcome *outs, int n)
+{
+    for (int i = 0; i < n; i++)
+        order_clear(&outs[i].row);
+    return ORDERD_ERR_UNAVAILABLE;
+}
+
+/*
  * Applies n live jobs of distinct orders in one statement and commit and
  * answers them, except those that lost a race for the first time: those
  * it moves to the front of jobs, to be sent again, and returns how many.
@@ -120,14 +157,19 @@ static int amend_group(order_amender *am, amend_job **jobs, int n)
     db_conn *conn = db_pool_acquire_for(
         am->opts.db, atomic_load_explicit(am->opts.acquire_timeout_ms, memory_order_relaxed),
         deadline, &err);
+    bool sent = conn != NULL;
     if (conn) {
         err = order_db_amend_many(conn, amends, n, outs);
+        if (err == ORDERD_OK && am->opts.test_hooks.amend_unknown_outcome)
+            err = lose_the_answer(outs, n);
         db_pool_release(am->opts.db, conn);
     }
     LOG(LOG_DEBUG, NULL, "order amender: %d amendments in one commit: %s", n,
         orderd_err_name(err));
     if (err == ORDERD_OK)
         invalidate_changed(am, jobs, outs, n);
+    else if (sent) /* it may have committed all the same */
+        invalidate_unknown(am, jobs, n);
     log_bind(NULL, 0);
     int again = 0;
     for (int i = 0; i < n; i++) {

@@ -111,6 +111,8 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .hot = store->hot,
+        .feed = store->feed,
+        .test_hooks = opts->test_hooks,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
         /* two, as the writer: its rows are locked in id order, so two
          * statements in flight at once wait for each other, never deadlock */

@@ -1,7 +1,7 @@
 /*
  * test_test_hooks.c - unit tests of src/base/test_hooks.c: the switches
  * read from the environment, with the same names and ranges the
- * integration tests (test_cache_race.py) rely on.
+ * integration tests (test_cache_race.py, test_unknown_outcome.py) rely on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,11 +17,13 @@
 
 #define UNSAFE_CLASSIC_CACHE "ORDERD_TEST_UNSAFE_CLASSIC_CACHE"
 #define FILL_DELAY_MS        "ORDERD_TEST_FILL_DELAY_MS"
+#define AMEND_UNKNOWN        "ORDERD_TEST_AMEND_UNKNOWN_OUTCOME"
 
 static int clear_env(void **state UNUSED)
 {
     unsetenv(UNSAFE_CLASSIC_CACHE);
     unsetenv(FILL_DELAY_MS);
+    unsetenv(AMEND_UNKNOWN);
     return 0;
 }
 
@@ -30,6 +32,20 @@ static void test_all_off_without_env(void **state UNUSED)
     test_hooks hooks = test_hooks_from_env();
     assert_false(hooks.unsafe_classic_cache);
     assert_int_equal(hooks.fill_delay_ms, 0);
+    assert_false(hooks.amend_unknown_outcome);
+}
+
+static void test_amend_unknown_outcome_only_for_1(void **state UNUSED)
+{
+    setenv(AMEND_UNKNOWN, "1", 1);
+    test_hooks on = test_hooks_from_env();
+    assert_true(on.amend_unknown_outcome);
+    assert_false(on.unsafe_classic_cache);
+    const char *off[] = {"0", "", "true", "11"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        setenv(AMEND_UNKNOWN, off[i], 1);
+        assert_false(test_hooks_from_env().amend_unknown_outcome);
+    }
 }
 
 static void test_unsafe_classic_cache_only_for_1(void **state UNUSED)
@@ -69,6 +85,7 @@ int main(void)
         cmocka_unit_test_setup(test_all_off_without_env, clear_env),
         cmocka_unit_test_setup(test_unsafe_classic_cache_only_for_1, clear_env),
         cmocka_unit_test_setup(test_fill_delay_in_range, clear_env),
+        cmocka_unit_test_setup(test_amend_unknown_outcome_only_for_1, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

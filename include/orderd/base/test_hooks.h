@@ -16,6 +16,10 @@
  *       sleep N ms after a batch's PostgreSQL read, before its hot-cache
  *       puts, its answers and its Redis fill (which follows the answers),
  *       so the race test hits that window on every write, not by luck.
+ *   ORDERD_TEST_AMEND_UNKNOWN_OUTCOME=1
+ *       every PATCH and DELETE commits and then fails as if its connection
+ *       broke before the answer (503): the unknown outcome, which
+ *       tests/integration/test_unknown_outcome.py shows leaves no stale read.
  */
 #ifndef ORDERD_TEST_HOOKS_H
 #define ORDERD_TEST_HOOKS_H
@@ -23,8 +27,9 @@
 #include <stdbool.h>
 
 typedef struct test_hooks {
-    bool unsafe_classic_cache; /* ORDERD_TEST_UNSAFE_CLASSIC_CACHE */
-    long fill_delay_ms;        /* ORDERD_TEST_FILL_DELAY_MS; 0 = off */
+    bool unsafe_classic_cache;  /* ORDERD_TEST_UNSAFE_CLASSIC_CACHE */
+    long fill_delay_ms;         /* ORDERD_TEST_FILL_DELAY_MS; 0 = off */
+    bool amend_unknown_outcome; /* ORDERD_TEST_AMEND_UNKNOWN_OUTCOME */
 } test_hooks;
 
 /* The hooks the environment asks for (all off when none is set); logs a

@@ -95,6 +95,13 @@ typedef struct order_cache_fill_item {
 void order_cache_fill_many(order_cache *oc, order_cache_fill_item *items, int n, int64_t read_ms);
 
 /*
+ * The new_version for a write whose outcome is unknown (its connection
+ * broke after the statement was sent): a tombstone no fill can pass,
+ * whatever version did commit, until it expires.
+ */
+#define ORDER_CACHE_VERSION_UNKNOWN INT64_MAX
+
+/*
  * After a committed write: tombstone (or, deleted, a "deleted" marker)
  * at new_version, and bump the generation of every list the order could
  * be in: global, its customer's, and each status in statuses.  Durable:

@@ -82,6 +82,14 @@ void change_feed_stop(change_feed *feed);
 change_feed_state change_feed_get_state(change_feed *feed);
 
 /*
+ * Reads the whole replay window of the log again soon (within 50 ms when
+ * connected), this process's own changes and those already notified
+ * included, and applies it: for a writer of ours that could not tell
+ * whether its commit happened.  Safe from any thread; NULL-safe.
+ */
+void change_feed_reread(change_feed *feed);
+
+/*
  * A reload made cached entries live longer: later catch-ups replay (and
  * prunes keep) at least replay_window_ms.  Never narrows: entries cached
  * under the old, longer lifetimes may still be served.  Any thread.

@@ -43,6 +43,13 @@ void invalidation_stop(invalidation *inv);
 
 change_feed_state invalidation_state(invalidation *inv);
 
+/*
+ * After a write of ours whose outcome is unknown (it may have committed):
+ * the feed re-reads its window with our own changes in it
+ * (change_feed_reread).  NULL inv: nothing.
+ */
+void invalidation_recheck_own(invalidation *inv);
+
 /* change_feed_widen_replay_window of the feed. NULL inv: nothing. */
 void invalidation_widen_replay_window(invalidation *inv, int64_t replay_window_ms);
 

@@ -12,6 +12,11 @@
  * then invalidated for all of them with one script call, and only then
  * is each answered: a 2xx is sent only once the change is durable and
  * no later read can see the order as it was.
+ *
+ * A statement that fails once sent may still have committed (the
+ * connection broke after the commit, before its answer): its requests get
+ * a 503, and the amender invalidates their orders as if they had changed
+ * to a version nobody knows, so no read serves what they were before.
  */
 #ifndef ORDERD_ORDER_AMENDER_H
 #define ORDERD_ORDER_AMENDER_H
@@ -23,6 +28,8 @@
 #include "orderd/cache/order_cache.h"
 #include "orderd/db/db_pool.h"
 #include "orderd/db/order_db.h"
+#include "orderd/base/test_hooks.h"
+#include "orderd/store/invalidation.h"
 #include "orderd/store/order_doc.h"
 
 typedef struct order_amender order_amender;
@@ -31,11 +38,13 @@ typedef struct order_amender_options {
     db_pool *db;        /* borrowed */
     order_cache *cache; /* borrowed; NULL = no Redis */
     hot_cache *hot;     /* borrowed; NULL = no in-process cache */
+    invalidation *feed; /* borrowed; NULL = no change feed (caching off) */
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;
     int threads; /* batches in flight at once */
     int batch_max;
+    test_hooks test_hooks; /* TEST ONLY: amend_unknown_outcome */
 } order_amender_options;
 
 /* Starts the amender threads. NULL when out of memory or none can start. */
