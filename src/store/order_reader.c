@@ -98,12 +98,42 @@ static void answer(read_job *job, orderd_err err, const char *json, size_t len, 
 
 /* ---- lookup stage ------------------------------------------------------------ */
 
+/*
+ * A second chance for the hot cache: a read reaches this thread when the
+ * polling thread found no entry, or found one but its gate closed (an
+ * invalidation was on a socket or being applied).  Under writes the gate
+ * is often closed for a moment at a time: mixed 90/10 had 58% of the ids
+ * in memory and answered 20% of its reads from it.  By now the
+ * listeners have usually caught up, so ask again, under the same gate,
+ * before paying for Redis.  Keeps the jobs still to look up at the front
+ * and returns how many they are.
+ */
+static int answer_from_hot_cache(order_reader *r, read_job **jobs, int n)
+{
+    if (!r->opts.hot)
+        return n;
+    int left = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t version;
+        blob *body = hot_cache_get(r->opts.hot, jobs[i]->id, &version);
+        if (!body) {
+            jobs[left++] = jobs[i];
+            continue;
+        }
+        jobs[i]->cache_status = CACHE_STATUS_HIT;
+        answer(jobs[i], ORDERD_OK, body->data, body->len, version);
+        blob_release(body);
+    }
+    return left;
+}
+
 static void lookup_batch(void *ctx, batch_item **batch, int n)
 {
     order_reader *r = ctx;
     read_job **jobs = (read_job **)batch;
+    n = answer_from_hot_cache(r, jobs, n);
     if (n < 1)
-        return; /* never from batch_queue_consume; the arrays below need n >= 1 */
+        return; /* the arrays below need n >= 1 */
     metric_observe(HISTOGRAM_READ_LOOKUP_BATCH, (uint64_t)n);
     int64_t ids[n];
     order_cache_read found[n];
