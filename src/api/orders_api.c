@@ -321,8 +321,8 @@ void orders_api_create(void *ctx, request *req)
     if (!check_create(req, &create))
         return; /* bad input: answered without any I/O */
     request_suspend(req);
-    int queued = order_store_create_async(a->store, &create, req->idempotency_key,
-                                          req->deadline_ns, create_done, req);
+    int queued = order_store_create_async(a->store, &create, req->idempotency_key, req->deadline_ns,
+                                          create_done, req);
     order_create_req_clear(&create); /* emptied when it was queued */
     if (queued != 0)
         request_resume_overloaded(req);
@@ -501,8 +501,8 @@ void orders_api_patch(void *ctx, request *req)
                          "this token may only cancel its own orders"))
         return;
     request_suspend(req);
-    if (order_store_set_status_async(a->store, req->path_id, to, expected, owner,
-                                     req->deadline_ns, patch_done, req) != 0)
+    if (order_store_set_status_async(a->store, req->path_id, to, expected, owner, req->deadline_ns,
+                                     patch_done, req) != 0)
         request_resume_overloaded(req);
 }
 

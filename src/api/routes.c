@@ -3,8 +3,8 @@
  *
  * Reads of one order, creates, PATCH and DELETE are
  * self-scheduled: the hot cache or bad input answers them on the polling
- * thread, the batched reader, writer and amender take the rest.  Whatever else touches PostgreSQL runs
- * on an I/O worker; what needs no I/O stays inline.
+ * thread, the batched reader, writer and amender take the rest.  Whatever else touches PostgreSQL
+ * runs on an I/O worker; what needs no I/O stays inline.
  *
  * Every row is an operation of api/openapi.json: tests/unit/test_openapi.c
  * fails when a row and the document disagree.  Every row but the

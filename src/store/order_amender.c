@@ -164,8 +164,7 @@ static int amend_group(order_amender *am, amend_job **jobs, int n)
             err = lose_the_answer(outs, n);
         db_pool_release(am->opts.db, conn);
     }
-    LOG(LOG_DEBUG, NULL, "order amender: %d amendments in one commit: %s", n,
-        orderd_err_name(err));
+    LOG(LOG_DEBUG, NULL, "order amender: %d amendments in one commit: %s", n, orderd_err_name(err));
     if (err == ORDERD_OK)
         invalidate_changed(am, jobs, outs, n);
     else if (sent) /* it may have committed all the same */

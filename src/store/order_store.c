@@ -203,9 +203,8 @@ void order_store_stop(order_store *store)
     order_amender_stop(store->amender);
 }
 
-int order_store_create_async(order_store *store, order_create_req *req,
-                             const char *idempotency_key, uint64_t deadline_ns,
-                             order_create_done done, void *arg)
+int order_store_create_async(order_store *store, order_create_req *req, const char *idempotency_key,
+                             uint64_t deadline_ns, order_create_done done, void *arg)
 {
     return order_writer_submit(store->writer, req, idempotency_key, deadline_ns, done, arg);
 }

@@ -58,7 +58,9 @@ static void answer_keyed(write_job *job, order_keyed_outcome *o)
     if (err == ORDERD_OK && o->replayed) {
         err = order_doc_from_stored_json(o->response, &doc);
     } else if (err == ORDERD_OK) {
-        doc = (order_doc){.json = o->response, .len = strlen(o->response), .id = o->row.id,
+        doc = (order_doc){.json = o->response,
+                          .len = strlen(o->response),
+                          .id = o->row.id,
                           .version = o->row.version};
     } else {
         free(o->response);

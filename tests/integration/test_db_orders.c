@@ -335,8 +335,8 @@ static order new_order(int64_t customer)
 
 static long version_of(int64_t id)
 {
-    const char *v = test_db_query(admin, "SELECT version FROM orders WHERE id = %lld",
-                                  (long long)id);
+    const char *v =
+        test_db_query(admin, "SELECT version FROM orders WHERE id = %lld", (long long)id);
     assert_non_null(v);
     return v[0] ? atol(v) : -1; /* -1: no such row */
 }
@@ -350,13 +350,13 @@ static void test_amend_many_outcomes_are_per_row(void **state)
     for (int i = 0; i < 6; i++)
         o[i] = new_order(customer);
     const order_amend a[] = {
-        {ORDER_AMEND_SET_STATUS, o[0].id, ORDER_PAID, -1, 0},       /* applies */
-        {ORDER_AMEND_SET_STATUS, o[1].id, ORDER_PAID, 5, 0},        /* stale version: 412 */
-        {ORDER_AMEND_SET_STATUS, o[2].id, ORDER_DELIVERED, -1, 0},  /* pending -> delivered: 409 */
-        {ORDER_AMEND_SET_STATUS, INT64_MAX, ORDER_PAID, -1, 0},     /* no such order */
+        {ORDER_AMEND_SET_STATUS, o[0].id, ORDER_PAID, -1, 0},      /* applies */
+        {ORDER_AMEND_SET_STATUS, o[1].id, ORDER_PAID, 5, 0},       /* stale version: 412 */
+        {ORDER_AMEND_SET_STATUS, o[2].id, ORDER_DELIVERED, -1, 0}, /* pending -> delivered: 409 */
+        {ORDER_AMEND_SET_STATUS, INT64_MAX, ORDER_PAID, -1, 0},    /* no such order */
         {ORDER_AMEND_SET_STATUS, o[3].id, ORDER_CANCELLED, -1, customer + 1}, /* not theirs */
-        {ORDER_AMEND_DELETE, o[4].id, ORDER_PENDING, 1, 0},         /* applies */
-        {ORDER_AMEND_DELETE, o[5].id, ORDER_PENDING, 9, 0},         /* stale version: 412 */
+        {ORDER_AMEND_DELETE, o[4].id, ORDER_PENDING, 1, 0},                   /* applies */
+        {ORDER_AMEND_DELETE, o[5].id, ORDER_PENDING, 9, 0}, /* stale version: 412 */
     };
     enum { N = sizeof a / sizeof a[0] };
     const order_amend *amends[N];
@@ -365,9 +365,12 @@ static void test_amend_many_outcomes_are_per_row(void **state)
     order_amend_outcome out[N];
     assert_int_equal(order_db_amend_many(oc, amends, N, out), ORDERD_OK);
 
-    const orderd_err expected[N] = {ORDERD_OK,           ORDERD_ERR_PRECONDITION,
-                                    ORDERD_ERR_CONFLICT, ORDERD_ERR_NOT_FOUND,
-                                    ORDERD_ERR_NOT_FOUND, ORDERD_OK,
+    const orderd_err expected[N] = {ORDERD_OK,
+                                    ORDERD_ERR_PRECONDITION,
+                                    ORDERD_ERR_CONFLICT,
+                                    ORDERD_ERR_NOT_FOUND,
+                                    ORDERD_ERR_NOT_FOUND,
+                                    ORDERD_OK,
                                     ORDERD_ERR_PRECONDITION};
     for (int i = 0; i < N; i++) {
         assert_int_equal(out[i].err, expected[i]);
@@ -420,9 +423,9 @@ static void *amend_on_own_connection(void *arg)
 static void wait_for_a_lock_waiter(void)
 {
     for (int i = 0; i < 500; i++) {
-        const char *n = test_db_query(admin,
-                                      "SELECT count(*) FROM pg_stat_activity WHERE "
-                                      "datname = current_database() AND wait_event_type = 'Lock'");
+        const char *n =
+            test_db_query(admin, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                 "datname = current_database() AND wait_event_type = 'Lock'");
         assert_non_null(n);
         if (atoi(n) > 0)
             return;
@@ -443,8 +446,8 @@ static void test_amend_many_marks_a_lost_race_for_a_retry(void **state)
     (void)state;
     order o = new_order(unique_customer());
     assert_non_null(test_db_query(admin, "BEGIN"));
-    assert_non_null(test_db_query(admin, "UPDATE orders SET status = 'paid' WHERE id = %lld",
-                                  (long long)o.id));
+    assert_non_null(
+        test_db_query(admin, "UPDATE orders SET status = 'paid' WHERE id = %lld", (long long)o.id));
     order_amend ship = {ORDER_AMEND_SET_STATUS, o.id, ORDER_SHIPPED, -1, 0};
     amend_call call = {.amend = &ship, .n = 1};
     pthread_t t;
@@ -485,8 +488,8 @@ static void test_amend_many_concurrent_batches_never_deadlock(void **state)
             up[i] = (order_amend){ORDER_AMEND_SET_STATUS, o[i].id, ORDER_PAID, -1, 0};
         }
         for (int i = 0; i < ORDERS; i++)
-            down[i] = (order_amend){ORDER_AMEND_SET_STATUS, o[ORDERS - 1 - i].id,
-                                    ORDER_CANCELLED, -1, 0};
+            down[i] =
+                (order_amend){ORDER_AMEND_SET_STATUS, o[ORDERS - 1 - i].id, ORDER_CANCELLED, -1, 0};
         amend_call a = {.amend = up, .n = ORDERS}, b = {.amend = down, .n = ORDERS};
         pthread_t ta, tb;
         assert_int_equal(pthread_create(&ta, NULL, amend_on_own_connection, &a), 0);
@@ -656,8 +659,12 @@ int main(void)
         return 1;
 #define T(f) cmocka_unit_test_setup_teardown(f, orders_setup, orders_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_insert_and_get), T(test_list_keyset_pages), T(test_update_status),
-        T(test_delete),         T(test_idempotent_insert), T(test_idempotent_insert_concurrent),
+        T(test_insert_and_get),
+        T(test_list_keyset_pages),
+        T(test_update_status),
+        T(test_delete),
+        T(test_idempotent_insert),
+        T(test_idempotent_insert_concurrent),
         T(test_amend_many_outcomes_are_per_row),
         T(test_amend_many_marks_a_lost_race_for_a_retry),
         T(test_amend_many_concurrent_batches_never_deadlock),

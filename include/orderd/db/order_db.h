@@ -110,7 +110,7 @@ typedef struct order_amend_outcome {
     /* changed nothing only because a commit the statement could not see
      * came first: sent again, it is decided against the newer row */
     bool retry;
-    order row;               /* OK: the row after, or (DELETE) as it was just before; order_clear() */
+    order row; /* OK: the row after, or (DELETE) as it was just before; order_clear() */
     order_status old_status; /* OK: the status it had before */
 } order_amend_outcome;
 

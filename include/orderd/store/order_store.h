@@ -11,10 +11,9 @@
  *                   of Redis and the hot cache.
  *   order_writer.c  POST /orders, group-committed on its own threads.
  *   order_amender.c PATCH and DELETE, group-committed on its own threads.
- * The batched calls (the *_async ones) only queue: they never block and answer through a callback.  The hot
- * cache itself is read by the handler on the polling thread (orders_api.c),
- * before the store is asked at all.  Every call takes a deadline
- * (clock_now_ns() base).
+ * The batched calls (the *_async ones) only queue: they never block and answer through a callback.
+ * The hot cache itself is read by the handler on the polling thread (orders_api.c), before the
+ * store is asked at all.  Every call takes a deadline (clock_now_ns() base).
  *
  * Guarantee: once a write call has returned, no read that starts later,
  * in this or any other orderd process sharing the Redis, returns an older
@@ -89,9 +88,8 @@ int order_store_get_async(order_store *store, int64_t id, uint64_t deadline_ns, 
  * not block; done is called exactly once on another thread.  -1 (done
  * not called) when stopping.
  */
-int order_store_create_async(order_store *store, order_create_req *req,
-                             const char *idempotency_key, uint64_t deadline_ns,
-                             order_create_done done, void *arg);
+int order_store_create_async(order_store *store, order_create_req *req, const char *idempotency_key,
+                             uint64_t deadline_ns, order_create_done done, void *arg);
 
 /*
  * A status change in the next group commit of the amender
