@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "orderd/base/clock.h"
+
 void batch_queue_init(batch_queue *q)
 {
     pthread_mutex_init(&q->lock, NULL);
@@ -126,6 +128,23 @@ int batch_partition(batch_item **batch, int n, bool (*first)(const batch_item *i
     }
     memcpy(batch + front, rest, (size_t)behind * sizeof *rest);
     return front;
+}
+
+void batch_run_groups(batch_item **batch, int n, const batch_group_rules *rules, batch_group_fn run,
+                      void *ctx)
+{
+    while (n > 0) {
+        /* never send what can no longer be acknowledged in time */
+        n = batch_drop_expired(batch, n, clock_now_ns(), rules->expire);
+        int g = batch_deadline_group(batch, n, rules->slack_ns);
+        if (g == 0)
+            break;
+        int go = rules->same ? batch_distinct_first(batch, g, rules->same) : g;
+        int again = run(ctx, batch, go);
+        /* the ones to send again are at batch[0..again): close up the rest behind them */
+        memmove(batch + again, batch + go, (size_t)(n - go) * sizeof *batch);
+        n = again + (n - go);
+    }
 }
 
 int batch_distinct_first(batch_item **batch, int n,

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "orderd/base/bg_thread.h"
-#include "orderd/base/clock.h"
 #include "orderd/base/log.h"
 #include "orderd/base/metrics.h"
 #include "orderd/domain/order_change.h"
@@ -140,8 +139,10 @@ static orderd_err lose_the_answer(order_amend_outcome *outs, int n)
  * answers them, except those that lost a race for the first time: those
  * it moves to the front of jobs, to be sent again, and returns how many.
  */
-static int amend_group(order_amender *am, amend_job **jobs, int n)
+static int amend_group(void *ctx, batch_item **group, int n)
 {
+    order_amender *am = ctx;
+    amend_job **jobs = (amend_job **)group;
     metric_observe(HISTOGRAM_AMEND_BATCH, (uint64_t)n);
     uint64_t deadline = batch_latest_deadline((batch_item **)jobs, n);
     const order_amend *amends[n];
@@ -193,20 +194,8 @@ static int amend_group(order_amender *am, amend_job **jobs, int n)
  */
 static void amend_batch(void *ctx, batch_item **batch, int n)
 {
-    order_amender *am = ctx;
-    amend_job **jobs = (amend_job **)batch;
-    while (n > 0) {
-        /* never apply what can no longer be acknowledged in time */
-        n = batch_drop_expired(batch, n, clock_now_ns(), answer_timeout);
-        int g = batch_deadline_group(batch, n, DEADLINE_SLACK_NS);
-        if (g == 0)
-            break;
-        int distinct = batch_distinct_first(batch, g, same_order);
-        int again = amend_group(am, jobs, distinct);
-        /* the resent ones are at jobs[0..again); close up the rest behind them */
-        memmove(jobs + again, jobs + distinct, (size_t)(n - distinct) * sizeof *jobs);
-        n = again + (n - distinct);
-    }
+    static const batch_group_rules rules = {DEADLINE_SLACK_NS, answer_timeout, same_order};
+    batch_run_groups(batch, n, &rules, amend_group, ctx);
 }
 
 static void amender_run(bg_thread *self, void *arg)

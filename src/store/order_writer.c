@@ -10,7 +10,6 @@
 
 #include "orderd/store/batch_queue.h"
 #include "orderd/base/bg_thread.h"
-#include "orderd/base/clock.h"
 #include "orderd/base/log.h"
 #include "orderd/base/metrics.h"
 #include "orderd/db/order_db.h"
@@ -86,9 +85,12 @@ static db_conn *group_conn(order_writer *w, uint64_t deadline, orderd_err *err)
 /* one commit's jobs may end this much after their own deadline, at most */
 #define DEADLINE_SLACK_NS (UINT64_C(50) * 1000 * 1000)
 
-/* Inserts n live jobs in one statement and commit, and answers them. */
-static void write_group(order_writer *w, write_job **jobs, int n)
+/* Inserts n live jobs in one statement and commit, and answers them all
+ * (a batch_group_fn). */
+static int write_group(void *ctx, batch_item **group, int n)
 {
+    order_writer *w = ctx;
+    write_job **jobs = (write_job **)group;
     metric_observe(HISTOGRAM_WRITE_BATCH, (uint64_t)n);
     uint64_t deadline = batch_latest_deadline((batch_item **)jobs, n);
 
@@ -120,16 +122,19 @@ static void write_group(order_writer *w, write_job **jobs, int n)
         if (err == ORDERD_OK)
             order_clear(&rows[i]);
     }
+    return 0; /* every one answered */
 }
 
 /*
  * Keyed creates of n live jobs with distinct keys in one transaction
  * (order_db_insert_idempotent_many), and answers them, except those whose
- * key vanished for the first time: those it moves to the front of jobs,
- * to be sent again, and returns how many.
+ * key vanished for the first time: a batch_group_fn, it moves those to the
+ * front of the group, to be sent again, and returns how many.
  */
-static int write_keyed_group(order_writer *w, write_job **jobs, int n)
+static int write_keyed_group(void *ctx, batch_item **group, int n)
 {
+    order_writer *w = ctx;
+    write_job **jobs = (write_job **)group;
     metric_observe(HISTOGRAM_WRITE_BATCH, (uint64_t)n);
     uint64_t deadline = batch_latest_deadline((batch_item **)jobs, n);
     order_keyed_create creates[n];
@@ -200,30 +205,11 @@ static bool same_key(const batch_item *a, const batch_item *b)
  */
 static void write_batch(void *ctx, batch_item **batch, int n)
 {
-    order_writer *w = ctx;
+    static const batch_group_rules plain_rules = {DEADLINE_SLACK_NS, answer_timeout, NULL};
+    static const batch_group_rules keyed_rules = {DEADLINE_SLACK_NS, answer_timeout, same_key};
     int plain = batch_partition(batch, n, has_no_key);
-    batch_item **keyed = batch + plain;
-    int nkeyed = n - plain;
-    while (plain > 0) {
-        /* never insert what can no longer be acknowledged in time */
-        plain = batch_drop_expired(batch, plain, clock_now_ns(), answer_timeout);
-        int g = batch_deadline_group(batch, plain, DEADLINE_SLACK_NS);
-        if (g > 0)
-            write_group(w, (write_job **)batch, g);
-        batch += g;
-        plain -= g;
-    }
-    while (nkeyed > 0) {
-        nkeyed = batch_drop_expired(keyed, nkeyed, clock_now_ns(), answer_timeout);
-        int g = batch_deadline_group(keyed, nkeyed, DEADLINE_SLACK_NS);
-        if (g == 0)
-            break;
-        int distinct = batch_distinct_first(keyed, g, same_key);
-        int again = write_keyed_group(w, (write_job **)keyed, distinct);
-        /* the resent ones are at keyed[0..again); close up the rest behind them */
-        memmove(keyed + again, keyed + distinct, (size_t)(nkeyed - distinct) * sizeof *keyed);
-        nkeyed = again + (nkeyed - distinct);
-    }
+    batch_run_groups(batch, plain, &plain_rules, write_group, ctx);
+    batch_run_groups(batch + plain, n - plain, &keyed_rules, write_keyed_group, ctx);
 }
 
 static void writer_run(bg_thread *self, void *arg)

@@ -58,6 +58,18 @@ class GroupCommitTest(StackTestCase):
             t.start()
         return threads, results
 
+    def send_behind_lock(self, requests):
+        """send_all while the orders table is locked; the responses, once
+        the lock is gone and every request has been answered."""
+        with LockSession(self.stack.db_url):
+            threads, results = self.send_all(requests)
+            time.sleep(0.8)  # every request reaches orderd and queues behind the lock
+        for t in threads:
+            t.join(30)
+        for r in results:
+            self.assertNotIsInstance(r, Exception, r)
+        return results
+
     def test_one_commit_many_outcomes(self):
         orders = [self.create_order() for _ in range(12)]
         ids = [o["id"] for o in orders]
@@ -74,13 +86,7 @@ class GroupCommitTest(StackTestCase):
         )
         expected = [200] * 4 + [412] * 2 + [409] * 2 + [204] * 2 + [412, 404]
         _, before_count, before_sum = batches(self.c)
-        with LockSession(self.stack.db_url):
-            threads, results = self.send_all(requests)
-            time.sleep(0.8)  # every request reaches orderd and queues behind the lock
-        for t in threads:
-            t.join(30)
-        for r in results:
-            self.assertNotIsInstance(r, Exception, r)
+        results = self.send_behind_lock(requests)
         self.assertEqual([r.status for r in results[:len(expected)]], expected,
                          [(r.status, r.text[:120]) for r in results])
         for r in results:
@@ -139,13 +145,7 @@ class GroupCommitTest(StackTestCase):
                ("POST", "/orders", body("4.00"), {"Idempotency-Key": f"{prefix}-clash"})]
         )
         _, before_count, before_sum = batches(self.c, "orderd_write_batch_size")
-        with LockSession(self.stack.db_url):
-            threads, results = self.send_all(requests)
-            time.sleep(0.8)  # every request reaches orderd and queues behind the lock
-        for t in threads:
-            t.join(30)
-        for r in results:
-            self.assertNotIsInstance(r, Exception, r)
+        results = self.send_behind_lock(requests)
         fresh = results[:6]
         self.assertEqual([r.status for r in fresh], [201] * 6, [(r.status, r.text[:120]) for r in fresh])
         self.assertEqual(len({r.json()["id"] for r in fresh}), 6)

@@ -235,6 +235,61 @@ static void distinct_first_defers_every_later_one_of_a_kind(void **state)
     assert_int_equal(batch_distinct_first(batch + 5, 1, same_kind), 1);
 }
 
+/* batch_run_groups: what each call of run saw, as item indexes */
+static batch_item group_items[5];
+static int calls, group_seen[8][5], group_n[8];
+static int expired_count;
+
+static void count_expired(batch_item *item)
+{
+    (void)item;
+    expired_count++;
+}
+
+static bool same_tag(const batch_item *a, const batch_item *b)
+{
+    return (a->deadline_ns & 1) == (b->deadline_ns & 1);
+}
+
+/* Sends the group's first item again, once, on the first call. */
+static int record_group(void *ctx, batch_item **group, int n)
+{
+    (void)ctx;
+    assert_true(calls < 8);
+    for (int i = 0; i < n; i++)
+        group_seen[calls][i] = (int)(group[i] - group_items);
+    group_n[calls] = n;
+    return calls++ == 0 ? 1 : 0;
+}
+
+static void run_groups_resends_and_keeps_kinds_apart(void **state)
+{
+    (void)state;
+    /* 0 and 2 are of one kind, 1 and 3 of another (odd and even
+     * deadlines), 4 has expired */
+    const uint64_t deadlines[5] = {UINT64_MAX - 2, UINT64_MAX - 1, UINT64_MAX - 4, UINT64_MAX - 3,
+                                   0};
+    batch_item *batch[5];
+    for (int i = 0; i < 5; i++) {
+        group_items[i].deadline_ns = deadlines[i];
+        batch[i] = &group_items[i];
+    }
+    calls = expired_count = 0;
+    batch_group_rules rules = {1000, count_expired, same_tag};
+    batch_run_groups(batch, 5, &rules, record_group, NULL);
+    assert_int_equal(expired_count, 1);
+    /* 0 and 1 first (2 and 3 share their kinds); 0 is sent again and
+     * still keeps 2 behind it; 2 goes last */
+    const int want[3][2] = {{0, 1}, {0, 3}, {2, -1}};
+    const int want_n[3] = {2, 2, 1};
+    assert_int_equal(calls, 3);
+    for (int c = 0; c < 3; c++) {
+        assert_int_equal(group_n[c], want_n[c]);
+        for (int i = 0; i < want_n[c]; i++)
+            assert_int_equal(group_seen[c][i], want[c][i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +302,7 @@ int main(void)
         cmocka_unit_test(deadline_groups_keep_close_deadlines_together),
         cmocka_unit_test(partition_is_stable_on_both_sides),
         cmocka_unit_test(distinct_first_defers_every_later_one_of_a_kind),
+        cmocka_unit_test(run_groups_resends_and_keeps_kinds_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,4 +91,24 @@ int batch_partition(batch_item **batch, int n, bool (*first)(const batch_item *i
 int batch_distinct_first(batch_item **batch, int n,
                          bool (*same)(const batch_item *a, const batch_item *b));
 
+/* Does one group's work; returns how many of its items it moved to the
+ * group's front to be sent again (0: it answered them all). */
+typedef int (*batch_group_fn)(void *ctx, batch_item **group, int n);
+
+typedef struct batch_group_rules {
+    uint64_t slack_ns;                /* batch_deadline_group's */
+    void (*expire)(batch_item *item); /* answers an item past its deadline */
+    /* NULL, or two items that must not share a group (batch_distinct_first) */
+    bool (*same)(const batch_item *a, const batch_item *b);
+} batch_group_rules;
+
+/*
+ * The loop every batcher runs over a batch: drop the expired, take the
+ * front group of close deadlines (and, with rules->same, distinct
+ * kinds), run it, put what it left to send again back in front, and
+ * go on until nothing is left.
+ */
+void batch_run_groups(batch_item **batch, int n, const batch_group_rules *rules, batch_group_fn run,
+                      void *ctx);
+
 #endif
