@@ -135,6 +135,7 @@ static order_store_options store_options(const service *s, const orderd_config *
         /* outlives any read in flight: reads end by their deadline */
         .tombstone_ttl_ms = 2 * (int64_t)cfg->request_timeout_ms + 5000,
         .xfetch_beta = cfg->cache_xfetch_beta_pct / 100.0,
+        .lookup_min_hit_pct = cfg->cache_lookup_min_hit_pct,
         .db_url = cfg->db_url,
         .db_connect_timeout_ms = cfg->db_connect_timeout_ms,
         .feed_sync_interval_ms = cfg->invalidation_sync_interval_ms,

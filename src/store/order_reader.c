@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "orderd/store/batch_queue.h"
+#include "orderd/store/lookup_policy.h"
 #include "orderd/base/bg_thread.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/log.h"
@@ -22,6 +23,7 @@ typedef struct read_job {
     int64_t min_version; /* the tombstone the lookup saw: older rows are stale */
     bool bypass;         /* Redis was down: read PostgreSQL, fill nothing */
     bool fresh;          /* Cache-Control: no-cache: read PostgreSQL, then fill */
+    bool skipped_lookup; /* lookup_policy.h: read PostgreSQL, fill the hot cache only */
     const char *cache_status;
     order_read_done done; /* NULL: an early refresh nobody waits for */
     void *arg;
@@ -60,6 +62,7 @@ struct order_reader {
     /* each ends when its queue is stopped and empty */
     bg_thread lookup_thread, load_thread, fill_thread;
     recent_read recent;
+    lookup_policy policy; /* asked on the polling threads, fed by the lookup thread */
 };
 
 /*
@@ -147,6 +150,13 @@ static void lookup_batch(void *ctx, batch_item **batch, int n)
     order_cache_lookup_many(r->opts.cache, ids, n, found);
     LOG(LOG_DEBUG, NULL, "order reader: %d orders looked up in Redis", n);
     log_bind(NULL, 0);
+    uint32_t answered = 0, asked = 0;
+    for (int i = 0; i < n; i++) {
+        asked += found[i].result != ORDER_CACHE_DOWN;
+        answered += found[i].result == ORDER_CACHE_HIT || found[i].result == ORDER_CACHE_REFRESH ||
+                    found[i].result == ORDER_CACHE_ABSENT;
+    }
+    lookup_policy_record(&r->policy, asked, answered);
     for (int i = 0; i < n; i++) {
         read_job *job = jobs[i];
         order_cache_read *f = &found[i];
@@ -316,7 +326,7 @@ static int share_recent(order_reader *r, read_job **jobs, int n, bool cache_up)
     int left = 0;
     for (int i = 0; i < n; i++) {
         read_job *job = jobs[i];
-        bool looked_up = job->done && !job->bypass && !job->fresh;
+        bool looked_up = job->done && !job->bypass && !job->fresh && !job->skipped_lookup;
         order_doc *d = looked_up ? find_doc(rr->docs, rr->count, job->id) : NULL;
         if (d && d->version >= job->min_version) {
             metric_inc(METRIC_SHARED_READS);
@@ -363,7 +373,8 @@ static fill_batch *prepare_fills(order_reader *r, read_job **jobs, int n, order_
         order_doc *d = find_doc(docs, count, job->id);
         if (d && r->opts.hot)
             hot_cache_put(r->opts.hot, job->id, d->version, d->json, d->len, job->ticket);
-        fill_batch_add(fb, job->id, d, job->link.deadline_ns);
+        if (!job->skipped_lookup)
+            fill_batch_add(fb, job->id, d, job->link.deadline_ns);
     }
     return fb;
 }
@@ -537,6 +548,7 @@ order_reader *order_reader_create(const order_reader_options *opts)
     r->opts = *opts;
     if (r->opts.batch_max < 1)
         r->opts.batch_max = 1;
+    lookup_policy_init(&r->policy, opts->lookup_min_hit_pct);
     batch_queue_init(&r->lookups);
     batch_queue_init(&r->loads);
     batch_queue_init(&r->fills);
@@ -596,8 +608,17 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool 
         job->cache_status = CACHE_STATUS_MISS;
         if (r->opts.hot)
             job->ticket = hot_cache_ticket(r->opts.hot, id);
+    } else if (!lookup_policy_should_ask(&r->policy)) {
+        /* Redis answers too few lookups (lookup_policy.h): read
+         * PostgreSQL as a no-cache read does, ticket first, and fill
+         * only the hot cache */
+        metric_inc(METRIC_CACHE_LOOKUPS_SKIPPED);
+        job->skipped_lookup = true;
+        job->cache_status = CACHE_STATUS_MISS;
+        if (r->opts.hot)
+            job->ticket = hot_cache_ticket(r->opts.hot, id);
     }
-    bool lookup = r->opts.cache && !fresh;
+    bool lookup = r->opts.cache && !fresh && !job->skipped_lookup;
     if (!batch_queue_push(lookup ? &r->lookups : &r->loads, &job->link)) {
         free(job);
         return -1;

@@ -91,6 +91,7 @@ order_store *order_store_create(const order_store_options *opts)
         .hot = store->hot,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
         .batch_max = 256,
+        .lookup_min_hit_pct = opts->lookup_min_hit_pct,
         .test_hooks = opts->test_hooks,
     };
     store->reader = order_reader_create(&ro);

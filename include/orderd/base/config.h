@@ -74,6 +74,7 @@ typedef struct orderd_config {
     int cache_negative_ttl_s;
     int cache_list_ttl_s;
     int cache_xfetch_beta_pct;
+    int cache_lookup_min_hit_pct;
     int hot_cache_entries;
     int hot_cache_max_age_ms;
     int invalidation_sync_interval_ms;

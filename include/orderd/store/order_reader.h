@@ -7,7 +7,9 @@
  * waiting at a given moment goes into one batch.
  *
  *   lookup thread:  one MGET for the batch.  Hits (and cached "no such
- *                   order") are answered at once; misses move on.
+ *                   order") are answered at once; misses move on.  While
+ *                   Redis answers too few lookups (lookup_policy.h),
+ *                   most reads skip the MGET and move on at once.
  *   load thread:    misses the latest PostgreSQL read already answered
  *                   are answered from it (no round trip); one
  *                   "WHERE id = ANY($1)" for the rest, the hot-cache
@@ -46,8 +48,9 @@ typedef struct order_reader_options {
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;
-    int batch_max;         /* requests per batch */
-    test_hooks test_hooks; /* TEST ONLY: fill_delay_ms */
+    int batch_max;          /* requests per batch */
+    int lookup_min_hit_pct; /* lookup_policy.h; 0 = always ask Redis */
+    test_hooks test_hooks;  /* TEST ONLY: fill_delay_ms */
 } order_reader_options;
 
 /* Starts the lookup and load threads. NULL when out of memory or they cannot start. */

@@ -46,6 +46,7 @@ typedef struct order_store_options {
     int64_t list_ttl_ms;
     int64_t tombstone_ttl_ms; /* must exceed the longest read (request timeout) */
     double xfetch_beta;       /* early-refresh eagerness; 0 disables */
+    int lookup_min_hit_pct;   /* store/lookup_policy.h; 0 = reads always ask Redis */
     /* the change feed (invalidation.h), on whenever caching is */
     const char *db_url;
     int db_connect_timeout_ms;
