@@ -253,6 +253,15 @@ void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr
     pthread_mutex_unlock(&s->lock);
 }
 
+bool hot_cache_holds(hot_cache *hc, int64_t id)
+{
+    shard *s = shard_of(hc, id);
+    pthread_mutex_lock(&s->lock);
+    bool held = find(s, id) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return held;
+}
+
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id)
 {
     return atomic_load(&shard_of(hc, id)->seq);

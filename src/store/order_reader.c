@@ -548,7 +548,10 @@ order_reader *order_reader_create(const order_reader_options *opts)
     r->opts = *opts;
     if (r->opts.batch_max < 1)
         r->opts.batch_max = 1;
-    lookup_policy_init(&r->policy, opts->lookup_min_hit_pct);
+    if (lookup_policy_init(&r->policy, opts->lookup_min_hit_pct) != 0) {
+        free(r);
+        return NULL;
+    }
     batch_queue_init(&r->lookups);
     batch_queue_init(&r->loads);
     batch_queue_init(&r->fills);
@@ -583,6 +586,7 @@ void order_reader_destroy(order_reader *r)
     batch_queue_destroy(&r->loads);
     batch_queue_destroy(&r->fills);
     forget_recent(&r->recent);
+    lookup_policy_destroy(&r->policy);
     free(r);
 }
 
@@ -608,10 +612,17 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool 
         job->cache_status = CACHE_STATUS_MISS;
         if (r->opts.hot)
             job->ticket = hot_cache_ticket(r->opts.hot, id);
-    } else if (!lookup_policy_should_ask(&r->policy)) {
-        /* Redis answers too few lookups (lookup_policy.h): read
-         * PostgreSQL as a no-cache read does, ticket first, and fill
-         * only the hot cache */
+    } else if (!(r->opts.hot && hot_cache_holds(r->opts.hot, id)) &&
+               !lookup_policy_should_ask(&r->policy, id)) {
+        /* Redis answers too few lookups, and too few of the misses come
+         * back for a fill to pay (lookup_policy.h): read PostgreSQL as a
+         * no-cache read does, ticket first, and fill only the hot cache.
+         * A read of an order the hot cache holds found its gate closed
+         * (or the entry too old): it neither counts as a miss nor skips,
+         * and gets its second chance on the lookup thread.  Counted, the
+         * gate's closing under fills would read as misses that come
+         * back, which then asked Redis and filled it, which closed the
+         * gate more. */
         metric_inc(METRIC_CACHE_LOOKUPS_SKIPPED);
         job->skipped_lookup = true;
         job->cache_status = CACHE_STATUS_MISS;

@@ -85,6 +85,11 @@ blob *hot_cache_get_with(hot_cache *hc, int64_t id, hot_cache_repr repr, int64_t
  */
 void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr repr, blob *body);
 
+/* Whether id has an entry, servable or not (the gate may be closed, or it
+ * may be too old): a shard mutex, no I/O.  For statistics only: the
+ * answer may be out of date by the time it is used. */
+bool hot_cache_holds(hot_cache *hc, int64_t id);
+
 /* Taken before reading Redis; see rule 1. */
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id);
 /* Stores json at version unless the ticket is stale or the cache is offline. */
