@@ -137,8 +137,8 @@ static const setting settings[] = {
     {"cache_xfetch_beta_pct", SETTING_INT, "100", 0, 1000, LIVE, AT(cache_xfetch_beta_pct),
      "early-refresh eagerness (XFetch beta x 100); 0 = refresh only at expiry"},
     {"cache_lookup_min_hit_pct", SETTING_INT, "20", 0, 100, 0, AT(cache_lookup_min_hit_pct),
-     "below this share of Redis hits, reads that miss memory skip Redis (1 in 32 still ask); "
-     "0 = always ask"},
+     "while Redis hits and re-reads are both below this percent of the reads that miss memory, "
+     "those skip Redis (1 in 32 still ask); 0 = always ask"},
     {"jwt_secret", SETTING_STRING, "", 0, 0, SECRET, AT(jwt_secret),
      "HS256 shared secret for bearer tokens; empty = no HS256 (auth is off with no key at all)"},
     {"jwt_public_key_file", SETTING_STRING, "", 0, 0, 0, AT(jwt_public_key_file),

@@ -249,7 +249,7 @@ static const struct {
                                "Order reads that skipped Redis (down or not configured)"},
     [METRIC_CACHE_LOOKUPS_SKIPPED] = {"orderd_cache_lookups_skipped_total", NULL,
                                       "Order reads sent to PostgreSQL without asking Redis, "
-                                      "because Redis answered too few recent lookups"},
+                                      "because Redis answered, and would answer, too few of them"},
     [METRIC_CACHE_FILLS] = {"orderd_cache_fills_total", NULL, "Cache fills Redis accepted"},
     [METRIC_CACHE_FILLS_REFUSED] = {"orderd_cache_fills_refused_total", NULL,
                                     "Cache fills refused because a newer version was cached"},
