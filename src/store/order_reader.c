@@ -612,7 +612,7 @@ int order_reader_submit(order_reader *r, int64_t id, uint64_t deadline_ns, bool 
         job->cache_status = CACHE_STATUS_MISS;
         if (r->opts.hot)
             job->ticket = hot_cache_ticket(r->opts.hot, id);
-    } else if (!(r->opts.hot && hot_cache_holds(r->opts.hot, id)) &&
+    } else if (r->policy.min_hit_pct > 0 && !(r->opts.hot && hot_cache_holds(r->opts.hot, id)) &&
                !lookup_policy_should_ask(&r->policy, id)) {
         /* Redis answers too few lookups, and too few of the misses come
          * back for a fill to pay (lookup_policy.h): read PostgreSQL as a

@@ -111,8 +111,8 @@ typedef enum metric_id {
     METRIC_CACHE_HITS,
     METRIC_CACHE_MISSES,
     METRIC_CACHE_BYPASSES,
-    METRIC_CACHE_LOOKUPS_SKIPPED, /* reads that did not ask Redis: it answered too few
-                                     (lookup_policy.h) */
+    METRIC_CACHE_LOOKUPS_SKIPPED, /* reads that did not ask Redis: it answered,
+                                     and would answer, too few (lookup_policy.h) */
     METRIC_CACHE_FILLS,           /* fills Redis accepted */
     METRIC_CACHE_FILLS_REFUSED,   /* fills refused: a newer version or tombstone was there */
     METRIC_CACHE_EARLY_REFRESHES,
