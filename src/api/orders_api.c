@@ -590,32 +590,31 @@ bool orders_api_parse_list_query(request *req, order_list_query *q)
     return true;
 }
 
-void orders_api_list(void *ctx, request *req)
+/*
+ * What a list request asks for, as the caller may see it: the
+ * representation (406 when none), the query (400 when malformed), narrowed
+ * to the token's customer (403 when it asks for another's).  False when a
+ * reply was queued.  Pure, so a list handed on works it out again.
+ */
+static bool list_request(request *req, order_list_query *q, order_repr *r)
 {
-    app *a = ctx;
-    order_repr r = order_repr_negotiate(req);
-    if (r == ORDER_REPR_NONE)
-        return; /* 406 */
-    order_list_query q;
-    if (!orders_api_parse_list_query(req, &q))
-        return;
-    if (reply_if_refused(req, auth_narrow_list(auth_gate_principal(req), &q),
-                         "this token may list only its own customer's orders"))
-        return;
-    char *json = NULL;
-    size_t len = 0;
-    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, req->no_cache, &json, &len,
-                                      &req->reply.cache);
-    if (err != ORDERD_OK) {
-        reply_store_error(req, err);
-        return;
-    }
+    *r = order_repr_negotiate(req);
+    if (*r == ORDER_REPR_NONE)
+        return false; /* 406 */
+    if (!orders_api_parse_list_query(req, q))
+        return false;
+    return !reply_if_refused(req, auth_narrow_list(auth_gate_principal(req), q),
+                             "this token may list only its own customer's orders");
+}
+
+/* Takes json (a list page, always JSON: in Redis and from PostgreSQL alike). */
+static void reply_list(request *req, order_repr r, char *json, size_t len)
+{
     req->reply.vary = VARY_ON_ACCEPT;
     if (r == ORDER_REPR_JSON) {
         request_reply_json(req, 200, json, len);
         return;
     }
-    /* list pages are JSON in Redis and from PostgreSQL alike */
     size_t packed_len = 0;
     char *packed = json_msgpack_from_text(json, len, &packed_len);
     free(json);
@@ -624,4 +623,54 @@ void orders_api_list(void *ctx, request *req)
         return;
     }
     request_reply_body(req, 200, order_repr_media_type(r), packed, packed_len);
+}
+
+/* On an I/O worker: Redis's page if it holds one by now, else PostgreSQL's. */
+static void list_on_worker(void *ctx, request *req)
+{
+    app *a = ctx;
+    order_list_query q;
+    order_repr r;
+    if (!list_request(req, &q, &r))
+        return; /* cannot happen: it passed on the polling thread */
+    char *json = NULL;
+    size_t len = 0;
+    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, req->no_cache, &json, &len,
+                                      &req->reply.cache);
+    if (err != ORDERD_OK) {
+        reply_store_error(req, err);
+        return;
+    }
+    reply_list(req, r, json, len);
+}
+
+/* On the list reader's thread: a page Redis held, or NULL to read it on a worker. */
+static void list_looked_up(void *arg, char *json, size_t len)
+{
+    request *req = arg;
+    if (!json) {
+        request_continue_on_worker(req, list_on_worker);
+        return;
+    }
+    req->reply.cache = CACHE_STATUS_HIT;
+    reply_list(req, order_repr_negotiate(req), json, len);
+    request_resume(req); /* req belongs to the polling thread again after this */
+}
+
+void orders_api_list(void *ctx, request *req)
+{
+    app *a = ctx;
+    order_list_query q;
+    order_repr r;
+    if (!list_request(req, &q, &r))
+        return;
+    if (req->no_cache) {
+        request_run_on_worker(req, list_on_worker);
+        return;
+    }
+    /* the pages Redis holds are answered in batches, without a worker
+     * (list_reader.h); without Redis, or stopping, it is a worker's */
+    request_suspend(req);
+    if (order_store_list_lookup_async(a->store, &q, req->deadline_ns, list_looked_up, req) != 0)
+        request_continue_on_worker(req, list_on_worker);
 }

@@ -1,10 +1,12 @@
 /*
  * routes.c - the route table (see routes.h and http/router.h).
  *
- * Reads of one order, creates, PATCH and DELETE are
+ * Reads of one order, lists, creates, PATCH and DELETE are
  * self-scheduled: the hot cache or bad input answers them on the polling
- * thread, the batched reader, writer and amender take the rest.  Whatever else touches PostgreSQL
- * runs on an I/O worker; what needs no I/O stays inline.
+ * thread, the batched reader, list reader, writer and amender take the
+ * rest (a list Redis does not hold goes on to an I/O worker).  Whatever
+ * else touches PostgreSQL runs on an I/O worker; what needs no I/O stays
+ * inline.
  *
  * Every row is an operation of api/openapi.json: tests/unit/test_openapi.c
  * fails when a row and the document disagree.  Every row but the
@@ -24,7 +26,7 @@
 /* method, pattern, handler, how it runs, the 400 for a bad ":id", and
  * whether the gate (auth_gate.c: token, rate limit) is skipped */
 const route api_routes[] = {
-    {HTTP_GET, "/orders", orders_api_list, ROUTE_ON_WORKER, NULL, false},
+    {HTTP_GET, "/orders", orders_api_list, ROUTE_SELF_SCHEDULED, NULL, false},
     {HTTP_POST, "/orders", orders_api_create, ROUTE_SELF_SCHEDULED, NULL, false},
     {HTTP_GET, "/orders/:id", orders_api_get, ROUTE_SELF_SCHEDULED, ORDER_ID_DETAIL, false},
     {HTTP_PATCH, "/orders/:id", orders_api_patch, ROUTE_SELF_SCHEDULED, ORDER_ID_DETAIL, false},

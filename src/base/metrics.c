@@ -259,6 +259,9 @@ static const struct {
                              "Misses answered by a PostgreSQL read another request caused"},
     [METRIC_LIST_CACHE_HITS] = {"orderd_list_cache_hits_total", NULL,
                                 "List reads answered from Redis"},
+    [METRIC_LIST_LOOKUP_BATCHES] = {"orderd_list_lookup_batches_total", NULL,
+                                    "Script calls of the list reader, each asking Redis for "
+                                    "every list page waiting at that moment"},
     [METRIC_LIST_CACHE_MISSES] = {"orderd_list_cache_misses_total", NULL,
                                   "List reads Redis could not answer"},
     [METRIC_INVALIDATIONS_PUSHED] = {"orderd_invalidations_pushed_total", NULL,

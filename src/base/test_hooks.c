@@ -10,14 +10,13 @@
 
 /* Below a second: the reader sleeps with a timespec of nanoseconds only,
  * which must stay under 10^9. */
-static long fill_delay_ms_from_env(void)
+static long delay_ms_from_env(const char *name, const char *what)
 {
-    const char *v = getenv("ORDERD_TEST_FILL_DELAY_MS");
+    const char *v = getenv(name);
     long ms = v ? strtol(v, NULL, 10) : 0;
     if (ms <= 0 || ms >= 1000)
         return 0;
-    LOG(LOG_WARN, NULL, "ORDERD_TEST_FILL_DELAY_MS=%ld: cache fills are delayed; for tests only",
-        ms);
+    LOG(LOG_WARN, NULL, "%s=%ld: %s are delayed; for tests only", name, ms, what);
     return ms;
 }
 
@@ -47,7 +46,9 @@ test_hooks test_hooks_from_env(void)
 {
     test_hooks hooks = {0};
     hooks.unsafe_classic_cache = unsafe_classic_cache_from_env();
-    hooks.fill_delay_ms = fill_delay_ms_from_env();
+    hooks.fill_delay_ms = delay_ms_from_env("ORDERD_TEST_FILL_DELAY_MS", "cache fills");
+    hooks.list_lookup_delay_ms =
+        delay_ms_from_env("ORDERD_TEST_LIST_LOOKUP_DELAY_MS", "list lookups");
     hooks.amend_unknown_outcome = amend_unknown_outcome_from_env();
     return hooks;
 }

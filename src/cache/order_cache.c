@@ -44,6 +44,16 @@ static const char list_get_script[] =
     "local g = redis.call('GET', KEYS[1]) or '0'\n"
     "return {g, redis.call('GET', 'list:' .. KEYS[1] .. ':' .. g .. ':' .. ARGV[1])}\n";
 
+/* The same for a batch: KEYS[i] generation key, ARGV[i] its list's
+ * suffix -> one value per list, false (nil) where no page is cached. */
+static const char list_get_many_script[] =
+    "local out = {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local g = redis.call('GET', KEYS[i]) or '0'\n"
+    "  out[i] = redis.call('GET', 'list:' .. KEYS[i] .. ':' .. g .. ':' .. ARGV[i])\n"
+    "end\n"
+    "return out\n";
+
 /*
  * Fills a loader batch in one round trip.  A present order is set unless
  * a newer version (or a "deleted" marker) is cached, so a reader that
@@ -163,8 +173,8 @@ typedef struct ttls {
 struct order_cache {
     order_cache_options opts; /* the redis client and the test hooks */
     ttls live;
-    int invalidate_id, list_get_id, unsafe_invalidate_id, fill_many_id, invalidate_created_id,
-        invalidate_changes_id;
+    int invalidate_id, list_get_id, list_get_many_id, unsafe_invalidate_id, fill_many_id,
+        invalidate_created_id, invalidate_changes_id;
     /* entries may be read and filled only while every change that could
      * have made them stale is known to have been applied (set_trusted) */
     atomic_bool trusted;
@@ -180,12 +190,14 @@ order_cache *order_cache_create(const order_cache_options *opts)
     order_cache_set_ttls(oc, opts);
     oc->invalidate_id = redis_client_script_add(opts->redis, invalidate_script);
     oc->list_get_id = redis_client_script_add(opts->redis, list_get_script);
+    oc->list_get_many_id = redis_client_script_add(opts->redis, list_get_many_script);
     oc->unsafe_invalidate_id = redis_client_script_add(opts->redis, unsafe_invalidate_script);
     oc->fill_many_id = redis_client_script_add(opts->redis, fill_many_script);
     oc->invalidate_created_id = redis_client_script_add(opts->redis, invalidate_created_script);
     oc->invalidate_changes_id = redis_client_script_add(opts->redis, invalidate_changes_script);
-    if (oc->invalidate_id < 0 || oc->list_get_id < 0 || oc->unsafe_invalidate_id < 0 ||
-        oc->fill_many_id < 0 || oc->invalidate_created_id < 0 || oc->invalidate_changes_id < 0) {
+    if (oc->invalidate_id < 0 || oc->list_get_id < 0 || oc->list_get_many_id < 0 ||
+        oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0 || oc->invalidate_created_id < 0 ||
+        oc->invalidate_changes_id < 0) {
         free(oc);
         return NULL;
     }
@@ -582,6 +594,43 @@ order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_que
         freeReplyObject(reply);
     metric_inc(result == ORDER_CACHE_HIT ? METRIC_LIST_CACHE_HITS : METRIC_LIST_CACHE_MISSES);
     return result;
+}
+
+bool order_cache_list_lookup_many(order_cache *oc, const order_list_query *const *queries, int n,
+                                  char **json, size_t *len)
+{
+    if (n < 1 || n > ORDER_CACHE_LIST_BATCH_MAX || !atomic_load(&oc->trusted))
+        return false;
+    char gen_keys[ORDER_CACHE_LIST_BATCH_MAX][48], suffixes[ORDER_CACHE_LIST_BATCH_MAX][160];
+    const char *argv[2 * ORDER_CACHE_LIST_BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        cache_list_gen_key(queries[i], gen_keys[i]);
+        cache_list_suffix(queries[i], suffixes[i]);
+        argv[i] = gen_keys[i];
+        argv[n + i] = suffixes[i];
+    }
+    redisReply *reply = NULL;
+    if (redis_client_eval(oc->opts.redis, oc->list_get_many_id, n, 2 * n, argv, NULL, &reply) !=
+        REDIS_RC_OK)
+        return false;
+    bool ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n;
+    for (int i = 0; i < n; i++) {
+        json[i] = NULL;
+        len[i] = 0;
+        redisReply *value = ok ? reply->element[i] : NULL;
+        if (!value || value->type != REDIS_REPLY_STRING)
+            continue;
+        json[i] = malloc(value->len + 1);
+        if (!json[i])
+            continue; /* read from PostgreSQL instead */
+        memcpy(json[i], value->str, value->len);
+        json[i][value->len] = '\0';
+        len[i] = value->len;
+        metric_inc(METRIC_LIST_CACHE_HITS);
+    }
+    if (reply)
+        freeReplyObject(reply);
+    return ok;
 }
 
 void order_cache_list_fill(order_cache *oc, const order_list_query *q, const char *generation,

@@ -89,8 +89,13 @@ static void run_on_worker(void *arg)
 
 void request_run_on_worker(request *req, request_handler *handler)
 {
-    req->worker_handler = handler;
     request_suspend(req);
+    request_continue_on_worker(req, handler);
+}
+
+void request_continue_on_worker(request *req, request_handler *handler)
+{
+    req->worker_handler = handler;
     if (worker_pool_submit(req->workers, run_on_worker, req) != 0)
         request_resume_overloaded(req);
 }

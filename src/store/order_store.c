@@ -27,6 +27,7 @@
 #include "orderd/db/order_db.h"
 #include "orderd/store/invalidation.h"
 #include "orderd/store/order_amender.h"
+#include "orderd/store/list_reader.h"
 #include "orderd/store/order_reader.h"
 #include "orderd/store/order_writer.h"
 
@@ -35,6 +36,7 @@ struct order_store {
     order_cache *cache;            /* NULL: caching off */
     hot_cache *hot;                /* NULL: no in-process cache */
     order_reader *reader;          /* GET /orders/:id, batched */
+    list_reader *lists;            /* list pages from Redis, batched; NULL without Redis */
     order_writer *writer;          /* POST /orders: group commit */
     order_amender *amender;        /* PATCH and DELETE: group commit */
     invalidation *feed;            /* NULL: caching off */
@@ -83,6 +85,9 @@ order_store *order_store_create(const order_store_options *opts)
         };
         store->feed = invalidation_start(&io);
         if (!store->feed)
+            goto fail;
+        store->lists = list_reader_create(store->cache, opts->test_hooks);
+        if (!store->lists)
             goto fail;
     }
     order_reader_options ro = {
@@ -166,6 +171,7 @@ void order_store_destroy(order_store *store)
     order_amender_destroy(store->amender);
     order_writer_destroy(store->writer);
     order_reader_destroy(store->reader);
+    list_reader_destroy(store->lists);
     invalidation_stop(store->feed);
     order_cache_destroy(store->cache);
     free(store);
@@ -200,6 +206,7 @@ void order_store_stop(order_store *store)
     if (!store)
         return;
     order_reader_stop(store->reader);
+    list_reader_stop(store->lists);
     order_writer_stop(store->writer);
     order_amender_stop(store->amender);
 }
@@ -235,6 +242,14 @@ int order_store_delete_async(order_store *store, int64_t id, int64_t expected_ve
 
 static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                                char **json, size_t *len);
+
+int order_store_list_lookup_async(order_store *store, const order_list_query *q,
+                                  uint64_t deadline_ns, list_lookup_done done, void *arg)
+{
+    if (!store->lists)
+        return -1;
+    return list_reader_submit(store->lists, q, deadline_ns, done, arg);
+}
 
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             bool fresh, char **json, size_t *len, const char **cache_status)

@@ -105,6 +105,70 @@ class ReadThrough(CacheTestCase):
             self.assertGreater(self.stack.redis.command("PTTL", key), 0)
 
 
+class ListBatches(CacheTestCase):
+    """List pages Redis holds are answered by the list reader, every page
+    waiting at that moment in one script call (list_reader.h).  The hook
+    holds each batch 300 ms before it asks Redis, so the requests that
+    arrive meanwhile share the next batch: each must still get its own
+    page, and a page a write changed must not come from the batch."""
+    stack_env = {"ORDERD_TEST_LIST_LOOKUP_DELAY_MS": "300"}
+
+    def fetch_all(self, paths):
+        def fetch(path):
+            c = self.stack.a.client()  # a connection each, so they arrive together
+            try:
+                resp = c.get(path)
+                return resp.status, resp.header("X-Cache"), resp.body
+            finally:
+                c.close()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(paths)) as pool:
+            return list(pool.map(fetch, paths))
+
+    def from_postgres(self, path):
+        resp = self.ca.get(path, headers={"Cache-Control": "no-cache"})
+        self.assertEqual(resp.status, 200, resp)
+        return resp.body
+
+    def test_a_batch_answers_each_request_with_its_own_page_and_never_a_changed_one(self):
+        customers = [new_customer_id() for _ in range(16)]
+        orders = {}
+        for i, customer in enumerate(customers):
+            # pages of different lengths, so a page given to the wrong request shows
+            orders[customer] = [self.create(customer_id=customer) for _ in range(i % 3 + 1)]
+        paths = [f"/orders?customer_id={c}&limit=5" for c in customers]
+        for path in paths:
+            self.assertEqual(self.ca.get(path).header("X-Cache"), "MISS")  # fills Redis
+        expected = {path: self.from_postgres(path) for path in paths}
+
+        asked = paths * 4  # 64 requests, 4 a page
+        before = metrics(self.ca)
+        results = self.fetch_all(asked)
+        after = metrics(self.ca)
+        for path, (status, cache, body) in zip(asked, results):
+            self.assertEqual((status, cache), (200, "HIT"), path)
+            self.assertEqual(body, expected[path], path)
+        self.assertEqual(after["orderd_list_cache_hits_total"] - before["orderd_list_cache_hits_total"], 64)
+        self.assertEqual(after["orderd_list_cache_misses_total"], before["orderd_list_cache_misses_total"])
+        batches = after["orderd_list_lookup_batches_total"] - before["orderd_list_lookup_batches_total"]
+        self.assertLessEqual(batches, 8, f"64 pages took {batches} script calls")
+
+        # the other process changes one customer's order: that page moves
+        # to a new generation, so the batch misses it and PostgreSQL answers
+        changed = customers[5]
+        target = orders[changed][0]["id"]
+        self.assertEqual(self.cb.patch(f"/orders/{target}", json_body={"status": "paid"}).status, 200)
+        changed_path = f"/orders?customer_id={changed}&limit=5"
+        expected[changed_path] = self.from_postgres(changed_path)
+        self.assertIn(b'"paid"', expected[changed_path])
+        results = self.fetch_all(asked)
+        for path, (status, cache, body) in zip(asked, results):
+            self.assertEqual(status, 200, path)
+            self.assertEqual(body, expected[path], path)
+            if path != changed_path:
+                self.assertEqual(cache, "HIT", path)
+
+
 class Stampede(CacheTestCase):
     def test_64_concurrent_misses_cost_one_postgres_read(self):
         order = self.create()  # the create left a tombstone: the next read misses

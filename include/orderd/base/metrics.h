@@ -118,6 +118,7 @@ typedef enum metric_id {
     METRIC_CACHE_EARLY_REFRESHES,
     METRIC_SHARED_READS, /* misses answered by a read another request of the batch caused */
     METRIC_LIST_CACHE_HITS,
+    METRIC_LIST_LOOKUP_BATCHES,
     METRIC_LIST_CACHE_MISSES,
     METRIC_INVALIDATIONS_PUSHED,         /* changes applied from notifications */
     METRIC_INVALIDATIONS_REPLAYED,       /* changes applied from the log (catch-up) */

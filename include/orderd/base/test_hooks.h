@@ -16,6 +16,10 @@
  *       sleep N ms after a batch's PostgreSQL read, before its hot-cache
  *       puts, its answers and its Redis fill (which follows the answers),
  *       so the race test hits that window on every write, not by luck.
+ *   ORDERD_TEST_LIST_LOOKUP_DELAY_MS=N   (1..999; anything else is off)
+ *       sleep N ms after the list reader takes a batch, before it asks
+ *       Redis, so the pages of requests that arrive meanwhile go into the
+ *       next batch together (tests/integration/test_cache.py ListBatches).
  *   ORDERD_TEST_AMEND_UNKNOWN_OUTCOME=1
  *       every PATCH and DELETE commits and then fails as if its connection
  *       broke before the answer (503): the unknown outcome, which
@@ -30,6 +34,7 @@ typedef struct test_hooks {
     bool unsafe_classic_cache;  /* ORDERD_TEST_UNSAFE_CLASSIC_CACHE */
     long fill_delay_ms;         /* ORDERD_TEST_FILL_DELAY_MS; 0 = off */
     bool amend_unknown_outcome; /* ORDERD_TEST_AMEND_UNKNOWN_OUTCOME */
+    long list_lookup_delay_ms;  /* ORDERD_TEST_LIST_LOOKUP_DELAY_MS; 0 = off */
 } test_hooks;
 
 /* The hooks the environment asks for (all off when none is set); logs a

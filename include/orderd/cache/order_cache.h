@@ -125,6 +125,18 @@ void order_cache_list_fill(order_cache *oc, const order_list_query *q, const cha
                            const char *json, size_t len);
 
 /*
+ * n list pages in one script call (the same read as order_cache_list_lookup
+ * for each): json[i] (malloc'd, *len[i]) for each page cached, NULL for
+ * the others.  Counts only the hits: a page that missed is asked again,
+ * with order_cache_list_lookup, by whoever reads it from PostgreSQL, and
+ * is counted there.  false (nothing filled) when Redis is down or not
+ * trusted; n must be at most ORDER_CACHE_LIST_BATCH_MAX.
+ */
+#define ORDER_CACHE_LIST_BATCH_MAX 64
+bool order_cache_list_lookup_many(order_cache *oc, const order_list_query *const *queries, int n,
+                                  char **json, size_t *len);
+
+/*
  * Changes PostgreSQL published (db/change_feed.h), from any writer: one
  * script call sets each order's tombstone (or deleted marker) unless
  * something at least as new is cached, and bumps every list generation

@@ -182,4 +182,8 @@ void request_resume_overloaded(request *req);
  */
 void request_run_on_worker(request *req, request_handler *handler);
 
+/* request_run_on_worker for a req already suspended (handed on): any
+ * thread that owns req; do not touch req afterwards. */
+void request_continue_on_worker(request *req, request_handler *handler);
+
 #endif

@@ -4,8 +4,9 @@
  * rendered as JSON (order_doc.h).
  *
  * Behind the door:
- *   order_store.c   lists (Redis, else PostgreSQL, then a fill): the
- *                   one call that blocks; call it from I/O workers only.
+ *   order_store.c   lists from PostgreSQL, then a fill: the one call
+ *                   that blocks; call it from I/O workers only.
+ *   list_reader.c   list pages Redis holds, in batches on its own thread.
  *   order_reader.c  GET /orders/:id in batches on its own threads: Redis,
  *                   then PostgreSQL for the misses, then a versioned fill
  *                   of Redis and the hot cache.
@@ -33,6 +34,7 @@
 #include "orderd/base/test_hooks.h"
 #include "orderd/cache/hot_cache.h"
 #include "orderd/domain/order.h"
+#include "orderd/store/list_reader.h"
 #include "orderd/store/order_doc.h"
 
 typedef struct order_store_options {
@@ -108,7 +110,17 @@ int order_store_set_status_async(order_store *store, int64_t id, order_status to
 int order_store_delete_async(order_store *store, int64_t id, int64_t expected_version,
                              uint64_t deadline_ns, order_amend_done done, void *arg);
 
-/* Renders {"data":[...],"next_cursor":...} into a malloc'd *json.
+/*
+ * A list page from Redis in the next batch (list_reader.h): done gets
+ * the page, or NULL for the caller to call order_store_list on an I/O
+ * worker.  Does not block.  -1 (done not called) without Redis, or when
+ * stopping.
+ */
+int order_store_list_lookup_async(order_store *store, const order_list_query *q,
+                                  uint64_t deadline_ns, list_lookup_done done, void *arg);
+
+/* Renders {"data":[...],"next_cursor":...} into a malloc'd *json:
+ * Redis's page, else PostgreSQL's (then filled into Redis).
  * fresh: from PostgreSQL, not from the list cache. */
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             bool fresh, char **json, size_t *len, const char **cache_status);

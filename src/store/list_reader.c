@@ -1,0 +1,123 @@
+/*
+ * list_reader.c - list pages from Redis in batches (see list_reader.h).
+ */
+#include "orderd/store/list_reader.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "orderd/base/bg_thread.h"
+#include "orderd/base/clock.h"
+#include "orderd/base/log.h"
+#include "orderd/base/metrics.h"
+#include "orderd/store/batch_queue.h"
+
+typedef struct list_job {
+    batch_item link; /* first: the queue's */
+    order_list_query query;
+    list_lookup_done done;
+    void *arg;
+    log_origin origin; /* the submitting request's id and trace */
+} list_job;
+
+struct list_reader {
+    order_cache *cache;
+    test_hooks hooks;
+    batch_queue queue;
+    bg_thread thread;
+};
+
+static void answer(list_job *job, char *json, size_t len)
+{
+    job->done(job->arg, json, len);
+    free(job);
+}
+
+static void lookup_batch(void *arg, batch_item **batch, int n)
+{
+    list_reader *r = arg;
+    if (r->hooks.list_lookup_delay_ms > 0)
+        nanosleep(&(struct timespec){.tv_nsec = r->hooks.list_lookup_delay_ms * 1000000L}, NULL);
+    const order_list_query *queries[ORDER_CACHE_LIST_BATCH_MAX];
+    char *json[ORDER_CACHE_LIST_BATCH_MAX];
+    size_t len[ORDER_CACHE_LIST_BATCH_MAX];
+    list_job *asked[ORDER_CACHE_LIST_BATCH_MAX];
+    log_tag tags[ORDER_CACHE_LIST_BATCH_MAX];
+    uint64_t now = clock_now_ns();
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        list_job *job = (list_job *)batch[i];
+        if (now >= job->link.deadline_ns) {
+            answer(job, NULL, 0); /* its reader replies 503 for the deadline */
+            continue;
+        }
+        asked[count] = job;
+        queries[count] = &job->query;
+        tags[count] = log_origin_tag(&job->origin);
+        count++;
+    }
+    if (count == 0)
+        return;
+    metric_inc(METRIC_LIST_LOOKUP_BATCHES);
+    log_bind(tags, count); /* a warning from the Redis client names every request */
+    if (!order_cache_list_lookup_many(r->cache, queries, count, json, len))
+        for (int i = 0; i < count; i++)
+            json[i] = NULL;
+    log_bind(NULL, 0);
+    for (int i = 0; i < count; i++)
+        answer(asked[i], json[i], json[i] ? len[i] : 0);
+}
+
+static void lookup_run(bg_thread *self, void *arg)
+{
+    (void)self;
+    list_reader *r = arg;
+    batch_queue_consume(&r->queue, ORDER_CACHE_LIST_BATCH_MAX, lookup_batch, r);
+}
+
+list_reader *list_reader_create(order_cache *cache, test_hooks hooks)
+{
+    list_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->cache = cache;
+    r->hooks = hooks;
+    batch_queue_init(&r->queue);
+    if (bg_thread_start(&r->thread, "list-lookup", 1, lookup_run, r) != 0) {
+        list_reader_destroy(r);
+        return NULL;
+    }
+    return r;
+}
+
+void list_reader_stop(list_reader *r)
+{
+    if (!r)
+        return;
+    batch_queue_stop(&r->queue); /* the thread answers what is queued, then ends */
+    bg_thread_stop(&r->thread);
+}
+
+void list_reader_destroy(list_reader *r)
+{
+    if (!r)
+        return;
+    list_reader_stop(r);
+    batch_queue_destroy(&r->queue);
+    free(r);
+}
+
+int list_reader_submit(list_reader *r, const order_list_query *q, uint64_t deadline_ns,
+                       list_lookup_done done, void *arg)
+{
+    list_job *job = malloc(sizeof *job);
+    if (!job)
+        return -1;
+    *job = (list_job){.link.deadline_ns = deadline_ns, .query = *q, .done = done, .arg = arg};
+    log_origin_capture(&job->origin);
+    if (!batch_queue_push(&r->queue, &job->link)) {
+        free(job);
+        return -1;
+    }
+    return 0;
+}
