@@ -21,7 +21,10 @@
 #include "orderd/base/metrics.h"
 #include "orderd/base/sha1.h"
 
-#define MAX_SCRIPTS 8
+/* distinct scripts: order_cache.c registers 7 and every rate limiter the
+ * same one (redis_client_script_add gives a source it has its id back);
+ * room to spare, because past it a registration fails */
+#define MAX_SCRIPTS 16
 
 typedef struct journal_entry {
     int script;
@@ -275,6 +278,9 @@ static redisReply *run_argv(redisContext *ctx, int argc, const char **argv, cons
 
 int redis_client_script_add(redis_client *c, const char *source)
 {
+    for (int i = 0; i < c->script_count; i++)
+        if (strcmp(c->script_src[i], source) == 0)
+            return i; /* a second limiter, or one rebuilt on reload */
     if (c->script_count == MAX_SCRIPTS)
         return -1;
     int id = c->script_count;

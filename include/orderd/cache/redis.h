@@ -59,7 +59,8 @@ void redis_client_destroy(redis_client *c);
  */
 redisContext *redis_client_open_connection(redis_client *c);
 
-/* Registers a Lua script before first use; returns its id (>= 0) or -1. */
+/* Registers a Lua script before first use; returns its id (>= 0) or -1.
+ * The same source again returns the id it got the first time. */
 int redis_client_script_add(redis_client *c, const char *source);
 
 /* Is the breaker closed (Redis usable)? */
