@@ -1,7 +1,8 @@
 /*
  * test_test_hooks.c - unit tests of src/base/test_hooks.c: the switches
  * read from the environment, with the same names and ranges the
- * integration tests (test_cache_race.py, test_unknown_outcome.py) rely on.
+ * integration tests (test_cache_race.py, test_unknown_outcome.py,
+ * test_cache.py ListBatches) rely on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,12 +19,14 @@
 #define UNSAFE_CLASSIC_CACHE "ORDERD_TEST_UNSAFE_CLASSIC_CACHE"
 #define FILL_DELAY_MS        "ORDERD_TEST_FILL_DELAY_MS"
 #define AMEND_UNKNOWN        "ORDERD_TEST_AMEND_UNKNOWN_OUTCOME"
+#define LIST_LOOKUP_DELAY_MS "ORDERD_TEST_LIST_LOOKUP_DELAY_MS"
 
 static int clear_env(void **state UNUSED)
 {
     unsetenv(UNSAFE_CLASSIC_CACHE);
     unsetenv(FILL_DELAY_MS);
     unsetenv(AMEND_UNKNOWN);
+    unsetenv(LIST_LOOKUP_DELAY_MS);
     return 0;
 }
 
@@ -33,6 +36,7 @@ static void test_all_off_without_env(void **state UNUSED)
     assert_false(hooks.unsafe_classic_cache);
     assert_int_equal(hooks.fill_delay_ms, 0);
     assert_false(hooks.amend_unknown_outcome);
+    assert_int_equal(hooks.list_lookup_delay_ms, 0);
 }
 
 static void test_amend_unknown_outcome_only_for_1(void **state UNUSED)
@@ -79,6 +83,23 @@ static void test_fill_delay_in_range(void **state UNUSED)
     }
 }
 
+/* the list reader's delay has the fill delay's range, and is its own switch */
+static void test_list_lookup_delay_in_range(void **state UNUSED)
+{
+    static const struct {
+        const char *value;
+        long ms;
+    } cases[] = {{"300", 300}, {"999", 999}, {"1000", 0}, {"0", 0}, {"-1", 0}, {"x", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(LIST_LOOKUP_DELAY_MS, cases[i].value, 1);
+        test_hooks hooks = test_hooks_from_env();
+        if (hooks.list_lookup_delay_ms != cases[i].ms)
+            fail_msg("%s=\"%s\": %ld, expected %ld", LIST_LOOKUP_DELAY_MS, cases[i].value,
+                     hooks.list_lookup_delay_ms, cases[i].ms);
+        assert_int_equal(hooks.fill_delay_ms, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -86,6 +107,7 @@ int main(void)
         cmocka_unit_test_setup(test_unsafe_classic_cache_only_for_1, clear_env),
         cmocka_unit_test_setup(test_fill_delay_in_range, clear_env),
         cmocka_unit_test_setup(test_amend_unknown_outcome_only_for_1, clear_env),
+        cmocka_unit_test_setup(test_list_lookup_delay_in_range, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
