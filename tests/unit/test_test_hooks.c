@@ -64,7 +64,11 @@ static void test_unsafe_classic_cache_only_for_1(void **state UNUSED)
     assert_int_equal(test_hooks_from_env().fill_delay_ms, 0);
 }
 
-static void test_fill_delay_in_range(void **state UNUSED)
+/* Both delays take 1..999 ms and ignore anything else; each is its own
+ * switch: setting one leaves the other off.  delay and other pick the
+ * two fields. */
+static void check_delay_switch(const char *name, long (*delay)(const test_hooks *),
+                               long (*other)(const test_hooks *))
 {
     static const struct {
         const char *value;
@@ -74,30 +78,34 @@ static void test_fill_delay_in_range(void **state UNUSED)
         {"-5", 0},  {"x", 0}, {"", 0},      {"25ms", 25},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        setenv(FILL_DELAY_MS, cases[i].value, 1);
+        setenv(name, cases[i].value, 1);
         test_hooks hooks = test_hooks_from_env();
-        if (hooks.fill_delay_ms != cases[i].ms)
-            fail_msg("%s=\"%s\": %ld, expected %ld", FILL_DELAY_MS, cases[i].value,
-                     hooks.fill_delay_ms, cases[i].ms);
+        if (delay(&hooks) != cases[i].ms)
+            fail_msg("%s=\"%s\": %ld, expected %ld", name, cases[i].value, delay(&hooks),
+                     cases[i].ms);
+        assert_int_equal(other(&hooks), 0);
         assert_false(hooks.unsafe_classic_cache);
     }
 }
 
-/* the list reader's delay has the fill delay's range, and is its own switch */
+static long fill_delay(const test_hooks *h)
+{
+    return h->fill_delay_ms;
+}
+
+static long list_lookup_delay(const test_hooks *h)
+{
+    return h->list_lookup_delay_ms;
+}
+
+static void test_fill_delay_in_range(void **state UNUSED)
+{
+    check_delay_switch(FILL_DELAY_MS, fill_delay, list_lookup_delay);
+}
+
 static void test_list_lookup_delay_in_range(void **state UNUSED)
 {
-    static const struct {
-        const char *value;
-        long ms;
-    } cases[] = {{"300", 300}, {"999", 999}, {"1000", 0}, {"0", 0}, {"-1", 0}, {"x", 0}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        setenv(LIST_LOOKUP_DELAY_MS, cases[i].value, 1);
-        test_hooks hooks = test_hooks_from_env();
-        if (hooks.list_lookup_delay_ms != cases[i].ms)
-            fail_msg("%s=\"%s\": %ld, expected %ld", LIST_LOOKUP_DELAY_MS, cases[i].value,
-                     hooks.list_lookup_delay_ms, cases[i].ms);
-        assert_int_equal(hooks.fill_delay_ms, 0);
-    }
+    check_delay_switch(LIST_LOOKUP_DELAY_MS, list_lookup_delay, fill_delay);
 }
 
 int main(void)
