@@ -281,8 +281,12 @@ int redis_client_script_add(redis_client *c, const char *source)
     for (int i = 0; i < c->script_count; i++)
         if (strcmp(c->script_src[i], source) == 0)
             return i; /* a second limiter, or one rebuilt on reload */
-    if (c->script_count == MAX_SCRIPTS)
+    if (c->script_count == MAX_SCRIPTS) {
+        /* said here: the caller's own message cannot know why */
+        LOG(LOG_ERROR, NULL, "redis: cannot register another script: all %d slots are taken",
+            MAX_SCRIPTS);
         return -1;
+    }
     int id = c->script_count;
     c->script_src[id] = strdup(source);
     if (!c->script_src[id])
