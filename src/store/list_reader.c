@@ -33,28 +33,26 @@ static void answer(list_job *job, char *json, size_t len)
     free(job);
 }
 
+/* Past its deadline: a miss, and the I/O worker it goes on to replies 503. */
+static void expire(batch_item *item)
+{
+    answer((list_job *)item, NULL, 0);
+}
+
 static void lookup_batch(void *arg, batch_item **batch, int n)
 {
     list_reader *r = arg;
     if (r->hooks.list_lookup_delay_ms > 0)
         nanosleep(&(struct timespec){.tv_nsec = r->hooks.list_lookup_delay_ms * 1000000L}, NULL);
+    int count = batch_drop_expired(batch, n, clock_now_ns(), expire);
     const order_list_query *queries[ORDER_CACHE_LIST_BATCH_MAX];
     char *json[ORDER_CACHE_LIST_BATCH_MAX];
     size_t len[ORDER_CACHE_LIST_BATCH_MAX];
-    list_job *asked[ORDER_CACHE_LIST_BATCH_MAX];
     log_tag tags[ORDER_CACHE_LIST_BATCH_MAX];
-    uint64_t now = clock_now_ns();
-    int count = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < count; i++) {
         list_job *job = (list_job *)batch[i];
-        if (now >= job->link.deadline_ns) {
-            answer(job, NULL, 0); /* its reader replies 503 for the deadline */
-            continue;
-        }
-        asked[count] = job;
-        queries[count] = &job->query;
-        tags[count] = log_origin_tag(&job->origin);
-        count++;
+        queries[i] = &job->query;
+        tags[i] = log_origin_tag(&job->origin);
     }
     if (count == 0)
         return;
@@ -65,7 +63,7 @@ static void lookup_batch(void *arg, batch_item **batch, int n)
             json[i] = NULL;
     log_bind(NULL, 0);
     for (int i = 0; i < count; i++)
-        answer(asked[i], json[i], json[i] ? len[i] : 0);
+        answer((list_job *)batch[i], json[i], json[i] ? len[i] : 0);
 }
 
 static void lookup_run(bg_thread *self, void *arg)
