@@ -296,6 +296,12 @@ static const struct {
     [METRIC_RATE_LIMIT_FALLBACKS] = {"orderd_rate_limit_fallbacks_total", NULL,
                                      "Rate-limit decisions taken in-process because Redis was "
                                      "unreachable"},
+    [METRIC_WRITE_STANDBY_BATCHES] = {"orderd_write_standby_batches_total", "queue=\"writer\"",
+                                      "Write batches started beside one that had already run "
+                                      "5 ms (a slow commit, a row lock): the second write thread "
+                                      "stands by for those"},
+    [METRIC_AMEND_STANDBY_BATCHES] = {"orderd_write_standby_batches_total", "queue=\"amender\"",
+                                      NULL},
 };
 
 static const struct {

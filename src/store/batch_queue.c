@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "orderd/base/clock.h"
 
@@ -12,8 +13,26 @@ void batch_queue_init(batch_queue *q)
 {
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->ready, NULL);
+    /* standbys wait until a clock_now_ns() time */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->standby_wake, &attr);
+    pthread_condattr_destroy(&attr);
     q->head = q->tail = NULL;
     q->stopping = false;
+    q->standby_after_ns = 0;
+    q->standby_counted = 0; /* read only with standby_after_ns set */
+    q->consumers = 0;
+    q->first_busy_since_ns = 0;
+}
+
+void batch_queue_set_standby(batch_queue *q, uint64_t after_ns, metric_id counted)
+{
+    pthread_mutex_lock(&q->lock);
+    q->standby_after_ns = after_ns;
+    q->standby_counted = counted;
+    pthread_mutex_unlock(&q->lock);
 }
 
 void batch_queue_destroy(batch_queue *q)
@@ -21,6 +40,7 @@ void batch_queue_destroy(batch_queue *q)
     if (!q)
         return;
     pthread_cond_destroy(&q->ready);
+    pthread_cond_destroy(&q->standby_wake);
     pthread_mutex_destroy(&q->lock);
 }
 
@@ -29,6 +49,7 @@ bool batch_queue_push(batch_queue *q, batch_item *item)
     pthread_mutex_lock(&q->lock);
     bool ok = !q->stopping;
     if (ok) {
+        bool was_empty = !q->head;
         item->next = NULL;
         if (q->tail)
             q->tail->next = item;
@@ -36,16 +57,18 @@ bool batch_queue_push(batch_queue *q, batch_item *item)
             q->head = item;
         q->tail = item;
         pthread_cond_signal(&q->ready);
+        /* the first work behind a busy first consumer starts the
+         * standbys' clock (with work already waiting, they are timing) */
+        if (was_empty && q->first_busy_since_ns)
+            pthread_cond_broadcast(&q->standby_wake);
     }
     pthread_mutex_unlock(&q->lock);
     return ok;
 }
 
-int batch_queue_take(batch_queue *q, batch_item **batch, int max)
+/* Moves up to max items from the front into batch; called locked. */
+static int take_locked(batch_queue *q, batch_item **batch, int max)
 {
-    pthread_mutex_lock(&q->lock);
-    while (!q->head && !q->stopping)
-        pthread_cond_wait(&q->ready, &q->lock);
     int n = 0;
     while (q->head && n < max) {
         batch[n++] = q->head;
@@ -56,7 +79,69 @@ int batch_queue_take(batch_queue *q, batch_item **batch, int max)
     /* more left over: let another consumer start on it */
     if (q->head)
         pthread_cond_signal(&q->ready);
+    return n;
+}
+
+int batch_queue_take(batch_queue *q, batch_item **batch, int max)
+{
+    pthread_mutex_lock(&q->lock);
+    while (!q->head && !q->stopping)
+        pthread_cond_wait(&q->ready, &q->lock);
+    int n = take_locked(q, batch, max);
     pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+/* The first consumer's take: as batch_queue_take, and it marks the time
+ * its batch starts (0 while it waits), which the standbys go by. */
+static int take_first(batch_queue *q, batch_item **batch, int max)
+{
+    pthread_mutex_lock(&q->lock);
+    q->first_busy_since_ns = 0;
+    while (!q->head && !q->stopping)
+        pthread_cond_wait(&q->ready, &q->lock);
+    int n = take_locked(q, batch, max);
+    if (n > 0 && q->standby_after_ns) {
+        q->first_busy_since_ns = clock_now_ns();
+        /* work already waiting behind this batch: start the standbys' clock */
+        if (q->head)
+            pthread_cond_broadcast(&q->standby_wake);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+static struct timespec monotonic_at(uint64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+                             .tv_nsec = (long)(ns % 1000000000u)};
+}
+
+/* A standby's take: waits until there is work and the first consumer has
+ * been on its batch for standby_after_ns, or the queue is stopping. */
+static int take_standby(batch_queue *q, batch_item **batch, int max)
+{
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        if (q->stopping)
+            break;
+        uint64_t since = q->first_busy_since_ns;
+        if (q->head && since) {
+            uint64_t due = since + q->standby_after_ns;
+            if (clock_now_ns() >= due)
+                break;
+            struct timespec at = monotonic_at(due);
+            pthread_cond_timedwait(&q->standby_wake, &q->lock, &at);
+        } else {
+            /* nothing waiting, or the first consumer is free to take it */
+            pthread_cond_wait(&q->standby_wake, &q->lock);
+        }
+    }
+    int n = take_locked(q, batch, max);
+    metric_id counted = q->standby_counted;
+    pthread_mutex_unlock(&q->lock);
+    if (n > 0)
+        metric_inc(counted);
     return n;
 }
 
@@ -67,15 +152,29 @@ void batch_queue_stop(batch_queue *q)
     pthread_mutex_lock(&q->lock);
     q->stopping = true;
     pthread_cond_broadcast(&q->ready);
+    pthread_cond_broadcast(&q->standby_wake);
     pthread_mutex_unlock(&q->lock);
 }
 
 void batch_queue_consume(batch_queue *q, int max, batch_fn process, void *ctx)
 {
+    pthread_mutex_lock(&q->lock);
+    bool first = q->consumers++ == 0;
+    bool standby = !first && q->standby_after_ns;
+    pthread_mutex_unlock(&q->lock);
     batch_item *batch[max];
     int n;
-    while ((n = batch_queue_take(q, batch, max)) > 0)
+    for (;;) {
+        if (first)
+            n = take_first(q, batch, max);
+        else if (standby)
+            n = take_standby(q, batch, max);
+        else
+            n = batch_queue_take(q, batch, max);
+        if (n == 0)
+            break;
         process(ctx, batch, n);
+    }
 }
 
 int batch_drop_expired(batch_item **batch, int n, uint64_t now, void (*expire)(batch_item *item))

@@ -216,6 +216,9 @@ order_amender *order_amender_create(const order_amender_options *opts)
     if (am->opts.batch_max < 1)
         am->opts.batch_max = 1;
     batch_queue_init(&am->queue);
+    if (am->opts.standby_after_ms > 0)
+        batch_queue_set_standby(&am->queue, (uint64_t)am->opts.standby_after_ms * 1000000u,
+                                METRIC_AMEND_STANDBY_BATCHES);
     if (bg_thread_start(&am->threads, "store-amender", am->opts.threads, amender_run, am) != 0) {
         order_amender_destroy(am);
         return NULL;

@@ -31,6 +31,13 @@
 #include "orderd/store/order_reader.h"
 #include "orderd/store/order_writer.h"
 
+/*
+ * How long one write batch runs (statement and commit) before a second
+ * starts beside it.  Well above a commit under load here (1 to 3 ms),
+ * so the second thread is for the stuck batch, not the usual one.
+ */
+#define WRITE_STANDBY_AFTER_MS 5
+
 struct order_store {
     db_pool *db;
     order_cache *cache;            /* NULL: caching off */
@@ -106,8 +113,17 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
-        /* two, so one batch fills while the other waits for its commit */
+        /*
+         * One batch in flight, so the next fills while it commits; a
+         * second thread only for a batch that takes longer than
+         * WRITE_STANDBY_AFTER_MS (a slow commit, a key another
+         * transaction is inserting).  Two threads taking turns made
+         * batches half the size, and each batch's statement, triggers
+         * and commit cost about as much as its rows (docs/PERFORMANCE.md,
+         * session 8).
+         */
         .threads = 2,
+        .standby_after_ms = WRITE_STANDBY_AFTER_MS,
         .batch_max = 256,
     };
     store->writer = order_writer_create(&wo);
@@ -121,18 +137,15 @@ order_store *order_store_create(const order_store_options *opts)
         .test_hooks = opts->test_hooks,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
         /*
-         * two, as the writer.  With one writer thread, mixed 90/10 ran
-         * faster with one thread here than with two (15,218 and 13,061
-         * req/s against 11,490 and 12,265, alternating runs): every
-         * write transaction notifies, and PostgreSQL holds one lock from
-         * a notifying commit to the end of its WAL flush, so such commits
-         * go one at a time and fewer threads make bigger batches.  Not
-         * taken: an amendment can wait on a row lock another transaction
-         * holds, and with one thread that batch would hold up every other
-         * PATCH until its deadline.  Rows are locked in id order, so two
-         * statements wait for each other, never deadlock.
+         * As the writer: one batch in flight, a second one once the first
+         * has taken WRITE_STANDBY_AFTER_MS.  An amendment can wait on a
+         * row lock another transaction holds; with a single thread that
+         * batch would hold up every other PATCH until its deadline, so
+         * the second thread stands by for it.  Rows are locked in id
+         * order, so two statements wait for each other, never deadlock.
          */
         .threads = 2,
+        .standby_after_ms = WRITE_STANDBY_AFTER_MS,
         .batch_max = 256,
     };
     store->amender = order_amender_create(&ao);

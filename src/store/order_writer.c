@@ -230,6 +230,9 @@ order_writer *order_writer_create(const order_writer_options *opts)
     if (w->opts.batch_max < 1)
         w->opts.batch_max = 1;
     batch_queue_init(&w->queue);
+    if (w->opts.standby_after_ms > 0)
+        batch_queue_set_standby(&w->queue, (uint64_t)w->opts.standby_after_ms * 1000000u,
+                                METRIC_WRITE_STANDBY_BATCHES);
     if (bg_thread_start(&w->threads, "store-writer", w->opts.threads, writer_run, w) != 0) {
         order_writer_destroy(w);
         return NULL;

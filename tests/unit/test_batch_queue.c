@@ -4,8 +4,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <time.h>
 
+#include "orderd/base/clock.h"
+#include "orderd/base/metrics.h"
 #include "orderd/store/batch_queue.h"
 
 #define ITEMS 5
@@ -290,6 +293,169 @@ static void run_groups_resends_and_keeps_kinds_apart(void **state)
     }
 }
 
+/* ---- standbys -------------------------------------------------------------- */
+
+/* A consumer thread that records which items it took and when; the first
+ * batch of a "holding" consumer waits until released. */
+typedef struct standby_consumer {
+    batch_queue *q;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    bool hold_first; /* the first batch waits for release */
+    bool released;
+    bool in_first_batch;
+    int taken;
+    batch_item *got[ITEMS];
+    uint64_t got_at_ns[ITEMS];
+} standby_consumer;
+
+static void standby_record(void *ctx, batch_item **batch, int n)
+{
+    standby_consumer *c = ctx;
+    uint64_t now = clock_now_ns();
+    pthread_mutex_lock(&c->lock);
+    bool first = c->taken == 0;
+    for (int i = 0; i < n; i++) {
+        c->got_at_ns[c->taken] = now;
+        c->got[c->taken++] = batch[i];
+    }
+    if (first && c->hold_first) {
+        c->in_first_batch = true;
+        pthread_cond_broadcast(&c->changed);
+        while (!c->released)
+            pthread_cond_wait(&c->changed, &c->lock);
+    }
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *standby_run(void *arg)
+{
+    standby_consumer *c = arg;
+    batch_queue_consume(c->q, ITEMS, standby_record, c);
+    return NULL;
+}
+
+static int consumers_of(batch_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int n = q->consumers;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+/* Starts c on q once the consumers before it have registered, so which
+ * one is first is decided by the test, not by the scheduler. */
+static void standby_start(standby_consumer *c, batch_queue *q, bool hold_first)
+{
+    *c = (standby_consumer){.q = q, .hold_first = hold_first};
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    int before = consumers_of(q);
+    assert_int_equal(pthread_create(&c->thread, NULL, standby_run, c), 0);
+    while (consumers_of(q) == before)
+        nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+}
+
+/* Waits (up to 10 s) until c has taken want items; how many it has. */
+static int standby_wait_taken(standby_consumer *c, int want)
+{
+    uint64_t give_up = clock_now_ns() + 10ull * 1000 * 1000 * 1000;
+    pthread_mutex_lock(&c->lock);
+    while (c->taken < want && clock_now_ns() < give_up) {
+        pthread_mutex_unlock(&c->lock);
+        nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+        pthread_mutex_lock(&c->lock);
+    }
+    int taken = c->taken;
+    pthread_mutex_unlock(&c->lock);
+    return taken;
+}
+
+static void standby_finish(standby_consumer *c)
+{
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->changed);
+    pthread_mutex_destroy(&c->lock);
+}
+
+static void a_standby_takes_nothing_while_the_first_keeps_up(void **state)
+{
+    (void)state;
+    batch_queue q;
+    batch_queue_init(&q);
+    /* far longer than any batch here takes */
+    batch_queue_set_standby(&q, 60ull * 1000 * 1000 * 1000, METRIC_WRITE_STANDBY_BATCHES);
+    standby_consumer first, standby;
+    standby_start(&first, &q, false);
+    standby_start(&standby, &q, false);
+    uint64_t counted = metric_get(METRIC_WRITE_STANDBY_BATCHES);
+    for (int i = 0; i < ITEMS; i++) {
+        assert_true(batch_queue_push(&q, &items[i]));
+        assert_int_equal(standby_wait_taken(&first, i + 1), i + 1);
+    }
+    batch_queue_stop(&q);
+    standby_finish(&first);
+    standby_finish(&standby);
+    assert_int_equal(standby.taken, 0);
+    for (int i = 0; i < ITEMS; i++)
+        assert_ptr_equal(first.got[i], &items[i]);
+    assert_int_equal(metric_get(METRIC_WRITE_STANDBY_BATCHES), counted);
+    batch_queue_destroy(&q);
+}
+
+static void a_standby_takes_the_work_behind_a_batch_that_runs_long(void **state)
+{
+    (void)state;
+    const uint64_t after_ns = 50 * 1000 * 1000;
+    batch_queue q;
+    batch_queue_init(&q);
+    batch_queue_set_standby(&q, after_ns, METRIC_AMEND_STANDBY_BATCHES);
+    standby_consumer first, standby;
+    standby_start(&first, &q, true);
+    standby_start(&standby, &q, false);
+    uint64_t counted = metric_get(METRIC_AMEND_STANDBY_BATCHES);
+
+    /* the first consumer takes item 0 and is stuck on it */
+    assert_true(batch_queue_push(&q, &items[0]));
+    pthread_mutex_lock(&first.lock);
+    while (!first.in_first_batch)
+        pthread_cond_wait(&first.changed, &first.lock);
+    uint64_t stuck_since = first.got_at_ns[0];
+    pthread_mutex_unlock(&first.lock);
+
+    /* item 1 waits behind it, until the standby's time has come */
+    assert_true(batch_queue_push(&q, &items[1]));
+    assert_int_equal(standby_wait_taken(&standby, 1), 1);
+    assert_ptr_equal(standby.got[0], &items[1]);
+    assert_true(standby.got_at_ns[0] - stuck_since >= after_ns);
+    assert_int_equal(metric_get(METRIC_AMEND_STANDBY_BATCHES), counted + 1);
+
+    /* released, the first takes new work at once again */
+    pthread_mutex_lock(&first.lock);
+    first.released = true;
+    pthread_cond_broadcast(&first.changed);
+    pthread_mutex_unlock(&first.lock);
+    for (;;) { /* until it waits for work again */
+        pthread_mutex_lock(&q.lock);
+        bool waiting = q.first_busy_since_ns == 0;
+        pthread_mutex_unlock(&q.lock);
+        if (waiting)
+            break;
+        nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+    }
+    assert_true(batch_queue_push(&q, &items[2]));
+    assert_int_equal(standby_wait_taken(&first, 2), 2);
+    assert_ptr_equal(first.got[1], &items[2]);
+
+    batch_queue_stop(&q);
+    standby_finish(&first);
+    standby_finish(&standby);
+    assert_int_equal(standby.taken, 1);
+    batch_queue_destroy(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +469,8 @@ int main(void)
         cmocka_unit_test(partition_is_stable_on_both_sides),
         cmocka_unit_test(distinct_first_defers_every_later_one_of_a_kind),
         cmocka_unit_test(run_groups_resends_and_keeps_kinds_apart),
+        cmocka_unit_test(a_standby_takes_nothing_while_the_first_keeps_up),
+        cmocka_unit_test(a_standby_takes_the_work_behind_a_batch_that_runs_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,7 +133,9 @@ typedef enum metric_id {
     METRIC_AUTH_TOKENS_VERIFIED,         /* signature checks (token cache misses) */
     METRIC_RATE_LIMITED,                 /* requests answered 429 */
     METRIC_RATE_LIMIT_LEASES,            /* rate-limit budget leased from Redis (script calls) */
-    METRIC_RATE_LIMIT_FALLBACKS, /* decisions by the in-process limiter: Redis unreachable */
+    METRIC_RATE_LIMIT_FALLBACKS,  /* decisions by the in-process limiter: Redis unreachable */
+    METRIC_WRITE_STANDBY_BATCHES, /* writer batches a standby thread took (batch_queue.h) */
+    METRIC_AMEND_STANDBY_BATCHES, /* the same for the amender */
     METRIC_COUNT
 } metric_id;
 

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "orderd/base/metrics.h"
+
 typedef struct batch_item {
     struct batch_item *next; /* the queue's */
     uint64_t deadline_ns;    /* clock_now_ns() base; set by whoever queues the item */
@@ -22,12 +24,30 @@ typedef struct batch_item {
 
 typedef struct batch_queue {
     pthread_mutex_t lock;
-    pthread_cond_t ready;
+    pthread_cond_t ready;        /* the first consumer waits here (every one, without standbys) */
+    pthread_cond_t standby_wake; /* standby consumers wait here */
     batch_item *head, *tail;
     bool stopping;
+    uint64_t standby_after_ns;    /* 0: no standbys (batch_queue_set_standby) */
+    metric_id standby_counted;    /* counts the batches standbys take */
+    int consumers;                /* batch_queue_consume calls so far */
+    uint64_t first_busy_since_ns; /* the first consumer's batch started; 0: it is waiting */
 } batch_queue;
 
 void batch_queue_init(batch_queue *q);
+/*
+ * Makes every consumer but the first a standby: it takes work only once
+ * the first has spent after_ns on one batch (a statement waiting on a
+ * row lock, a slow commit), and then as usual until it has none.  The
+ * first takes everything waiting whenever it is free.  So in the usual
+ * case one batch is in flight and the next one fills while it is: fewer,
+ * bigger batches, where each statement and commit has a cost of its own
+ * (order_writer.c, order_amender.c).  Every batch a standby takes adds
+ * one to the counter counted: how often a batch ran that long.  Call
+ * before the consumers start; after_ns 0 turns standbys off (the
+ * default: every consumer takes work at once).
+ */
+void batch_queue_set_standby(batch_queue *q, uint64_t after_ns, metric_id counted);
 /* The queue must be stopped and empty (its consumers joined). NULL-safe. */
 void batch_queue_destroy(batch_queue *q);
 /* false (item not queued) once the queue is stopping. */
@@ -47,6 +67,8 @@ typedef void (*batch_fn)(void *ctx, batch_item **batch, int n);
 /*
  * The body of a consumer thread: takes batches of at most max (>= 1)
  * items and hands each to process, until the queue is stopped and empty.
+ * The first call on a queue is its first consumer (see
+ * batch_queue_set_standby).
  */
 void batch_queue_consume(batch_queue *q, int max, batch_fn process, void *ctx);
 

@@ -42,7 +42,10 @@ typedef struct order_amender_options {
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;
-    int threads; /* batches in flight at once */
+    int threads; /* batches in flight at once, at most */
+    /* every thread but the first starts a batch only once the first has
+     * been on one this long (batch_queue_set_standby); 0: each at once */
+    int standby_after_ms;
     int batch_max;
     test_hooks test_hooks; /* TEST ONLY: amend_unknown_outcome */
 } order_amender_options;
