@@ -1,8 +1,9 @@
 """PATCH, DELETE and keyed POST share group commits; each keeps its own outcome.
 
-The orders table is locked while a burst of amendments arrives: the two
-amender threads each take one and wait on the lock, and everything else
-queues behind them.  Once the lock is gone the queue goes out in
+The orders table is locked while a burst of amendments arrives: the
+first amender thread takes what has come and waits on the lock, the
+standby thread takes what queued in its first 5 ms and waits too, and
+everything else queues behind them.  Once the lock is gone the queue goes out in
 shared commits (orderd_amend_batch_size says so), in which a stale If-Match is
 a 412, a transition not allowed a 409 and a missing order a 404, for that
 request alone, while the others in the same commit succeed.  Two

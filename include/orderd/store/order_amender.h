@@ -11,7 +11,9 @@
  * for the next one, so they apply in the order they came.  The cache is
  * then invalidated for all of them with one script call, and only then
  * is each answered: a 2xx is sent only once the change is durable and
- * no later read can see the order as it was.
+ * no later read can see the order as it was.  As in the writer, one
+ * batch is in flight and the second thread stands by for one that runs
+ * long: an amendment waiting on a row lock another transaction holds.
  *
  * A statement that fails once sent may still have committed (the
  * connection broke after the commit, before its answer): its requests get

@@ -7,7 +7,9 @@
  * at a given moment, insert them with one statement (one commit, one
  * flush), invalidate the cache for all of them with one script call, and
  * only then answer each: an order is acknowledged only once it is
- * durable, exactly as before.
+ * durable, exactly as before.  One batch is in flight at a time, and the
+ * next fills meanwhile; the second thread is a standby for a batch that
+ * runs long (options.standby_after_ms, batch_queue_set_standby).
  *
  * Creates with an Idempotency-Key are batched too, in a transaction of
  * their own around the keys (order_db_insert_idempotent_many): each key
