@@ -298,8 +298,8 @@ static const struct {
                                      "unreachable"},
     [METRIC_WRITE_STANDBY_BATCHES] = {"orderd_write_standby_batches_total", "queue=\"writer\"",
                                       "Write batches started beside one that had already run "
-                                      "5 ms (a slow commit, a row lock): the second write thread "
-                                      "stands by for those"},
+                                      "past the standby time (a slow commit, a row lock): the "
+                                      "second write thread stands by for those"},
     [METRIC_AMEND_STANDBY_BATCHES] = {"orderd_write_standby_batches_total", "queue=\"amender\"",
                                       NULL},
 };
