@@ -107,10 +107,17 @@ static int open_cache(service *s)
         /* two invalidation sources: Redis tracking and the change feed */
         s->application.hot =
             hot_cache_create((size_t)cfg->hot_cache_entries, cfg->hot_cache_max_age_ms, 2);
-        s->hot_tracking = s->application.hot
-                              ? tracking_start(s->redis, s->application.hot, HOT_SOURCE_TRACKING,
-                                               cfg->redis_probe_interval_ms)
-                              : NULL;
+        bool lists_ok = true;
+        if (s->application.hot && cfg->hot_cache_list_mib > 0) {
+            s->application.hot_lists =
+                hot_lists_create(s->application.hot, (size_t)cfg->hot_cache_list_mib << 20);
+            lists_ok = s->application.hot_lists != NULL;
+        }
+        s->hot_tracking =
+            s->application.hot && lists_ok
+                ? tracking_start(s->redis, s->application.hot, s->application.hot_lists,
+                                 HOT_SOURCE_TRACKING, cfg->redis_probe_interval_ms)
+                : NULL;
         if (!s->hot_tracking) {
             LOG(LOG_ERROR, NULL, "cannot start the hot cache");
             return 1;
@@ -128,6 +135,7 @@ static order_store_options store_options(const service *s, const orderd_config *
         .db_acquire_timeout_ms = cfg->db_acquire_timeout_ms,
         .cache = s->redis,
         .hot = s->application.hot,
+        .hot_lists = s->application.hot_lists,
         .ttl_ms = (int64_t)cfg->cache_ttl_s * 1000,
         .jitter_pct = cfg->cache_ttl_jitter_pct,
         .negative_ttl_ms = (int64_t)cfg->cache_negative_ttl_s * 1000,
@@ -385,6 +393,7 @@ static void close_service(service *s)
     order_store_destroy(s->application.store);
     auth_destroy(s->application.auth); /* its limiter threads use Redis */
     tracking_stop(s->hot_tracking);
+    hot_lists_destroy(s->application.hot_lists);
     hot_cache_destroy(s->application.hot);
     redis_client_destroy(s->redis);
     db_pool_destroy(s->application.db);

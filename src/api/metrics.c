@@ -24,6 +24,12 @@ void metrics_api_get(void *ctx, request *req)
         .db_size = db_pool_size(application->db),
         .hot_entries = application->hot ? hot_cache_size(application->hot) : 0,
     };
+    if (application->hot_lists) {
+        size_t pages, bytes;
+        hot_lists_usage(application->hot_lists, &pages, &bytes);
+        gauges.hot_list_pages = pages;
+        gauges.hot_list_bytes = bytes;
+    }
     order_store_invalidation_state(application->store, &gauges.invalidation_state);
     buf body = BUF_INIT;
     metrics_render(&body, &gauges);

@@ -607,6 +607,18 @@ static bool list_request(request *req, order_list_query *q, order_repr *r)
                              "this token may list only its own customer's orders");
 }
 
+/* A list page in representation r (not JSON), converted from its JSON. */
+static void reply_list_converted(request *req, order_repr r, const char *json, size_t len)
+{
+    size_t packed_len = 0;
+    char *packed = json_msgpack_from_text(json, len, &packed_len);
+    if (!packed) {
+        problem_reply(req, 500, "internal error", NULL);
+        return;
+    }
+    request_reply_body(req, 200, order_repr_media_type(r), packed, packed_len);
+}
+
 /* Takes json (a list page, always JSON: in Redis and from PostgreSQL alike). */
 static void reply_list(request *req, order_repr r, char *json, size_t len)
 {
@@ -615,14 +627,8 @@ static void reply_list(request *req, order_repr r, char *json, size_t len)
         request_reply_json(req, 200, json, len);
         return;
     }
-    size_t packed_len = 0;
-    char *packed = json_msgpack_from_text(json, len, &packed_len);
+    reply_list_converted(req, r, json, len);
     free(json);
-    if (!packed) {
-        problem_reply(req, 500, "internal error", NULL);
-        return;
-    }
-    request_reply_body(req, 200, order_repr_media_type(r), packed, packed_len);
 }
 
 /* On an I/O worker: Redis's page if it holds one by now, else PostgreSQL's. */
@@ -657,6 +663,26 @@ static void list_looked_up(void *arg, char *json, size_t len)
     request_resume(req); /* req belongs to the polling thread again after this */
 }
 
+/* From process memory, on the polling thread (no I/O): true when it answered. */
+static bool reply_list_from_memory(app *application, request *req, const order_list_query *q,
+                                   order_repr r)
+{
+    if (!application->hot_lists)
+        return false;
+    blob *json = hot_lists_get(application->hot_lists, q);
+    if (!json)
+        return false;
+    req->reply.cache = CACHE_STATUS_HIT;
+    req->reply.vary = VARY_ON_ACCEPT;
+    if (r == ORDER_REPR_JSON) {
+        reply_blob(req, 200, r, json); /* the page's bytes, not copied */
+        return true;
+    }
+    reply_list_converted(req, r, json->data, json->len);
+    blob_release(json);
+    return true;
+}
+
 void orders_api_list(void *ctx, request *req)
 {
     app *a = ctx;
@@ -668,6 +694,8 @@ void orders_api_list(void *ctx, request *req)
         request_run_on_worker(req, list_on_worker);
         return;
     }
+    if (reply_list_from_memory(a, req, &q, r))
+        return;
     /* the pages Redis holds are answered in batches, without a worker
      * (list_reader.h); without Redis, or stopping, it is a worker's */
     request_suspend(req);

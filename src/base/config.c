@@ -129,6 +129,8 @@ static const setting settings[] = {
      "lifetime of a cached list page"},
     {"hot_cache_entries", SETTING_INT, "100000", 0, 100000000, 0, AT(hot_cache_entries),
      "orders kept in process memory in front of Redis; 0 = off"},
+    {"hot_cache_list_mib", SETTING_INT, "64", 0, 65536, 0, AT(hot_cache_list_mib),
+     "MiB of list pages kept in process memory beside the hot cache; 0 = off"},
     {"hot_cache_max_age_ms", SETTING_INT, "30000", 1, 600000, LIVE, AT(hot_cache_max_age_ms),
      "longest an in-process entry is served, as a bound on top of invalidation"},
     {"invalidation_sync_interval_ms", SETTING_INT, "1000", 10, 60000, 0,

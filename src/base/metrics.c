@@ -278,6 +278,10 @@ static const struct {
                                              "Entries dropped from process memory to make "
                                              "room (capacity) or for being too old (age)"},
     [METRIC_HOT_CACHE_EVICTIONS_AGE] = {"orderd_hot_cache_evictions_total", "reason=\"age\"", NULL},
+    [METRIC_HOT_LIST_HITS] = {"orderd_hot_list_hits_total", NULL,
+                              "List pages answered from process memory"},
+    [METRIC_HOT_LIST_EVICTIONS] = {"orderd_hot_list_evictions_total", NULL,
+                                   "List pages dropped from process memory to make room"},
     [METRIC_DB_ACQUIRE_TIMEOUTS] = {"orderd_db_pool_acquire_timeouts_total", NULL,
                                     "Waits for a PostgreSQL pool connection that timed out"},
     [METRIC_REDIS_BREAKER_OPENED] = {"orderd_redis_breaker_transitions_total", "to=\"open\"",
@@ -364,6 +368,11 @@ static void render_gauges(buf *out, const metrics_gauges *g)
     render_gauge(out, "orderd_db_pool_connections_max", "Pool size (connections)", g->db_size);
     render_gauge(out, "orderd_hot_cache_entries", "Entries in the in-process cache",
                  (int64_t)g->hot_entries);
+    render_gauge(out, "orderd_hot_list_pages", "List pages in process memory",
+                 (int64_t)g->hot_list_pages);
+    render_gauge(out, "orderd_hot_list_bytes",
+                 "Bytes of list pages in process memory (hot_cache_list_mib caps them)",
+                 (int64_t)g->hot_list_bytes);
     render_gauge(out, "orderd_invalidation_feed_state",
                  "PostgreSQL change feed: 2 caught up, 1 catching up, 0 down, -1 none",
                  g->invalidation_state);

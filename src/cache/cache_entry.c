@@ -30,6 +30,21 @@ size_t cache_key_gen_status(order_status status, char out[48])
     return (size_t)snprintf(out, 48, "gen:status:%s", name ? name : "?");
 }
 
+int cache_change_gen_keys(const order_change *c, char out[CACHE_CHANGE_GENS_MAX][48])
+{
+    int k = 0;
+    cache_key_gen_all(out[k++]);
+    if (c->customer_id > 0)
+        cache_key_gen_customer(c->customer_id, out[k++]);
+    if (c->old_customer_id > 0 && c->old_customer_id != c->customer_id)
+        cache_key_gen_customer(c->old_customer_id, out[k++]);
+    if (c->has_old_status)
+        cache_key_gen_status(c->old_status, out[k++]);
+    if (c->has_new_status && !(c->has_old_status && c->old_status == c->new_status))
+        cache_key_gen_status(c->new_status, out[k++]);
+    return k;
+}
+
 size_t cache_list_gen_key(const order_list_query *q, char out[48])
 {
     /* a customer's orders change only through writes that bump the

@@ -48,6 +48,7 @@ struct hot_cache {
     int source_count;
     source sources[HOT_CACHE_SOURCES_MAX];
     atomic_int sources_online; /* serve only when it equals source_count */
+    atomic_uint_fast64_t flushes;
 };
 
 static int64_t now_ms(void)
@@ -332,6 +333,7 @@ bool hot_cache_invalidate(hot_cache *hc, int64_t id)
 
 void hot_cache_flush(hot_cache *hc)
 {
+    atomic_fetch_add(&hc->flushes, 1); /* first: a list page put from now on is refused */
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &hc->shards[i];
         pthread_mutex_lock(&s->lock);
@@ -360,6 +362,21 @@ void hot_cache_set_online(hot_cache *hc, int source_index, bool online, int fd)
 void hot_cache_set_busy(hot_cache *hc, int source_index, bool busy)
 {
     atomic_store(&hc->sources[source_index].busy, busy);
+}
+
+bool hot_cache_gate_open(hot_cache *hc)
+{
+    return is_online(hc) && !invalidation_pending(hc);
+}
+
+uint64_t hot_cache_flushes(hot_cache *hc)
+{
+    return atomic_load(&hc->flushes);
+}
+
+int64_t hot_cache_max_age_ms(hot_cache *hc)
+{
+    return atomic_load_explicit(&hc->max_age_ms, memory_order_relaxed);
 }
 
 size_t hot_cache_size(hot_cache *hc)

@@ -477,33 +477,15 @@ static int key_index(char (*keys)[48], int *n, const char *key)
     return (*n)++;
 }
 
-/*
- * Every list generation a change can move an order into or out of, as
- * indexes into keys (added there once): gen:all, its customers' and
- * statuses'.  Returns how many (at most 5) went into idx.
- */
-static int change_generations(const order_change *c, char (*keys)[48], int *n, int idx[5])
+/* The generations of c (cache_change_gen_keys) as indexes into keys,
+ * added there once.  Returns how many went into idx. */
+static int change_generations(const order_change *c, char (*keys)[48], int *n,
+                              int idx[CACHE_CHANGE_GENS_MAX])
 {
-    char key[48];
-    int k = 0;
-    cache_key_gen_all(key);
-    idx[k++] = key_index(keys, n, key);
-    if (c->customer_id > 0) {
-        cache_key_gen_customer(c->customer_id, key);
-        idx[k++] = key_index(keys, n, key);
-    }
-    if (c->old_customer_id > 0 && c->old_customer_id != c->customer_id) {
-        cache_key_gen_customer(c->old_customer_id, key);
-        idx[k++] = key_index(keys, n, key);
-    }
-    if (c->has_old_status) {
-        cache_key_gen_status(c->old_status, key);
-        idx[k++] = key_index(keys, n, key);
-    }
-    if (c->has_new_status && !(c->has_old_status && c->old_status == c->new_status)) {
-        cache_key_gen_status(c->new_status, key);
-        idx[k++] = key_index(keys, n, key);
-    }
+    char gens[CACHE_CHANGE_GENS_MAX][48];
+    int k = cache_change_gen_keys(c, gens);
+    for (int i = 0; i < k; i++)
+        idx[i] = key_index(keys, n, gens[i]);
     return k;
 }
 
@@ -517,7 +499,7 @@ void order_cache_invalidate_changes(order_cache *oc, const order_change *changes
     char(*nums)[8][24] = malloc((size_t)n * sizeof *nums);
     char(*markers)[32] = malloc((size_t)n * sizeof *markers);
     const char **argv = malloc(((size_t)cap + 3 + 8 * (size_t)n) * sizeof *argv);
-    int(*gens)[5] = malloc((size_t)n * sizeof *gens);
+    int(*gens)[CACHE_CHANGE_GENS_MAX] = malloc((size_t)n * sizeof *gens);
     int *gen_count = malloc((size_t)n * sizeof *gen_count);
     if (!keys || !nums || !markers || !argv || !gens || !gen_count)
         goto out;

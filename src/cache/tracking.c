@@ -16,6 +16,7 @@
 
 #define INVALIDATE_CHANNEL "__redis__:invalidate"
 #define KEY_PREFIX         "order:"
+#define GEN_PREFIX         "gen:" /* list generations, for hot_lists */
 
 /* keys re-read after one batch of invalidations, at most */
 #define REFRESH_MAX 512
@@ -23,6 +24,7 @@
 struct tracking {
     redis_client *redis;
     hot_cache *hot;
+    hot_lists *lists;             /* NULL: no list pages in memory, "gen:" keys not tracked */
     redisContext *reader;         /* listener thread only: re-reads invalidated keys */
     int64_t refresh[REFRESH_MAX]; /* ids dropped by the batch being applied */
     size_t refresh_count;
@@ -57,7 +59,13 @@ static void apply_message(tracking *t, redisReply *r)
     }
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *k = keys->element[i];
-        if (k->type != REDIS_REPLY_STRING || strncmp(k->str, KEY_PREFIX, sizeof KEY_PREFIX - 1))
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        if (t->lists && strncmp(k->str, GEN_PREFIX, sizeof GEN_PREFIX - 1) == 0) {
+            hot_lists_invalidate_generation(t->lists, k->str);
+            continue;
+        }
+        if (strncmp(k->str, KEY_PREFIX, sizeof KEY_PREFIX - 1))
             continue;
         char *end;
         long long id = strtoll(k->str + sizeof KEY_PREFIX - 1, &end, 10);
@@ -158,7 +166,8 @@ static void run_session(tracking *t)
     if (!tr || !command_ok(s, "CLIENT ID", &client_id) || client_id < 0)
         goto out;
     snprintf(tracking_cmd, sizeof tracking_cmd,
-             "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX " KEY_PREFIX, client_id);
+             "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX " KEY_PREFIX "%s", client_id,
+             t->lists ? " PREFIX " GEN_PREFIX : "");
     if (!command_ok(tr, tracking_cmd, NULL) ||
         !command_ok(s, "SUBSCRIBE " INVALIDATE_CHANNEL, NULL))
         goto out;
@@ -205,7 +214,7 @@ static void listener_run(bg_thread *self, void *arg)
     while (bg_thread_wait(self, (uint64_t)t->retry_interval_ms * 1000000u));
 }
 
-tracking *tracking_start(redis_client *redis, hot_cache *hot, int source_index,
+tracking *tracking_start(redis_client *redis, hot_cache *hot, hot_lists *lists, int source_index,
                          int retry_interval_ms)
 {
     tracking *t = calloc(1, sizeof *t);
@@ -213,6 +222,7 @@ tracking *tracking_start(redis_client *redis, hot_cache *hot, int source_index,
         return NULL;
     t->redis = redis;
     t->hot = hot;
+    t->lists = lists;
     t->retry_interval_ms = retry_interval_ms > 0 ? retry_interval_ms : 100;
     t->source_index = source_index;
     if (bg_thread_start(&t->listener, "hot-tracking", 1, listener_run, t) != 0) {

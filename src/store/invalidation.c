@@ -13,6 +13,15 @@ struct invalidation {
     change_feed *feed;
 };
 
+/* The changed orders and the list pages they may be on (hot_lists.h). */
+static void drop_from_memory(invalidation *inv, const order_change *changes, int n)
+{
+    for (int i = 0; inv->opts.hot && i < n; i++)
+        hot_cache_invalidate(inv->opts.hot, changes[i].id);
+    for (int i = 0; inv->opts.hot_lists && i < n; i++)
+        hot_lists_invalidate_change(inv->opts.hot_lists, &changes[i]);
+}
+
 static void apply_changes(void *ctx, const order_change *changes, int n, int64_t changed_at_us,
                           bool pushed)
 {
@@ -27,11 +36,9 @@ static void apply_changes(void *ctx, const order_change *changes, int n, int64_t
      * first drop.  The second drop bumps the tickets, so such a put is
      * refused or removed.
      */
-    for (int i = 0; inv->opts.hot && i < n; i++)
-        hot_cache_invalidate(inv->opts.hot, changes[i].id);
+    drop_from_memory(inv, changes, n);
     order_cache_invalidate_changes(inv->opts.cache, changes, n);
-    for (int i = 0; inv->opts.hot && i < n; i++)
-        hot_cache_invalidate(inv->opts.hot, changes[i].id);
+    drop_from_memory(inv, changes, n);
     if (pushed)
         metrics_observe_invalidation_lag_us((int64_t)clock_wall_us() - changed_at_us);
 }

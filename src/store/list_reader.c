@@ -17,11 +17,13 @@ typedef struct list_job {
     order_list_query query;
     list_lookup_done done;
     void *arg;
-    log_origin origin; /* the submitting request's id and trace */
+    log_origin origin;       /* the submitting request's id and trace */
+    hot_lists_ticket ticket; /* taken at submit, before Redis is read */
 } list_job;
 
 struct list_reader {
     order_cache *cache;
+    hot_lists *lists; /* NULL: no list pages in memory */
     test_hooks hooks;
     batch_queue queue;
     bg_thread thread;
@@ -62,8 +64,12 @@ static void lookup_batch(void *arg, batch_item **batch, int n)
         for (int i = 0; i < count; i++)
             json[i] = NULL;
     log_bind(NULL, 0);
-    for (int i = 0; i < count; i++)
-        answer((list_job *)batch[i], json[i], json[i] ? len[i] : 0);
+    for (int i = 0; i < count; i++) {
+        list_job *job = (list_job *)batch[i];
+        if (json[i] && r->lists)
+            hot_lists_put(r->lists, &job->query, json[i], len[i], job->ticket);
+        answer(job, json[i], json[i] ? len[i] : 0);
+    }
 }
 
 static void lookup_run(bg_thread *self, void *arg)
@@ -73,12 +79,13 @@ static void lookup_run(bg_thread *self, void *arg)
     batch_queue_consume(&r->queue, ORDER_CACHE_LIST_BATCH_MAX, lookup_batch, r);
 }
 
-list_reader *list_reader_create(order_cache *cache, test_hooks hooks)
+list_reader *list_reader_create(order_cache *cache, hot_lists *lists, test_hooks hooks)
 {
     list_reader *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->cache = cache;
+    r->lists = lists;
     r->hooks = hooks;
     batch_queue_init(&r->queue);
     if (bg_thread_start(&r->thread, "list-lookup", 1, lookup_run, r) != 0) {
@@ -113,6 +120,8 @@ int list_reader_submit(list_reader *r, const order_list_query *q, uint64_t deadl
         return -1;
     *job = (list_job){.link.deadline_ns = deadline_ns, .query = *q, .done = done, .arg = arg};
     log_origin_capture(&job->origin);
+    if (r->lists)
+        job->ticket = hot_lists_ticket_for(r->lists, q);
     if (!batch_queue_push(&r->queue, &job->link)) {
         free(job);
         return -1;

@@ -95,6 +95,9 @@ static void invalidate_changed(order_amender *am, amend_job **jobs, const order_
     if (am->opts.hot)
         for (int i = 0; i < changed; i++)
             hot_cache_invalidate(am->opts.hot, changes[i].id);
+    if (am->opts.hot_lists)
+        for (int i = 0; i < changed; i++)
+            hot_lists_invalidate_change(am->opts.hot_lists, &changes[i]);
 }
 
 /*
@@ -122,6 +125,9 @@ static void invalidate_unknown(order_amender *am, amend_job **jobs, int n)
         if (am->opts.hot)
             hot_cache_invalidate(am->opts.hot, a->id);
     }
+    /* the customer may be unknown, so every page may show the order */
+    if (am->opts.hot_lists)
+        hot_lists_flush(am->opts.hot_lists);
     invalidation_recheck_own(am->opts.feed);
 }
 

@@ -42,6 +42,7 @@ struct order_store {
     db_pool *db;
     order_cache *cache;            /* NULL: caching off */
     hot_cache *hot;                /* NULL: no in-process cache */
+    hot_lists *hot_lists;          /* NULL: no list pages in process memory */
     order_reader *reader;          /* GET /orders/:id, batched */
     list_reader *lists;            /* list pages from Redis, batched; NULL without Redis */
     order_writer *writer;          /* POST /orders: group commit */
@@ -71,6 +72,7 @@ order_store *order_store_create(const order_store_options *opts)
         return NULL;
     store->db = opts->db;
     store->hot = opts->cache ? opts->hot : NULL;
+    store->hot_lists = store->hot ? opts->hot_lists : NULL;
     atomic_init(&store->acquire_timeout_ms, opts->db_acquire_timeout_ms);
     if (opts->cache) {
         order_cache_options co = cache_lifetimes(opts);
@@ -87,13 +89,14 @@ order_store *order_store_create(const order_store_options *opts)
             .replay_window_ms = opts->feed_replay_window_ms,
             .cache = store->cache,
             .hot = store->hot,
+            .hot_lists = store->hot_lists,
             .hot_source = opts->hot_feed_source,
             .own_origin = db_pool_origin(opts->db),
         };
         store->feed = invalidation_start(&io);
         if (!store->feed)
             goto fail;
-        store->lists = list_reader_create(store->cache, opts->test_hooks);
+        store->lists = list_reader_create(store->cache, store->hot_lists, opts->test_hooks);
         if (!store->lists)
             goto fail;
     }
@@ -112,6 +115,7 @@ order_store *order_store_create(const order_store_options *opts)
     order_writer_options wo = {
         .db = opts->db,
         .cache = store->cache,
+        .hot_lists = store->hot_lists,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
         /*
          * One batch in flight, so the next fills while it commits; a
@@ -133,6 +137,7 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .hot = store->hot,
+        .hot_lists = store->hot_lists,
         .feed = store->feed,
         .test_hooks = opts->test_hooks,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
@@ -267,12 +272,17 @@ int order_store_list_lookup_async(order_store *store, const order_list_query *q,
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             bool fresh, char **json, size_t *len, const char **cache_status)
 {
+    hot_lists_ticket ticket = {0};
+    if (store->hot_lists)
+        ticket = hot_lists_ticket_for(store->hot_lists, q);
     char generation[24];
     order_cache_result looked =
         store->cache && !fresh ? order_cache_list_lookup(store->cache, q, json, len, generation)
                                : ORDER_CACHE_DOWN;
     if (looked == ORDER_CACHE_HIT) {
         *cache_status = CACHE_STATUS_HIT;
+        if (store->hot_lists)
+            hot_lists_put(store->hot_lists, q, *json, *len, ticket);
         return ORDERD_OK;
     }
     *cache_status = looked == ORDER_CACHE_MISS ? CACHE_STATUS_MISS : CACHE_STATUS_BYPASS;
@@ -281,6 +291,8 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
      * bumped it meanwhile, no later reader looks here */
     if (err == ORDERD_OK && looked == ORDER_CACHE_MISS && clock_now_ns() < deadline_ns)
         order_cache_list_fill(store->cache, q, generation, *json, *len);
+    if (err == ORDERD_OK && store->hot_lists)
+        hot_lists_put(store->hot_lists, q, *json, *len, ticket);
     return err;
 }
 

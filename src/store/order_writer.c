@@ -74,6 +74,21 @@ static void answer_timeout(batch_item *item)
     answer((write_job *)item, ORDERD_ERR_TIMEOUT, NULL);
 }
 
+/* After the Redis invalidation, before the answers: the pages in process
+ * memory that a new order of each customer belongs on (hot_lists.h). */
+static void drop_created_lists(order_writer *w, const order *created, int n)
+{
+    for (int i = 0; w->opts.hot_lists && i < n; i++) {
+        order_change c = {.op = ORDER_CHANGE_INSERT,
+                          .id = created[i].id,
+                          .version = created[i].version,
+                          .customer_id = created[i].customer_id,
+                          .has_new_status = true,
+                          .new_status = created[i].status};
+        hot_lists_invalidate_change(w->opts.hot_lists, &c);
+    }
+}
+
 /* Acquires a connection for a group that must end by deadline. */
 static db_conn *group_conn(order_writer *w, uint64_t deadline, orderd_err *err)
 {
@@ -116,6 +131,8 @@ static int write_group(void *ctx, batch_item **group, int n)
      * changes carry our db_pool_origin) */
     if (err == ORDERD_OK && w->opts.cache)
         order_cache_invalidate_created(w->opts.cache, rows, n);
+    if (err == ORDERD_OK)
+        drop_created_lists(w, rows, n);
     log_bind(NULL, 0);
     for (int i = 0; i < n; i++) {
         answer(jobs[i], err, err == ORDERD_OK ? &rows[i] : NULL);
@@ -161,6 +178,7 @@ static int write_keyed_group(void *ctx, batch_item **group, int n)
                 created[count++] = outs[i].row; /* borrowed */
         if (count > 0)
             order_cache_invalidate_created(w->opts.cache, created, count);
+        drop_created_lists(w, created, count);
     }
     log_bind(NULL, 0);
     int again = 0;

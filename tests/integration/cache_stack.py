@@ -28,13 +28,13 @@ def metrics(client):
 
 
 class CacheStack:
-    def __init__(self, env=None, redis=None, via_proxy=False):
+    def __init__(self, env=None, redis=None, via_proxy=False, subscriber_delay_s=0.0):
         self.admin = admin_url()
         self.db_url, self.db_name = create_database(self.admin)
         migrate(self.db_url)
         self.redis = redis or RedisInstance().start()
         # via_proxy: the daemons reach Redis through a TcpProxy the test can cut
-        self.proxy = TcpProxy(self.redis.port) if via_proxy else None
+        self.proxy = TcpProxy(self.redis.port, subscriber_delay_s) if via_proxy else None
         redis_url = self.proxy.url if self.proxy else self.redis.url
         base = {"ORDERD_DB_URL": self.db_url, "ORDERD_REDIS_URL": redis_url,
                 "ORDERD_REDIS_PROBE_INTERVAL_MS": "100", **(env or {})}
@@ -75,10 +75,12 @@ def wait_cache_up(daemon, timeout=10.0):
 class CacheTestCase(unittest.TestCase):
     stack_env = {}
     via_proxy = False
+    subscriber_delay_s = 0.0  # with via_proxy: TcpProxy's
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = CacheStack(env=cls.stack_env, via_proxy=cls.via_proxy)
+        cls.stack = CacheStack(env=cls.stack_env, via_proxy=cls.via_proxy,
+                               subscriber_delay_s=cls.subscriber_delay_s)
 
     @classmethod
     def tearDownClass(cls):

@@ -128,11 +128,19 @@ class TcpProxy:
     once, so nothing sent reaches the server — unlike SIGSTOP, where bytes
     already sent still run when the server wakes up.  The server keeps its
     data throughout.
+
+    subscriber_delay_s holds back what Redis sends on a connection that has
+    sent SUBSCRIBE (a daemon's invalidation subscriber), after the
+    subscription's own reply, by that long, so a
+    test can show what holds without client-tracking messages arriving in
+    time: they are neither on the daemon's socket (its gate sees nothing
+    pending) nor applied.
     """
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, subscriber_delay_s=0.0):
         import threading
         self.target_port = target_port
+        self.subscriber_delay_s = subscriber_delay_s
         self.port = free_port()
         self.cut = False
         self.lock = threading.Lock()
@@ -164,15 +172,26 @@ class TcpProxy:
                 continue
             with self.lock:
                 self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            subscriber = threading.Event()  # set once the client sent SUBSCRIBE
+            threading.Thread(target=self._pump, args=(client, upstream, subscriber, None),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, None, subscriber),
+                             daemon=True).start()
 
-    def _pump(self, src, dst):
+    def _pump(self, src, dst, marks=None, delayed_when=None):
+        import time
+        confirmed = False  # the SUBSCRIBE's own reply goes through at once
         try:
             while True:
                 data = src.recv(65536)
                 if not data or self.cut:
                     break
+                if marks is not None and b"SUBSCRIBE" in data.upper():
+                    marks.set()
+                if delayed_when is not None and delayed_when.is_set() and self.subscriber_delay_s:
+                    if confirmed:
+                        time.sleep(self.subscriber_delay_s)
+                    confirmed = True
                 dst.sendall(data)
         except OSError:
             pass

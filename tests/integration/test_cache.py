@@ -110,8 +110,9 @@ class ListBatches(CacheTestCase):
     waiting at that moment in one script call (list_reader.h).  The hook
     holds each batch 300 ms before it asks Redis, so the requests that
     arrive meanwhile share the next batch: each must still get its own
-    page, and a page a write changed must not come from the batch."""
-    stack_env = {"ORDERD_TEST_LIST_LOOKUP_DELAY_MS": "300"}
+    page, and a page a write changed must not come from the batch.  List
+    pages in process memory are off, or they would answer first."""
+    stack_env = {"ORDERD_TEST_LIST_LOOKUP_DELAY_MS": "300", "ORDERD_HOT_CACHE_LIST_MIB": "0"}
 
     def fetch_all(self, paths):
         def fetch(path):
@@ -167,6 +168,120 @@ class ListBatches(CacheTestCase):
             self.assertEqual(body, expected[path], path)
             if path != changed_path:
                 self.assertEqual(cache, "HIT", path)
+
+
+class HotListChecks:
+    """List pages in process memory (hot_lists.h): answered on the polling
+    thread once a page has been read, and dropped by every write that can
+    change them, whichever process makes it.  Mixed into a CacheTestCase."""
+
+    def memory_hits(self, client):
+        return metrics(client)["orderd_hot_list_hits_total"]
+
+    def held_in_memory(self, client, path, timeout=5.0):
+        """Reads path until an answer comes from memory (the echo of the
+        write that made the page can drop the first fill); that body."""
+        deadline = time.monotonic() + timeout
+        while True:
+            before = self.memory_hits(client)
+            resp = client.get(path)
+            self.assertEqual(resp.status, 200, resp)
+            if self.memory_hits(client) == before + 1:
+                self.assertEqual(resp.header("X-Cache"), "HIT")
+                return resp.body
+            self.assertLess(time.monotonic() - deadline, 0, f"{path} never came from memory")
+            time.sleep(0.01)
+
+    def fresh(self, client, path):
+        resp = client.get(path, headers={"Cache-Control": "no-cache"})
+        self.assertEqual(resp.status, 200, resp)
+        return resp.body
+
+    def test_a_page_read_again_comes_from_memory_with_postgres_bytes(self):
+        customer = new_customer_id()
+        self.create(customer_id=customer)
+        self.create(customer_id=customer)
+        path = f"/orders?customer_id={customer}&limit=5"
+        body = self.held_in_memory(self.ca, path)
+        self.assertEqual(body, self.fresh(self.ca, path))
+        before = self.memory_hits(self.ca)
+        for _ in range(5):
+            resp = self.ca.get(path)
+            self.assertEqual(resp.body, body)
+            self.assertEqual(resp.header("Content-Type"), "application/json")
+            self.assertEqual(resp.header("Vary"), "Accept")
+        self.assertEqual(self.memory_hits(self.ca) - before, 5)
+        packed = self.ca.get(path, headers={"Accept": "application/msgpack"})
+        self.assertEqual((packed.status, packed.header("Content-Type")), (200, "application/msgpack"))
+        self.assertEqual(self.memory_hits(self.ca) - before, 6)
+        gauges = metrics(self.ca)
+        self.assertGreater(gauges["orderd_hot_list_pages"], 0)
+        self.assertGreater(gauges["orderd_hot_list_bytes"], len(body))
+
+    def check_every_write_moves_the_pages(self, writer, reader):
+        customer = new_customer_id()
+        first = self.create(client=writer, customer_id=customer)
+        paths = [f"/orders?customer_id={customer}&limit=5",
+                 f"/orders?customer_id={customer}&status=paid&limit=5",
+                 "/orders?status=pending&limit=3", "/orders?limit=2"]
+
+        def each_write_is_read_at_once(write, label):
+            for path in paths:
+                self.held_in_memory(reader, path)
+            resp = write()
+            self.assertIn(resp.status, (200, 201, 204), resp)
+            for path in paths:
+                seen = reader.get(path).body  # at once: the writer has answered
+                self.assertEqual(seen, self.fresh(reader, path), f"{label}: {path}")
+
+        created = {}
+
+        def post():
+            resp = writer.post("/orders", json_body={"customer_id": customer, "total": "3.00"})
+            created.update(resp.json())
+            return resp
+
+        each_write_is_read_at_once(post, "POST")
+        each_write_is_read_at_once(
+            lambda: writer.patch(f"/orders/{first['id']}", json_body={"status": "paid"}), "PATCH")
+        each_write_is_read_at_once(lambda: writer.delete(f"/orders/{created['id']}"), "DELETE")
+
+    def test_a_write_of_this_process_moves_its_pages(self):
+        self.check_every_write_moves_the_pages(self.ca, self.ca)
+
+    def test_a_write_of_the_other_process_moves_the_pages_here(self):
+        self.check_every_write_moves_the_pages(self.cb, self.ca)
+
+
+class HotLists(HotListChecks, CacheTestCase):
+    def test_a_generation_bumped_in_redis_drops_the_page(self):
+        # what another writer's invalidation, or an operator, does to Redis:
+        # client tracking of "gen:" keys brings it to process memory.  (Not
+        # in HotListsLateTracking: there every late message closes the gate
+        # a moment, and a read then asks Redis, which knows the new
+        # generation, so the page would drop without the tracking of it.)
+        customer = new_customer_id()
+        self.create(customer_id=customer)
+        path = f"/orders?customer_id={customer}&limit=5"
+        self.held_in_memory(self.ca, path)
+        self.stack.redis.command("INCR", f"gen:customer:{customer}")
+        deadline = time.monotonic() + 2.0
+        while True:
+            before = self.memory_hits(self.ca)
+            self.assertEqual(self.ca.get(path).status, 200)
+            if self.memory_hits(self.ca) == before:
+                break  # no longer from memory
+            self.assertLess(time.monotonic(), deadline, "the page outlived its generation")
+            time.sleep(0.01)
+
+
+class HotListsLateTracking(HotListChecks, CacheTestCase):
+    """The same, with every client-tracking message held back 400 ms: then
+    a write of this process is covered only by its own invalidation of its
+    pages (its change feed leaves its own changes to it), and one of the
+    other process by the change feed."""
+    via_proxy = True
+    subscriber_delay_s = 0.4
 
 
 class Stampede(CacheTestCase):

@@ -484,7 +484,7 @@ static void test_print_config(void **state)
                           "s3cr3t-key=="),
                      0);
     text = capture(print_config_to, &g_cfg);
-    assert_int_equal(count_lines(text), 46);
+    assert_int_equal(count_lines(text), 47);
     assert_true(strncmp(text, "listen = [::1]:81\nthreads = ", 28) == 0);
     assert_non_null(strstr(text, "\ndb_url = postgres://app:****@db/orders\n"));
     assert_non_null(strstr(text, "\nredis_url = redis://:****@cache:6379/0\n"));
@@ -564,7 +564,7 @@ static void test_sample_file_matches_defaults(void **state)
     free(line);
     fclose(in);
     fclose(f);
-    assert_int_equal(keys, 46);
+    assert_int_equal(keys, 47);
 
     assert_int_equal(load_args(NULL), 0);
     defaults = g_cfg;

@@ -77,6 +77,7 @@ typedef struct orderd_config {
     int cache_lookup_min_hit_pct;
     int hot_cache_entries;
     int hot_cache_max_age_ms;
+    int hot_cache_list_mib;
     int invalidation_sync_interval_ms;
 
     /* authentication and rate limits (src/auth/) */

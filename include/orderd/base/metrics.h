@@ -126,6 +126,8 @@ typedef enum metric_id {
     METRIC_HOT_CACHE_HITS,               /* answered from process memory */
     METRIC_HOT_CACHE_EVICTIONS_CAPACITY, /* the oldest entry made room for a new one */
     METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */
+    METRIC_HOT_LIST_HITS,                /* a list page answered from process memory */
+    METRIC_HOT_LIST_EVICTIONS,           /* the oldest list page made room for a new one */
     METRIC_DB_ACQUIRE_TIMEOUTS,          /* no pool connection came free in time */
     METRIC_REDIS_BREAKER_OPENED,         /* breaker transitions closed -> open */
     METRIC_REDIS_BREAKER_CLOSED,         /* breaker transitions open -> closed */
@@ -182,6 +184,7 @@ typedef struct metrics_gauges {
     int db_waiting; /* threads waiting in acquire */
     int db_size;    /* the pool's connections */
     uint64_t hot_entries;
+    uint64_t hot_list_pages, hot_list_bytes;
     int invalidation_state; /* change feed: 0 down, 1 catching up, 2 caught up, -1 none */
 } metrics_gauges;
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "orderd/domain/order.h"
+#include "orderd/domain/order_change.h"
 
 typedef enum cache_entry_kind {
     CACHE_ENTRY_PRESENT = 'P',
@@ -52,6 +53,16 @@ size_t cache_key_order(int64_t id, char out[48]);
 size_t cache_key_gen_all(char out[48]);
 size_t cache_key_gen_customer(int64_t customer_id, char out[48]);
 size_t cache_key_gen_status(order_status status, char out[48]);
+
+/* The most generations one change can bump (cache_change_gen_keys). */
+#define CACHE_CHANGE_GENS_MAX 5
+
+/*
+ * Every list generation a change can move an order into or out of:
+ * gen:all, its customers' (new and old) and its statuses' (old and new),
+ * each once.  Returns how many went into out.
+ */
+int cache_change_gen_keys(const order_change *c, char out[CACHE_CHANGE_GENS_MAX][48]);
 
 /*
  * The generation key a list query depends on (the narrowest one that

@@ -108,6 +108,17 @@ void hot_cache_set_online(hot_cache *hc, int source_index, bool online, int fd);
 /* A source brackets reading and applying a batch with busy true/false. */
 void hot_cache_set_busy(hot_cache *hc, int source_index, bool busy);
 
+/* ---- for hot_lists.h, which serves list pages under the same rules ---- */
+
+/* Online, and no invalidation pending on any source (rules 2 and 3): what
+ * a hit must see after its lookup.  One poll(), no lock. */
+bool hot_cache_gate_open(hot_cache *hc);
+/* How many flushes there have been: a flush (or going offline) drops
+ * every list page filled before it too. */
+uint64_t hot_cache_flushes(hot_cache *hc);
+/* The live maximum age (hot_cache_set_max_age). */
+int64_t hot_cache_max_age_ms(hot_cache *hc);
+
 /* Entries held, for /metrics (hits and evictions are base/metrics.h counters). */
 size_t hot_cache_size(hot_cache *hc);
 

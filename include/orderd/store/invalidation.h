@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "orderd/cache/hot_cache.h"
+#include "orderd/cache/hot_lists.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/db/change_feed.h"
 
@@ -30,6 +31,7 @@ typedef struct invalidation_options {
     int64_t replay_window_ms; /* longest life of any cached entry, and some */
     order_cache *cache;       /* borrowed; not NULL */
     hot_cache *hot;           /* borrowed; NULL = no hot cache */
+    hot_lists *hot_lists;     /* borrowed; list pages beside it; NULL = none */
     int hot_source;           /* the feed's source index in hot */
     const char *own_origin;   /* this process's writes (db_pool_origin): not applied twice */
 } invalidation_options;

@@ -14,6 +14,9 @@
  * for the generation its fill is filed under, so a miss here decides
  * nothing.  The answers are the ones order_cache_list_lookup gives: the
  * same keys and the same read, one script per batch instead of per page.
+ *
+ * With list pages in process memory (hot_lists.h), a page Redis held is
+ * put there too, under a ticket taken when it was submitted.
  */
 #ifndef ORDERD_LIST_READER_H
 #define ORDERD_LIST_READER_H
@@ -22,6 +25,7 @@
 #include <stdint.h>
 
 #include "orderd/base/test_hooks.h"
+#include "orderd/cache/hot_lists.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/domain/order.h"
 
@@ -35,9 +39,10 @@ typedef struct list_reader list_reader;
  */
 typedef void (*list_lookup_done)(void *arg, char *json, size_t len);
 
-/* Starts the thread; cache is borrowed; hooks: list_lookup_delay_ms
- * (TEST ONLY).  NULL when out of memory or it cannot start. */
-list_reader *list_reader_create(order_cache *cache, test_hooks hooks);
+/* Starts the thread; cache and lists (NULL: none) are borrowed; hooks:
+ * list_lookup_delay_ms (TEST ONLY).  NULL when out of memory or it cannot
+ * start. */
+list_reader *list_reader_create(order_cache *cache, hot_lists *lists, test_hooks hooks);
 /* Answers everything still queued (as Redis says) and stops the thread;
  * later submits fail.  Idempotent; NULL-safe. */
 void list_reader_stop(list_reader *r);

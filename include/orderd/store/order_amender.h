@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "orderd/cache/hot_cache.h"
+#include "orderd/cache/hot_lists.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/db/db_pool.h"
 #include "orderd/db/order_db.h"
@@ -37,10 +38,11 @@
 typedef struct order_amender order_amender;
 
 typedef struct order_amender_options {
-    db_pool *db;        /* borrowed */
-    order_cache *cache; /* borrowed; NULL = no Redis */
-    hot_cache *hot;     /* borrowed; NULL = no in-process cache */
-    invalidation *feed; /* borrowed; NULL = no change feed (caching off) */
+    db_pool *db;          /* borrowed */
+    order_cache *cache;   /* borrowed; NULL = no Redis */
+    hot_cache *hot;       /* borrowed; NULL = no in-process cache */
+    hot_lists *hot_lists; /* borrowed; list pages beside it; NULL = none */
+    invalidation *feed;   /* borrowed; NULL = no change feed (caching off) */
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;

@@ -33,6 +33,7 @@
 #include "orderd/base/error.h"
 #include "orderd/base/test_hooks.h"
 #include "orderd/cache/hot_cache.h"
+#include "orderd/cache/hot_lists.h"
 #include "orderd/domain/order.h"
 #include "orderd/store/list_reader.h"
 #include "orderd/store/order_doc.h"
@@ -42,6 +43,7 @@ typedef struct order_store_options {
     int db_acquire_timeout_ms; /* longest wait for a pool connection (then 503) */
     redis_client *cache;       /* borrowed; NULL = caching off */
     hot_cache *hot;            /* borrowed; NULL = no in-process cache */
+    hot_lists *hot_lists;      /* borrowed; list pages beside hot; NULL = none */
     int64_t ttl_ms;            /* present entries, before jitter */
     int jitter_pct;            /* +/- percent on ttl_ms */
     int64_t negative_ttl_ms;   /* "no such order" entries */
@@ -121,7 +123,8 @@ int order_store_list_lookup_async(order_store *store, const order_list_query *q,
 
 /* Renders {"data":[...],"next_cursor":...} into a malloc'd *json:
  * Redis's page, else PostgreSQL's (then filled into Redis).
- * fresh: from PostgreSQL, not from the list cache. */
+ * fresh: from PostgreSQL, not from the list cache.  Either way the page
+ * is put into process memory (hot_lists), under a ticket taken first. */
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             bool fresh, char **json, size_t *len, const char **cache_status);
 

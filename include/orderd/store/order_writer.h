@@ -25,14 +25,16 @@
 
 #include "orderd/db/db_pool.h"
 #include "orderd/domain/order.h"
+#include "orderd/cache/hot_lists.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/store/order_doc.h"
 
 typedef struct order_writer order_writer;
 
 typedef struct order_writer_options {
-    db_pool *db;        /* borrowed */
-    order_cache *cache; /* borrowed; NULL = no Redis */
+    db_pool *db;          /* borrowed */
+    order_cache *cache;   /* borrowed; NULL = no Redis */
+    hot_lists *hot_lists; /* borrowed; list pages in process memory; NULL = none */
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;
