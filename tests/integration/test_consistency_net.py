@@ -23,6 +23,11 @@ read the contract does not allow:
   6 no-cache   in every round of every scenario, a GET with
                Cache-Control: no-cache (or max-age=0): never stale.
 
+Every read of an order is followed by a read of its customer's list page
+(net_probe.py), held to the same bound and counted in the same stale
+reads; the line prints the list's own counts (list_reads, list_stale,
+list_lag_ms_p50/p99, list_primed) beside them.
+
     ORDERD_BIN=build/orderd python3 -u tests/integration/test_consistency_net.py [-k distance]
 """
 
@@ -140,6 +145,12 @@ class NetCase(unittest.TestCase):
         self.assertEqual(tally.nocache_stale, 0, "no-cache GETs served stale")
         self.assertGreaterEqual(tally.rounds, min_rounds, "too few rounds to mean anything")
 
+    def assert_lists_cached(self, tally, who):
+        """The list reads meant something: the pages were cached before
+        the writes (the rounds also prove they were read fresh after)."""
+        self.assertGreater(tally.list_reads, 0)
+        self.assertGreaterEqual(tally.list_primed, tally.list_primable // 2, f"{who} rarely had the list page cached")
+
 
 class SteadyNetwork(NetCase):
     def test_1_distance_stale_only_within_the_bound(self):
@@ -158,6 +169,7 @@ class SteadyNetwork(NetCase):
         self.report(p.tally, rtt_ms_a_redis=f"{rtt_a:.2f}", rtt_ms_b_redis=f"{rtt_b:.2f}")
         self.assert_within_bound(p.tally, min_rounds)
         self.assertGreaterEqual(p.tally.primed, p.tally.primable // 2, "b rarely had the order cached")
+        self.assert_lists_cached(p.tally, "b")
 
     def test_3_partition_from_redis(self):
         lab = self.stack.lab
@@ -191,6 +203,7 @@ class SteadyNetwork(NetCase):
                     after_heal_nocache_stale=healed.nocache_stale, after_heal_errors=healed.errors)
         self.assert_within_bound(p.tally, min_rounds)
         self.assertGreaterEqual(p.tally.primed, p.tally.primable // 2, "b rarely had the order cached")
+        self.assert_lists_cached(p.tally, "b")
         self.assertEqual((len(healed.stale_ages), healed.nocache_stale), (0, 0),
                          "after healing, a replica served an old version")
         self.assertGreater(healed.reads, 0)
@@ -210,6 +223,7 @@ class SteadyNetwork(NetCase):
         self.report(p.tally)
         self.assert_within_bound(p.tally, min_rounds)
         self.assertGreaterEqual(p.tally.primed, p.tally.primable // 2, "the replicas rarely had the order cached")
+        self.assert_lists_cached(p.tally, "the replicas")
 
 
 class StartUp(NetCase):
@@ -241,6 +255,7 @@ class StartUp(NetCase):
                 writer, reader = ("a", "b") if i % 2 == 0 else ("b", "a")
                 if parked is not None:
                     parked_probe.read(reader, parked)
+                    parked_probe.read(reader, parked, view="list")
                 state = p.api_round(state, writer, reader, probe_for(i // 2))
                 i += 1
             if parked is None or parked.gone:
@@ -255,7 +270,8 @@ class StartUp(NetCase):
         parked = parked_probe.tally
         self.report(p.tally, cycles=cycles, sql_writes_while_down=down_writes,
                     ready_ms_max=f"{max(ready_ms):.0f}", parked_reads=parked.reads,
-                    parked_stale=len(parked.stale_ages), parked_errors=parked.errors)
+                    parked_list_reads=parked.list_reads, parked_stale=len(parked.stale_ages),
+                    parked_list_stale=parked.list_stale, parked_errors=parked.errors)
         self.assertEqual(len(parked.stale_ages), 0,
                          f"a change made while no replica ran was served stale after /readyz said 200: "
                          f"{'; '.join(parked.stale_samples)}")
