@@ -218,6 +218,11 @@ class HotListChecks:
         self.assertGreater(gauges["orderd_hot_list_pages"], 0)
         self.assertGreater(gauges["orderd_hot_list_bytes"], len(body))
 
+    # None: another process's write is seen at once, as client tracking
+    # delivers it before Redis answers the writer; otherwise the seconds
+    # the contract allows (docs/CONSISTENCY.md: 100 ms)
+    other_process_bound_s = None
+
     def check_every_write_moves_the_pages(self, writer, reader):
         customer = new_customer_id()
         first = self.create(client=writer, customer_id=customer)
@@ -229,10 +234,20 @@ class HotListChecks:
             for path in paths:
                 self.held_in_memory(reader, path)
             resp = write()
+            answered = time.monotonic()
             self.assertIn(resp.status, (200, 201, 204), resp)
+            bound = self.other_process_bound_s if writer is not reader else None
             for path in paths:
-                seen = reader.get(path).body  # at once: the writer has answered
-                self.assertEqual(seen, self.fresh(reader, path), f"{label}: {path}")
+                if bound is None:
+                    seen = reader.get(path).body  # at once: the writer has answered
+                    self.assertEqual(seen, self.fresh(reader, path), f"{label}: {path}")
+                    continue
+                # the writer's no-cache read leaves the reader's memory alone
+                expected = self.fresh(writer, path)
+                while reader.get(path).body != expected:
+                    self.assertLess(time.monotonic() - answered, bound,
+                                    f"{label}: {path} stale beyond {bound * 1000:g} ms")
+                    time.sleep(0.002)
 
         created = {}
 
@@ -279,9 +294,13 @@ class HotListsLateTracking(HotListChecks, CacheTestCase):
     """The same, with every client-tracking message held back 400 ms: then
     a write of this process is covered only by its own invalidation of its
     pages (its change feed leaves its own changes to it), and one of the
-    other process by the change feed."""
+    other process by the change feed.  The feed's notification races the
+    writer's answer (PostgreSQL sends both at commit), so the other
+    process's writes are held to the contract's bound, not "at once"; 400
+    ms of tracking delay is beyond it, so a feed that missed them fails."""
     via_proxy = True
     subscriber_delay_s = 0.4
+    other_process_bound_s = 0.1
 
 
 class Stampede(CacheTestCase):
