@@ -641,8 +641,10 @@ static void list_on_worker(void *ctx, request *req)
         return; /* cannot happen: it passed on the polling thread */
     char *json = NULL;
     size_t len = 0;
-    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, req->no_cache, &json, &len,
-                                      &req->reply.cache);
+    /* the generation the list reader saw when it missed, if it did */
+    const char *generation = req->handler_note[0] ? req->handler_note : NULL;
+    orderd_err err = order_store_list(a->store, &q, req->deadline_ns, req->no_cache, generation,
+                                      &json, &len, &req->reply.cache);
     if (err != ORDERD_OK) {
         reply_store_error(req, err);
         return;
@@ -650,11 +652,14 @@ static void list_on_worker(void *ctx, request *req)
     reply_list(req, r, json, len);
 }
 
-/* On the list reader's thread: a page Redis held, or NULL to read it on a worker. */
-static void list_looked_up(void *arg, char *json, size_t len)
+/* On the list reader's thread: a page Redis held, or NULL to read it on a
+ * worker (under the generation Redis gave, when it gave one). */
+static void list_looked_up(void *arg, char *json, size_t len, const char *generation)
 {
     request *req = arg;
     if (!json) {
+        if (generation)
+            snprintf(req->handler_note, sizeof req->handler_note, "%s", generation);
         request_continue_on_worker(req, list_on_worker);
         return;
     }

@@ -45,14 +45,24 @@ static const char list_get_script[] =
     "return {g, redis.call('GET', 'list:' .. KEYS[1] .. ':' .. g .. ':' .. ARGV[1])}\n";
 
 /* The same for a batch: KEYS[i] generation key, ARGV[i] its list's
- * suffix -> one value per list, false (nil) where no page is cached. */
+ * suffix -> {generation, value} per list, flattened; the value is false
+ * (nil) where no page is cached. */
 static const char list_get_many_script[] =
     "local out = {}\n"
     "for i = 1, #KEYS do\n"
     "  local g = redis.call('GET', KEYS[i]) or '0'\n"
-    "  out[i] = redis.call('GET', 'list:' .. KEYS[i] .. ':' .. g .. ':' .. ARGV[i])\n"
+    "  out[2 * i - 1] = g\n"
+    "  out[2 * i] = redis.call('GET', 'list:' .. KEYS[i] .. ':' .. g .. ':' .. ARGV[i])\n"
     "end\n"
     "return out\n";
+
+/* KEYS[i] a list page's key; ARGV[2i-1] the page, ARGV[2i] its TTL in ms.
+ * One round trip for every page a batch of misses read. */
+static const char list_fill_many_script[] =
+    "for i = 1, #KEYS do\n"
+    "  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])\n"
+    "end\n"
+    "return #KEYS\n";
 
 /*
  * Fills a loader batch in one round trip.  A present order is set unless
@@ -173,8 +183,8 @@ typedef struct ttls {
 struct order_cache {
     order_cache_options opts; /* the redis client and the test hooks */
     ttls live;
-    int invalidate_id, list_get_id, list_get_many_id, unsafe_invalidate_id, fill_many_id,
-        invalidate_created_id, invalidate_changes_id;
+    int invalidate_id, list_get_id, list_get_many_id, list_fill_many_id, unsafe_invalidate_id,
+        fill_many_id, invalidate_created_id, invalidate_changes_id;
     /* entries may be read and filled only while every change that could
      * have made them stale is known to have been applied (set_trusted) */
     atomic_bool trusted;
@@ -191,13 +201,14 @@ order_cache *order_cache_create(const order_cache_options *opts)
     oc->invalidate_id = redis_client_script_add(opts->redis, invalidate_script);
     oc->list_get_id = redis_client_script_add(opts->redis, list_get_script);
     oc->list_get_many_id = redis_client_script_add(opts->redis, list_get_many_script);
+    oc->list_fill_many_id = redis_client_script_add(opts->redis, list_fill_many_script);
     oc->unsafe_invalidate_id = redis_client_script_add(opts->redis, unsafe_invalidate_script);
     oc->fill_many_id = redis_client_script_add(opts->redis, fill_many_script);
     oc->invalidate_created_id = redis_client_script_add(opts->redis, invalidate_created_script);
     oc->invalidate_changes_id = redis_client_script_add(opts->redis, invalidate_changes_script);
     if (oc->invalidate_id < 0 || oc->list_get_id < 0 || oc->list_get_many_id < 0 ||
-        oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0 || oc->invalidate_created_id < 0 ||
-        oc->invalidate_changes_id < 0) {
+        oc->list_fill_many_id < 0 || oc->unsafe_invalidate_id < 0 || oc->fill_many_id < 0 ||
+        oc->invalidate_created_id < 0 || oc->invalidate_changes_id < 0) {
         free(oc);
         return NULL;
     }
@@ -579,8 +590,13 @@ order_cache_result order_cache_list_lookup(order_cache *oc, const order_list_que
 }
 
 bool order_cache_list_lookup_many(order_cache *oc, const order_list_query *const *queries, int n,
-                                  char **json, size_t *len)
+                                  char **json, size_t *len, char (*generation)[24])
 {
+    for (int i = 0; i < n; i++) {
+        json[i] = NULL;
+        len[i] = 0;
+        generation[i][0] = '\0';
+    }
     if (n < 1 || n > ORDER_CACHE_LIST_BATCH_MAX || !atomic_load(&oc->trusted))
         return false;
     char gen_keys[ORDER_CACHE_LIST_BATCH_MAX][48], suffixes[ORDER_CACHE_LIST_BATCH_MAX][160];
@@ -595,20 +611,24 @@ bool order_cache_list_lookup_many(order_cache *oc, const order_list_query *const
     if (redis_client_eval(oc->opts.redis, oc->list_get_many_id, n, 2 * n, argv, NULL, &reply) !=
         REDIS_RC_OK)
         return false;
-    bool ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n;
-    for (int i = 0; i < n; i++) {
-        json[i] = NULL;
-        len[i] = 0;
-        redisReply *value = ok ? reply->element[i] : NULL;
-        if (!value || value->type != REDIS_REPLY_STRING)
-            continue;
-        json[i] = malloc(value->len + 1);
-        if (!json[i])
-            continue; /* read from PostgreSQL instead */
-        memcpy(json[i], value->str, value->len);
-        json[i][value->len] = '\0';
-        len[i] = value->len;
-        metric_inc(METRIC_LIST_CACHE_HITS);
+    bool ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 * (size_t)n;
+    for (int i = 0; ok && i < n; i++) {
+        redisReply *gen = reply->element[2 * i], *value = reply->element[2 * i + 1];
+        if (gen->type != REDIS_REPLY_STRING || gen->len >= 24)
+            continue; /* no generation: the worker asks again */
+        if (value->type == REDIS_REPLY_STRING) {
+            json[i] = malloc(value->len + 1);
+            if (!json[i])
+                continue; /* read from PostgreSQL instead (asking again) */
+            memcpy(json[i], value->str, value->len);
+            json[i][value->len] = '\0';
+            len[i] = value->len;
+            metric_inc(METRIC_LIST_CACHE_HITS);
+        } else {
+            metric_inc(METRIC_LIST_CACHE_MISSES);
+        }
+        memcpy(generation[i], gen->str, gen->len);
+        generation[i][gen->len] = '\0';
     }
     if (reply)
         freeReplyObject(reply);
@@ -624,4 +644,28 @@ void order_cache_list_fill(order_cache *oc, const order_list_query *q, const cha
     snprintf(key, sizeof key, "list:%s:%s:%s", gen_key, generation, suffix);
     int64_t ttl = cache_ttl_jitter(LIVE(oc, list_ttl_ms), LIVE(oc, jitter_pct), random_unit());
     redis_client_set(oc->opts.redis, key, json, len, ttl, false);
+}
+
+void order_cache_list_fill_many(order_cache *oc, const order_cache_list_fill_item *items, int n)
+{
+    if (n < 1 || n > ORDER_CACHE_LIST_BATCH_MAX || !atomic_load(&oc->trusted))
+        return;
+    char keys[ORDER_CACHE_LIST_BATCH_MAX][256], page_ttls[ORDER_CACHE_LIST_BATCH_MAX][24];
+    const char *argv[3 * ORDER_CACHE_LIST_BATCH_MAX];
+    size_t argvlen[3 * ORDER_CACHE_LIST_BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        char gen_key[48], suffix[160];
+        cache_list_gen_key(items[i].query, gen_key);
+        cache_list_suffix(items[i].query, suffix);
+        snprintf(keys[i], sizeof keys[i], "list:%s:%s:%s", gen_key, items[i].generation, suffix);
+        int64_t ttl = cache_ttl_jitter(LIVE(oc, list_ttl_ms), LIVE(oc, jitter_pct), random_unit());
+        snprintf(page_ttls[i], sizeof page_ttls[i], "%" PRId64, ttl);
+        argv[i] = keys[i];
+        argvlen[i] = strlen(keys[i]);
+        argv[n + 2 * i] = items[i].json;
+        argvlen[n + 2 * i] = items[i].len;
+        argv[n + 2 * i + 1] = page_ttls[i];
+        argvlen[n + 2 * i + 1] = strlen(page_ttls[i]);
+    }
+    redis_client_eval(oc->opts.redis, oc->list_fill_many_id, n, 3 * n, argv, argvlen, NULL);
 }

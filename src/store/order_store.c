@@ -270,15 +270,21 @@ int order_store_list_lookup_async(order_store *store, const order_list_query *q,
 }
 
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                            bool fresh, char **json, size_t *len, const char **cache_status)
+                            bool fresh, const char *known_generation, char **json, size_t *len,
+                            const char **cache_status)
 {
     hot_lists_ticket ticket = {0};
     if (store->hot_lists)
         ticket = hot_lists_ticket_for(store->hot_lists, q);
-    char generation[24];
-    order_cache_result looked =
-        store->cache && !fresh ? order_cache_list_lookup(store->cache, q, json, len, generation)
-                               : ORDER_CACHE_DOWN;
+    char generation[24] = "";
+    order_cache_result looked = ORDER_CACHE_DOWN;
+    if (store->cache && !fresh && known_generation) {
+        /* the list reader missed it a moment ago: don't ask again */
+        snprintf(generation, sizeof generation, "%s", known_generation);
+        looked = ORDER_CACHE_MISS;
+    } else if (store->cache && !fresh) {
+        looked = order_cache_list_lookup(store->cache, q, json, len, generation);
+    }
     if (looked == ORDER_CACHE_HIT) {
         *cache_status = CACHE_STATUS_HIT;
         if (store->hot_lists)
@@ -287,12 +293,15 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
     }
     *cache_status = looked == ORDER_CACHE_MISS ? CACHE_STATUS_MISS : CACHE_STATUS_BYPASS;
     orderd_err err = list_from_db(store, q, deadline_ns, json, len);
-    /* filed under the generation read before PostgreSQL: if a write
-     * bumped it meanwhile, no later reader looks here */
-    if (err == ORDERD_OK && looked == ORDER_CACHE_MISS && clock_now_ns() < deadline_ns)
-        order_cache_list_fill(store->cache, q, generation, *json, *len);
     if (err == ORDERD_OK && store->hot_lists)
         hot_lists_put(store->hot_lists, q, *json, *len, ticket);
+    /* filed under the generation read before PostgreSQL: if a write
+     * bumped it meanwhile, no later reader looks here.  The list reader
+     * fills it after this answer went out; without it, here. */
+    if (err == ORDERD_OK && looked == ORDER_CACHE_MISS && clock_now_ns() < deadline_ns &&
+        (!store->lists ||
+         list_reader_fill(store->lists, q, generation, *json, *len, deadline_ns) != 0))
+        order_cache_list_fill(store->cache, q, generation, *json, *len);
     return err;
 }
 

@@ -115,3 +115,19 @@ class CacheTestCase(unittest.TestCase):
             if time.monotonic() > deadline:
                 self.fail(f"order:{order_id} is {value!r} after {timeout} s, not {prefix}...")
             time.sleep(0.002)
+
+    def wait_list_filled(self, body, customer="", status="", limit=20, timeout=5.0):
+        """Waits until Redis holds body as the page of that list (first
+        page).  A list page read from PostgreSQL is answered before the
+        list reader fills it (list_reader.h), so a test that then reads
+        it through the other process first waits; it fails if none lands."""
+        pattern = f"list:*:c={customer};s={status};l={limit};k="
+        deadline = time.monotonic() + timeout
+        while True:
+            for key in self.stack.redis.command("KEYS", pattern) or []:
+                value = self.stack.redis.command("GET", key)
+                if isinstance(value, str) and value.encode() == body:
+                    return key
+            if time.monotonic() > deadline:
+                self.fail(f"no {pattern} holds the page after {timeout} s")
+            time.sleep(0.002)

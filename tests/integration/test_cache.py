@@ -75,11 +75,12 @@ class ReadThrough(CacheTestCase):
         self.create(customer_id=customer)
         path = f"/orders?customer_id={customer}&limit=5"
         first = self.ca.get(path)
+        self.wait_list_filled(first.body, customer=customer, limit=5)
         second = self.cb.get(path)
         self.assertEqual((first.header("X-Cache"), second.header("X-Cache")), ("MISS", "HIT"))
         self.assertEqual(first.body, second.body)
         status_path = "/orders?status=pending&limit=3"
-        self.ca.get(status_path)
+        self.wait_list_filled(self.ca.get(status_path).body, status="pending", limit=3)
         self.assertEqual(self.cb.get(status_path).header("X-Cache"), "HIT")
 
         newer = self.create(client=self.cb, customer_id=customer)
@@ -138,8 +139,10 @@ class ListBatches(CacheTestCase):
             # pages of different lengths, so a page given to the wrong request shows
             orders[customer] = [self.create(customer_id=customer) for _ in range(i % 3 + 1)]
         paths = [f"/orders?customer_id={c}&limit=5" for c in customers]
-        for path in paths:
-            self.assertEqual(self.ca.get(path).header("X-Cache"), "MISS")  # fills Redis
+        for customer, path in zip(customers, paths):
+            resp = self.ca.get(path)
+            self.assertEqual(resp.header("X-Cache"), "MISS")
+            self.wait_list_filled(resp.body, customer=customer, limit=5)
         expected = {path: self.from_postgres(path) for path in paths}
 
         asked = paths * 4  # 64 requests, 4 a page

@@ -127,14 +127,28 @@ void order_cache_list_fill(order_cache *oc, const order_list_query *q, const cha
 /*
  * n list pages in one script call (the same read as order_cache_list_lookup
  * for each): json[i] (malloc'd, *len[i]) for each page cached, NULL for
- * the others.  Counts only the hits: a page that missed is asked again,
- * with order_cache_list_lookup, by whoever reads it from PostgreSQL, and
- * is counted there.  false (nothing filled) when Redis is down or not
- * trusted; n must be at most ORDER_CACHE_LIST_BATCH_MAX.
+ * the others; generation[i] the generation each page was looked up under,
+ * for order_cache_list_fill(_many) after PostgreSQL, or "" where Redis did
+ * not say (then a reader asks again).  Counts the hits and the misses it
+ * knows the generation of.  false (nothing filled) when Redis is down or
+ * not trusted; n must be at most ORDER_CACHE_LIST_BATCH_MAX.
  */
 #define ORDER_CACHE_LIST_BATCH_MAX 64
 bool order_cache_list_lookup_many(order_cache *oc, const order_list_query *const *queries, int n,
-                                  char **json, size_t *len);
+                                  char **json, size_t *len, char (*generation)[24]);
+
+/* One page read from PostgreSQL, to be filed under the generation its
+ * lookup saw (everything borrowed). */
+typedef struct order_cache_list_fill_item {
+    const order_list_query *query;
+    const char *generation;
+    const char *json;
+    size_t len;
+} order_cache_list_fill_item;
+
+/* order_cache_list_fill for n pages (at most ORDER_CACHE_LIST_BATCH_MAX)
+ * in one script call; nothing while Redis is not trusted. */
+void order_cache_list_fill_many(order_cache *oc, const order_cache_list_fill_item *items, int n);
 
 /*
  * Changes PostgreSQL published (db/change_feed.h), from any writer: one

@@ -106,6 +106,10 @@ struct request {
     /* what the gate (server.h) learned about the caller, for the
      * handlers; the http layer never reads it */
     _Alignas(8) unsigned char gate_state[48];
+    /* a short text a handler's polling-thread part leaves for the part it
+     * hands to a worker (request_continue_on_worker); "" until then, and
+     * the http layer never reads it */
+    char handler_note[32];
 
     char *body; /* owned, NUL-terminated, body_len bytes */
     size_t body_len;

@@ -10,10 +10,16 @@
  *
  * A page Redis does not hold (or every page, while Redis is down) goes
  * back to its caller as a miss, to be read from PostgreSQL as before,
- * on an I/O worker (order_store_list): that read asks Redis once more,
- * for the generation its fill is filed under, so a miss here decides
- * nothing.  The answers are the ones order_cache_list_lookup gives: the
- * same keys and the same read, one script per batch instead of per page.
+ * on an I/O worker (order_store_list), with the generation the batch
+ * read: that read need not ask Redis again.  Its fill comes back here
+ * (list_reader_fill) instead of costing the worker a round trip before
+ * its answer, and lands with the next batch, every fill waiting in one
+ * script call.  A fill may land late:
+ * it is filed under the generation read before PostgreSQL, which any
+ * write that could change the page has moved on, and it is dropped past
+ * its request's deadline.  The answers are the ones order_cache_list_lookup
+ * gives: the same keys and the same read, one script per batch instead of
+ * per page.
  *
  * With list pages in process memory (hot_lists.h), a page Redis held is
  * put there too, under a ticket taken when it was submitted.
@@ -35,9 +41,11 @@ typedef struct list_reader list_reader;
  * Called exactly once per submitted page, on the reader's thread: json
  * (malloc'd, the callee's to free) and len for a page Redis held; json
  * NULL for a miss, for Redis being down, and for a page whose deadline
- * had passed before its turn.
+ * had passed before its turn.  generation (valid during the call): for a
+ * miss Redis answered, what to file the page read from PostgreSQL under;
+ * NULL when Redis did not say.
  */
-typedef void (*list_lookup_done)(void *arg, char *json, size_t len);
+typedef void (*list_lookup_done)(void *arg, char *json, size_t len, const char *generation);
 
 /* Starts the thread; cache and lists (NULL: none) are borrowed; hooks:
  * list_lookup_delay_ms (TEST ONLY).  NULL when out of memory or it cannot
@@ -53,5 +61,12 @@ void list_reader_destroy(list_reader *r);
  * called) when out of memory or stopping. */
 int list_reader_submit(list_reader *r, const order_list_query *q, uint64_t deadline_ns,
                        list_lookup_done done, void *arg);
+
+/* Queues q's page (json copied), read from PostgreSQL after a miss under
+ * generation, to be filled into Redis by the next batch, unless
+ * deadline_ns has passed by then.  Does not block.  -1 (nothing queued)
+ * when out of memory or stopping. */
+int list_reader_fill(list_reader *r, const order_list_query *q, const char *generation,
+                     const char *json, size_t len, uint64_t deadline_ns);
 
 #endif

@@ -122,11 +122,15 @@ int order_store_list_lookup_async(order_store *store, const order_list_query *q,
                                   uint64_t deadline_ns, list_lookup_done done, void *arg);
 
 /* Renders {"data":[...],"next_cursor":...} into a malloc'd *json:
- * Redis's page, else PostgreSQL's (then filled into Redis).
- * fresh: from PostgreSQL, not from the list cache.  Either way the page
- * is put into process memory (hot_lists), under a ticket taken first. */
+ * Redis's page, else PostgreSQL's (then filled into Redis, by the list
+ * reader after this returns).  fresh: from PostgreSQL, not from the list
+ * cache.  known_generation: the generation a lookup that missed this page
+ * just read (list_lookup_done's), so Redis is not asked again; NULL to
+ * ask.  Either way the page is put into process memory (hot_lists), under
+ * a ticket taken first. */
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
-                            bool fresh, char **json, size_t *len, const char **cache_status);
+                            bool fresh, const char *known_generation, char **json, size_t *len,
+                            const char **cache_status);
 
 /*
  * Answers every queued batched read and create and refuses new ones
