@@ -29,6 +29,7 @@
 #include "orderd/api/order_repr.h"
 #include "orderd/base/json_load.h"
 #include "orderd/base/json_msgpack.h"
+#include "orderd/base/metrics.h"
 #include "orderd/base/parse.h"
 #include "orderd/store/order_store.h"
 #include "orderd/http/problem.h"
@@ -668,15 +669,50 @@ static void list_looked_up(void *arg, char *json, size_t len, const char *genera
     request_resume(req); /* req belongs to the polling thread again after this */
 }
 
+/* A page in process memory near its max age, read again on a worker. */
+typedef struct list_refresh {
+    app *application;
+    order_list_query query;
+    uint64_t deadline_ns;
+} list_refresh;
+
+static void refresh_list_page(void *arg)
+{
+    list_refresh *job = arg;
+    char *json = NULL;
+    size_t len = 0;
+    const char *cache_status = NULL;
+    /* fresh: PostgreSQL's page, put into memory under a ticket taken
+     * before the read, as any miss is */
+    if (order_store_list(job->application->store, &job->query, job->deadline_ns, true, NULL, &json,
+                         &len, &cache_status) == ORDERD_OK)
+        metric_inc(METRIC_HOT_LIST_REFRESHES);
+    free(json);
+    free(job);
+}
+
+static void start_list_refresh(app *application, const request *req, const order_list_query *q)
+{
+    list_refresh *job = malloc(sizeof *job);
+    if (!job)
+        return; /* the page expires as it would have */
+    *job = (list_refresh){application, *q, req->deadline_ns};
+    if (request_run_detached(req, refresh_list_page, job) != 0)
+        free(job);
+}
+
 /* From process memory, on the polling thread (no I/O): true when it answered. */
 static bool reply_list_from_memory(app *application, request *req, const order_list_query *q,
                                    order_repr r)
 {
     if (!application->hot_lists)
         return false;
-    blob *json = hot_lists_get(application->hot_lists, q);
+    bool refresh_due = false;
+    blob *json = hot_lists_get(application->hot_lists, q, &refresh_due);
     if (!json)
         return false;
+    if (refresh_due)
+        start_list_refresh(application, req, q);
     req->reply.cache = CACHE_STATUS_HIT;
     req->reply.vary = VARY_ON_ACCEPT;
     if (r == ORDER_REPR_JSON) {

@@ -27,7 +27,8 @@ typedef struct page {
     uint32_t slot;
     uint64_t slot_seq, flushes; /* the ticket it was filled under */
     int64_t stored_ms;
-    size_t cost; /* bytes charged to the shard */
+    size_t cost;          /* bytes charged to the shard */
+    bool refresh_claimed; /* a reader was told to refresh it (hot_lists_get) */
     blob *body;
     struct page *next_in_bucket;
     struct page *older, *newer; /* FIFO for eviction */
@@ -143,13 +144,23 @@ static page *find(shard *s, const char *key, uint64_t hash)
     return NULL;
 }
 
-static bool page_valid(hot_lists *hl, const page *p, uint64_t flushes)
+static bool page_valid(hot_lists *hl, const page *p, uint64_t flushes, int64_t age_ms,
+                       int64_t max_age_ms)
 {
     return p->flushes == flushes && atomic_load(&hl->slots[p->slot]) == p->slot_seq &&
-           now_ms() - p->stored_ms <= hot_cache_max_age_ms(hl->gate);
+           age_ms <= max_age_ms;
 }
 
-blob *hot_lists_get(hot_lists *hl, const order_list_query *q)
+/* The first reader of a page past three quarters of its life, once. */
+static bool claim_refresh(page *p, int64_t age_ms, int64_t max_age_ms)
+{
+    if (p->refresh_claimed || age_ms < max_age_ms - max_age_ms / 4)
+        return false;
+    p->refresh_claimed = true;
+    return true;
+}
+
+blob *hot_lists_get(hot_lists *hl, const order_list_query *q, bool *refresh_due)
 {
     char gen_key[48], key[48 + 1 + 160];
     keys_of(q, gen_key, key);
@@ -157,12 +168,19 @@ blob *hot_lists_get(hot_lists *hl, const order_list_query *q)
     shard *s = &hl->shards[hash % SHARDS];
     uint64_t flushes = flushes_now(hl);
     blob *body = NULL;
+    bool refresh = false;
+    int64_t max_age_ms = hot_cache_max_age_ms(hl->gate);
     pthread_mutex_lock(&s->lock);
     page *p = find(s, key, hash);
-    if (p && page_valid(hl, p, flushes))
+    int64_t age_ms = p ? now_ms() - p->stored_ms : 0;
+    if (p && page_valid(hl, p, flushes, age_ms, max_age_ms)) {
         body = blob_retain(p->body);
-    else if (p)
+        refresh = refresh_due && claim_refresh(p, age_ms, max_age_ms);
+    } else if (p) {
+        if (age_ms > max_age_ms)
+            metric_inc(METRIC_HOT_LIST_EXPIRED);
         remove_page(s, p); /* invalidated or too old: it can never be served again */
+    }
     pthread_mutex_unlock(&s->lock);
     /* after the lookup, as hot_cache's: an invalidation applied while we
      * looked cannot slip past both checks */
@@ -172,6 +190,8 @@ blob *hot_lists_get(hot_lists *hl, const order_list_query *q)
     }
     if (body)
         metric_inc(METRIC_HOT_LIST_HITS);
+    if (refresh_due)
+        *refresh_due = body && refresh;
     return body;
 }
 

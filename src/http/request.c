@@ -100,6 +100,11 @@ void request_continue_on_worker(request *req, request_handler *handler)
         request_resume_overloaded(req);
 }
 
+int request_run_detached(const request *req, void (*fn)(void *arg), void *arg)
+{
+    return worker_pool_submit(req->workers, fn, arg);
+}
+
 /* Is [s, s+n) the token tok, ignoring case? */
 static bool token_is(const char *s, size_t n, const char *tok)
 {

@@ -58,7 +58,7 @@ static void put(hot_lists *hl, const order_list_query *q, const char *json)
 static const char *served(hot_lists *hl, const order_list_query *q)
 {
     static char text[256];
-    blob *b = hot_lists_get(hl, q);
+    blob *b = hot_lists_get(hl, q, NULL);
     text[0] = '\0';
     if (b) {
         snprintf(text, sizeof text, "%s", b->data);
@@ -230,6 +230,50 @@ static void pages_older_than_max_age_are_not_served(void **state)
     teardown(&s);
 }
 
+/* served() that also says whether this reader was asked to refresh */
+static const char *served_refresh(hot_lists *hl, const order_list_query *q, bool *refresh_due)
+{
+    static char text[256];
+    *refresh_due = true; /* hot_lists_get must set it either way */
+    blob *b = hot_lists_get(hl, q, refresh_due);
+    text[0] = '\0';
+    if (b) {
+        snprintf(text, sizeof text, "%s", b->data);
+        blob_release(b);
+    }
+    return text;
+}
+
+static void one_reader_refreshes_a_page_past_three_quarters_of_its_age(void **state)
+{
+    (void)state;
+    /* max age 2 s: due from 1.5 s; the sleep leaves 0.1 s to spare below
+     * that and 0.4 s above, for a slow machine, before the page expires */
+    fixture *f = make(1 << 20, 2000);
+    assert_non_null(f);
+    order_list_query q = by_customer(61), other = by_customer(62);
+    bool due;
+    put(f->hl, &q, "page");
+    put(f->hl, &other, "other");
+    assert_string_equal(served_refresh(f->hl, &q, &due), "page");
+    assert_false(due); /* young */
+    usleep(1600 * 1000);
+    assert_string_equal(served_refresh(f->hl, &q, &due), "page");
+    assert_true(due); /* the first reader past 1.5 s */
+    assert_string_equal(served_refresh(f->hl, &q, &due), "page");
+    assert_false(due);                                   /* only the first */
+    assert_string_equal(served(f->hl, &other), "other"); /* not asked: not claimed */
+    assert_string_equal(served_refresh(f->hl, &other, &due), "other");
+    assert_true(due);
+    put(f->hl, &q, "refreshed"); /* what the refresh puts replaces the page */
+    assert_string_equal(served_refresh(f->hl, &q, &due), "refreshed");
+    assert_false(due); /* young again */
+    assert_string_equal(served_refresh(f->hl, &(order_list_query){0}, &due), "");
+    assert_false(due); /* no page, nothing to refresh */
+    void *s = f;
+    teardown(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +287,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_closed_gate_or_offline_serves_nothing, setup, teardown),
         cmocka_unit_test(the_byte_budget_evicts_the_oldest),
         cmocka_unit_test(pages_older_than_max_age_are_not_served),
+        cmocka_unit_test(one_reader_refreshes_a_page_past_three_quarters_of_its_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

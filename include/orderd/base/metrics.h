@@ -128,6 +128,8 @@ typedef enum metric_id {
     METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */
     METRIC_HOT_LIST_HITS,                /* a list page answered from process memory */
     METRIC_HOT_LIST_EVICTIONS,           /* the oldest list page made room for a new one */
+    METRIC_HOT_LIST_EXPIRED,             /* a list page found older than the max age */
+    METRIC_HOT_LIST_REFRESHES,           /* a page near its max age read again in the background */
     METRIC_DB_ACQUIRE_TIMEOUTS,          /* no pool connection came free in time */
     METRIC_REDIS_BREAKER_OPENED,         /* breaker transitions closed -> open */
     METRIC_REDIS_BREAKER_CLOSED,         /* breaker transitions open -> closed */

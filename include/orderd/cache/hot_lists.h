@@ -53,8 +53,16 @@ void hot_lists_destroy(hot_lists *hl);
 
 /* The page for q with a reference for the caller (blob_release), or NULL:
  * absent, invalidated, too old, or the gate is closed.  No I/O but one
- * poll(); a shard mutex. */
-blob *hot_lists_get(hot_lists *hl, const order_list_query *q);
+ * poll(); a shard mutex.
+ *
+ * refresh_due (NULL: not asked) is set true for one caller per page, the
+ * first to be served it once it has lived three quarters of the max age:
+ * that caller reads the page again from PostgreSQL in the background and
+ * puts it, under a ticket taken first, so a page read often is replaced
+ * before it expires and no reader waits for it.  Pages that expire
+ * together (filled together, after a start or a flush) would otherwise
+ * all miss together, every max age. */
+blob *hot_lists_get(hot_lists *hl, const order_list_query *q, bool *refresh_due);
 
 /* Taken before reading q's page from Redis or PostgreSQL. */
 hot_lists_ticket hot_lists_ticket_for(hot_lists *hl, const order_list_query *q);

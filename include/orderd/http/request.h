@@ -190,4 +190,9 @@ void request_run_on_worker(request *req, request_handler *handler);
  * thread that owns req; do not touch req afterwards. */
 void request_continue_on_worker(request *req, request_handler *handler);
 
+/* Runs fn(arg) on the worker pool, apart from req (which may be gone by
+ * then): for work no reply waits on, such as a cache refresh.  -1 when
+ * the queue is full (fn is then not called). */
+int request_run_detached(const request *req, void (*fn)(void *arg), void *arg);
+
 #endif
