@@ -682,9 +682,10 @@ static void refresh_list_page(void *arg)
     char *json = NULL;
     size_t len = 0;
     const char *cache_status = NULL;
-    /* fresh: PostgreSQL's page, put into memory under a ticket taken
-     * before the read, as any miss is */
-    if (order_store_list(job->application->store, &job->query, job->deadline_ns, true, NULL, &json,
+    /* as a miss reads it: Redis's page under the generation Redis holds
+     * now (which re-checks what this process may have missed), else
+     * PostgreSQL's; put into memory under a ticket taken before the read */
+    if (order_store_list(job->application->store, &job->query, job->deadline_ns, false, NULL, &json,
                          &len, &cache_status) == ORDERD_OK)
         metric_inc(METRIC_HOT_LIST_REFRESHES);
     free(json);

@@ -286,8 +286,9 @@ static const struct {
                                  "List pages a reader found older than hot_cache_max_age_ms "
                                  "(dropped; the reader asked Redis or PostgreSQL)"},
     [METRIC_HOT_LIST_REFRESHES] = {"orderd_hot_list_refreshes_total", NULL,
-                                   "List pages near their max age read again from PostgreSQL "
-                                   "in the background, while the old page was still served"},
+                                   "List pages near their max age read again (Redis, else "
+                                   "PostgreSQL) in the background, while the old page was "
+                                   "still served"},
     [METRIC_DB_ACQUIRE_TIMEOUTS] = {"orderd_db_pool_acquire_timeouts_total", NULL,
                                     "Waits for a PostgreSQL pool connection that timed out"},
     [METRIC_REDIS_BREAKER_OPENED] = {"orderd_redis_breaker_transitions_total", "to=\"open\"",

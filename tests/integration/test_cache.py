@@ -295,8 +295,8 @@ class HotLists(HotListChecks, CacheTestCase):
 
 class HotListRefresh(CacheTestCase):
     """A page in process memory read past three quarters of its max age
-    (2 s here) is read again from PostgreSQL in the background by its
-    first such reader (hot_lists.h), so a page read often never expires
+    (2 s here) is read again in the background (as a miss is: Redis, else
+    PostgreSQL) by its first such reader (hot_lists.h), so a page read often never expires
     under its readers: without it, every page filled at one moment would
     miss at one moment, every max age."""
     stack_env = {"ORDERD_HOT_CACHE_MAX_AGE_MS": "2000"}

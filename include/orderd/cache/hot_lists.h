@@ -57,9 +57,10 @@ void hot_lists_destroy(hot_lists *hl);
  *
  * refresh_due (NULL: not asked) is set true for one caller per page, the
  * first to be served it once it has lived three quarters of the max age:
- * that caller reads the page again from PostgreSQL in the background and
- * puts it, under a ticket taken first, so a page read often is replaced
- * before it expires and no reader waits for it.  Pages that expire
+ * that caller reads the page again in the background, as a miss would
+ * (Redis under its current generation, else PostgreSQL), and puts it,
+ * under a ticket taken first, so a page read often is replaced before it
+ * expires and no reader waits for it.  Pages that expire
  * together (filled together, after a start or a flush) would otherwise
  * all miss together, every max age. */
 blob *hot_lists_get(hot_lists *hl, const order_list_query *q, bool *refresh_due);
