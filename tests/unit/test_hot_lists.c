@@ -54,17 +54,25 @@ static void put(hot_lists *hl, const order_list_query *q, const char *json)
     hot_lists_put(hl, q, json, strlen(json), hot_lists_ticket_for(hl, q));
 }
 
-/* the page's text, or "" when none is served */
-static const char *served(hot_lists *hl, const order_list_query *q)
+/* the page's text, or "" when none is served; *refresh_due (unless NULL)
+ * whether this reader was asked to refresh it */
+static const char *served_refresh(hot_lists *hl, const order_list_query *q, bool *refresh_due)
 {
     static char text[256];
-    blob *b = hot_lists_get(hl, q, NULL);
+    if (refresh_due)
+        *refresh_due = true; /* hot_lists_get must set it either way */
+    blob *b = hot_lists_get(hl, q, refresh_due);
     text[0] = '\0';
     if (b) {
         snprintf(text, sizeof text, "%s", b->data);
         blob_release(b);
     }
     return text;
+}
+
+static const char *served(hot_lists *hl, const order_list_query *q)
+{
+    return served_refresh(hl, q, NULL);
 }
 
 static void each_query_gets_its_own_page(void **state)
@@ -228,20 +236,6 @@ static void pages_older_than_max_age_are_not_served(void **state)
     assert_string_equal(served(f->hl, &q), "");
     void *s = f;
     teardown(&s);
-}
-
-/* served() that also says whether this reader was asked to refresh */
-static const char *served_refresh(hot_lists *hl, const order_list_query *q, bool *refresh_due)
-{
-    static char text[256];
-    *refresh_due = true; /* hot_lists_get must set it either way */
-    blob *b = hot_lists_get(hl, q, refresh_due);
-    text[0] = '\0';
-    if (b) {
-        snprintf(text, sizeof text, "%s", b->data);
-        blob_release(b);
-    }
-    return text;
 }
 
 static void one_reader_refreshes_a_page_past_three_quarters_of_its_age(void **state)
