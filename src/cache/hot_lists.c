@@ -190,6 +190,8 @@ blob *hot_lists_get(hot_lists *hl, const order_list_query *q, bool *refresh_due)
     }
     if (body)
         metric_inc(METRIC_HOT_LIST_HITS);
+    /* a claim made while the gate closed is not handed out: that page
+     * then expires as it would have without refreshes */
     if (refresh_due)
         *refresh_due = body && refresh;
     return body;

@@ -14,12 +14,11 @@
  * read: that read need not ask Redis again.  Its fill comes back here
  * (list_reader_fill) instead of costing the worker a round trip before
  * its answer, and lands with the next batch, every fill waiting in one
- * script call.  A fill may land late:
- * it is filed under the generation read before PostgreSQL, which any
- * write that could change the page has moved on, and it is dropped past
- * its request's deadline.  The answers are the ones order_cache_list_lookup
- * gives: the same keys and the same read, one script per batch instead of
- * per page.
+ * script call.  A fill may land late: it is filed under the generation
+ * read before PostgreSQL, which any write that could change the page has
+ * moved on, and it is dropped past its request's deadline.  The answers
+ * are the ones order_cache_list_lookup gives: the same keys and the same
+ * read, one script per batch instead of per page.
  *
  * With list pages in process memory (hot_lists.h), a page Redis held is
  * put there too, under a ticket taken when it was submitted.
