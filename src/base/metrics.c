@@ -282,6 +282,10 @@ static const struct {
                               "List pages answered from process memory"},
     [METRIC_HOT_LIST_EVICTIONS] = {"orderd_hot_list_evictions_total", NULL,
                                    "List pages dropped from process memory to make room"},
+    [METRIC_HOT_LIST_GATE_CLOSED] = {"orderd_hot_list_gate_closed_total", NULL,
+                                     "List pages in memory not served because an invalidation "
+                                     "source was busy or had a message waiting (the read asked "
+                                     "Redis)"},
     [METRIC_HOT_LIST_EXPIRED] = {"orderd_hot_list_expired_total", NULL,
                                  "List pages a reader found older than hot_cache_max_age_ms "
                                  "(dropped; the reader asked Redis or PostgreSQL)"},

@@ -186,6 +186,7 @@ blob *hot_lists_get(hot_lists *hl, const order_list_query *q, bool *refresh_due)
      * looked cannot slip past both checks */
     if (body && !hot_cache_gate_open(hl->gate)) {
         blob_release(body);
+        metric_inc(METRIC_HOT_LIST_GATE_CLOSED);
         return NULL;
     }
     if (body)
