@@ -635,15 +635,27 @@ bool order_cache_list_lookup_many(order_cache *oc, const order_list_query *const
     return ok;
 }
 
+/* "list:<generation key>:<generation>:<suffix>", and a TTL for it. */
+static size_t list_page_key(const order_list_query *q, const char *generation, char key[256])
+{
+    char gen_key[48], suffix[160];
+    cache_list_gen_key(q, gen_key);
+    cache_list_suffix(q, suffix);
+    snprintf(key, 256, "list:%s:%s:%s", gen_key, generation, suffix);
+    return strlen(key);
+}
+
+static int64_t list_page_ttl_ms(order_cache *oc)
+{
+    return cache_ttl_jitter(LIVE(oc, list_ttl_ms), LIVE(oc, jitter_pct), random_unit());
+}
+
 void order_cache_list_fill(order_cache *oc, const order_list_query *q, const char *generation,
                            const char *json, size_t len)
 {
-    char gen_key[48], suffix[160], key[256];
-    cache_list_gen_key(q, gen_key);
-    cache_list_suffix(q, suffix);
-    snprintf(key, sizeof key, "list:%s:%s:%s", gen_key, generation, suffix);
-    int64_t ttl = cache_ttl_jitter(LIVE(oc, list_ttl_ms), LIVE(oc, jitter_pct), random_unit());
-    redis_client_set(oc->opts.redis, key, json, len, ttl, false);
+    char key[256];
+    list_page_key(q, generation, key);
+    redis_client_set(oc->opts.redis, key, json, len, list_page_ttl_ms(oc), false);
 }
 
 void order_cache_list_fill_many(order_cache *oc, const order_cache_list_fill_item *items, int n)
@@ -654,14 +666,9 @@ void order_cache_list_fill_many(order_cache *oc, const order_cache_list_fill_ite
     const char *argv[3 * ORDER_CACHE_LIST_BATCH_MAX];
     size_t argvlen[3 * ORDER_CACHE_LIST_BATCH_MAX];
     for (int i = 0; i < n; i++) {
-        char gen_key[48], suffix[160];
-        cache_list_gen_key(items[i].query, gen_key);
-        cache_list_suffix(items[i].query, suffix);
-        snprintf(keys[i], sizeof keys[i], "list:%s:%s:%s", gen_key, items[i].generation, suffix);
-        int64_t ttl = cache_ttl_jitter(LIVE(oc, list_ttl_ms), LIVE(oc, jitter_pct), random_unit());
-        snprintf(page_ttls[i], sizeof page_ttls[i], "%" PRId64, ttl);
         argv[i] = keys[i];
-        argvlen[i] = strlen(keys[i]);
+        argvlen[i] = list_page_key(items[i].query, items[i].generation, keys[i]);
+        snprintf(page_ttls[i], sizeof page_ttls[i], "%" PRId64, list_page_ttl_ms(oc));
         argv[n + 2 * i] = items[i].json;
         argvlen[n + 2 * i] = items[i].len;
         argv[n + 2 * i + 1] = page_ttls[i];

@@ -297,7 +297,8 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
         hot_lists_put(store->hot_lists, q, *json, *len, ticket);
     /* filed under the generation read before PostgreSQL: if a write
      * bumped it meanwhile, no later reader looks here.  The list reader
-     * fills it after this answer went out; without it, here. */
+     * fills it once this has returned (the answer does not wait on
+     * Redis); without one, or when it refuses, it is filled here. */
     if (err == ORDERD_OK && looked == ORDER_CACHE_MISS && clock_now_ns() < deadline_ns &&
         (!store->lists ||
          list_reader_fill(store->lists, q, generation, *json, *len, deadline_ns) != 0))
