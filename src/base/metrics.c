@@ -299,6 +299,12 @@ static const struct {
                                      "Redis circuit breaker state changes, by the new state"},
     [METRIC_REDIS_BREAKER_CLOSED] = {"orderd_redis_breaker_transitions_total", "to=\"closed\"",
                                      NULL},
+    [METRIC_REDIS_FAILED_TIMEOUT] = {"orderd_redis_command_failures_total", "reason=\"timeout\"",
+                                     "Redis commands that failed (the request went on without "
+                                     "Redis), by reason"},
+    [METRIC_REDIS_FAILED_CONNECTION] = {"orderd_redis_command_failures_total",
+                                        "reason=\"connection\"", NULL},
+    [METRIC_REDIS_FAILED_REPLY] = {"orderd_redis_command_failures_total", "reason=\"error\"", NULL},
     [METRIC_AUTH_FAILURES] = {"orderd_auth_failures_total", NULL,
                               "Requests refused 401: missing or invalid bearer token"},
     [METRIC_AUTH_TOKENS_VERIFIED] = {"orderd_auth_tokens_verified_total", NULL,

@@ -270,8 +270,21 @@ static redisReply *run_argv(redisContext *ctx, int argc, const char **argv, cons
     if (cmd.failed || redisAppendFormattedCommand(ctx, cmd.data, cmd.len) != REDIS_OK ||
         redisGetReply(ctx, &reply) != REDIS_OK)
         reply = NULL;
+    int failed_errno = errno; /* count_failure tells a timeout by it */
     buf_free(&cmd);
+    errno = failed_errno;
     return reply;
+}
+
+/* Why a command on ctx gave reply r, not a good answer, for the metric. */
+static void count_failure(const redisContext *ctx, const redisReply *r)
+{
+    if (r)
+        metric_inc(METRIC_REDIS_FAILED_REPLY);
+    else if (ctx && ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+        metric_inc(METRIC_REDIS_FAILED_TIMEOUT); /* the socket's SO_RCVTIMEO ran out */
+    else
+        metric_inc(METRIC_REDIS_FAILED_CONNECTION);
 }
 
 /* ---- scripts ---------------------------------------------------------------------- */
@@ -356,8 +369,11 @@ static redisReply *run_on_thread(redis_client *c, int argc, const char **argv,
     redisReply *r = run_argv(ctx, argc, argv, argvlen);
     if (!r && connection_was_dead(ctx)) {
         drop_thread_conn(c);
-        r = run_argv(thread_conn(c), argc, argv, argvlen);
+        ctx = thread_conn(c);
+        r = run_argv(ctx, argc, argv, argvlen);
     }
+    if (!reply_ok(r))
+        count_failure(ctx, r);
     return r;
 }
 
@@ -368,8 +384,11 @@ static redisReply *eval_on_thread(redis_client *c, int script, int nkeys, int ar
     redisReply *r = eval_on(c, ctx, script, nkeys, argc, argv, argvlen);
     if (!r && connection_was_dead(ctx)) {
         drop_thread_conn(c);
-        r = eval_on(c, thread_conn(c), script, nkeys, argc, argv, argvlen);
+        ctx = thread_conn(c);
+        r = eval_on(c, ctx, script, nkeys, argc, argv, argvlen);
     }
+    if (!reply_ok(r))
+        count_failure(ctx, r);
     return r;
 }
 

@@ -27,6 +27,17 @@ def metrics(client):
     return values
 
 
+def redis_failures(client):
+    """The process's failed Redis commands by reason, for a failure message:
+    a request that met one went on without Redis."""
+    m = metrics(client)
+    counts = []
+    for reason in ("timeout", "connection", "error"):
+        name = 'orderd_redis_command_failures_total{reason="%s"}' % reason
+        counts.append(f"{reason} {m.get(name, 0):g}")
+    return "redis failures: " + ", ".join(counts)
+
+
 class CacheStack:
     def __init__(self, env=None, redis=None, via_proxy=False, subscriber_delay_s=0.0):
         self.admin = admin_url()

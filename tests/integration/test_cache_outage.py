@@ -4,9 +4,13 @@ import threading
 import unittest
 import time
 
-from cache_stack import CacheStack, CacheTestCase, wait_cache_up
+from cache_stack import CacheStack, CacheTestCase, metrics, wait_cache_up
 from harness import Client, Daemon, admin_url, create_database, drop_database, free_port, main, migrate
 from harness import new_customer_id
+
+
+def redis_failures(client, reason):
+    return metrics(client).get(f'orderd_redis_command_failures_total{{reason="{reason}"}}', 0)
 
 
 class Outages(CacheTestCase):
@@ -22,6 +26,7 @@ class Outages(CacheTestCase):
         self.wait_filled(oid, "P1:")
 
         # Redis stays up with the "version 1" entry; orderd just can't reach it
+        cut_before = redis_failures(self.cb, "connection")
         self.stack.proxy.partition()
         try:
             resp = self.ca.patch(f"/orders/{oid}", json_body={"status": "paid"})
@@ -36,6 +41,7 @@ class Outages(CacheTestCase):
             self.assertEqual(ready.status, 200)
             self.assertEqual(ready.json()["redis"], "down")
             self.assertTrue(self.stack.redis.command("GET", f"order:{oid}").startswith("P1:"))
+            self.assertGreater(redis_failures(self.cb, "connection"), cut_before)
         finally:
             self.stack.proxy.heal()
 
@@ -51,6 +57,27 @@ class Outages(CacheTestCase):
                 seen_hit |= cache == "HIT"
             time.sleep(0.02)
         self.assertTrue(seen_hit, "caching did not resume within 5 s")
+
+    def test_a_redis_that_stops_answering_costs_a_read_one_timeout(self):
+        # filled in Redis by b, so a has it in no memory and must ask Redis
+        order = self.create(client=self.cb)
+        self.get(self.cb, order["id"])
+        self.wait_filled(order["id"], "P1:")
+        timeouts_before = redis_failures(self.ca, "timeout")
+        self.stack.redis.pause()  # connections stay open; nothing answers
+        try:
+            started = time.monotonic()
+            resp, cache = self.get(self.ca, order["id"])
+            took = time.monotonic() - started
+        finally:
+            self.stack.redis.resume()
+        self.assertEqual((resp.status, cache), (200, "BYPASS"), resp)
+        self.assertEqual(resp.json()["version"], 1)
+        self.assertGreater(redis_failures(self.ca, "timeout"), timeouts_before)
+        # 50 ms command timeout; the bound is loose for a loaded machine,
+        # and far below what waiting on the paused server would take
+        self.assertLess(took, 2.0)
+        wait_cache_up(self.stack.a)
 
     def test_killing_redis_under_load_fails_no_request(self):
         orders = [self.create()["id"] for _ in range(5)]

@@ -128,19 +128,22 @@ typedef enum metric_id {
     METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */
     METRIC_HOT_LIST_HITS,                /* a list page answered from process memory */
     METRIC_HOT_LIST_EVICTIONS,           /* the oldest list page made room for a new one */
-    METRIC_HOT_LIST_GATE_CLOSED,  /* a list page held back while an invalidation was pending */
-    METRIC_HOT_LIST_EXPIRED,      /* a list page found older than the max age */
-    METRIC_HOT_LIST_REFRESHES,    /* a page near its max age read again in the background */
-    METRIC_DB_ACQUIRE_TIMEOUTS,   /* no pool connection came free in time */
-    METRIC_REDIS_BREAKER_OPENED,  /* breaker transitions closed -> open */
-    METRIC_REDIS_BREAKER_CLOSED,  /* breaker transitions open -> closed */
-    METRIC_AUTH_FAILURES,         /* requests answered 401 */
-    METRIC_AUTH_TOKENS_VERIFIED,  /* signature checks (token cache misses) */
-    METRIC_RATE_LIMITED,          /* requests answered 429 */
-    METRIC_RATE_LIMIT_LEASES,     /* rate-limit budget leased from Redis (script calls) */
-    METRIC_RATE_LIMIT_FALLBACKS,  /* decisions by the in-process limiter: Redis unreachable */
-    METRIC_WRITE_STANDBY_BATCHES, /* writer batches a standby thread took (batch_queue.h) */
-    METRIC_AMEND_STANDBY_BATCHES, /* the same for the amender */
+    METRIC_HOT_LIST_GATE_CLOSED,    /* a list page held back while an invalidation was pending */
+    METRIC_HOT_LIST_EXPIRED,        /* a list page found older than the max age */
+    METRIC_HOT_LIST_REFRESHES,      /* a page near its max age read again in the background */
+    METRIC_DB_ACQUIRE_TIMEOUTS,     /* no pool connection came free in time */
+    METRIC_REDIS_BREAKER_OPENED,    /* breaker transitions closed -> open */
+    METRIC_REDIS_BREAKER_CLOSED,    /* breaker transitions open -> closed */
+    METRIC_REDIS_FAILED_TIMEOUT,    /* a command got no reply within redis_command_timeout_ms */
+    METRIC_REDIS_FAILED_CONNECTION, /* no connection, or it broke mid-command */
+    METRIC_REDIS_FAILED_REPLY,      /* Redis answered with an error */
+    METRIC_AUTH_FAILURES,           /* requests answered 401 */
+    METRIC_AUTH_TOKENS_VERIFIED,    /* signature checks (token cache misses) */
+    METRIC_RATE_LIMITED,            /* requests answered 429 */
+    METRIC_RATE_LIMIT_LEASES,       /* rate-limit budget leased from Redis (script calls) */
+    METRIC_RATE_LIMIT_FALLBACKS,    /* decisions by the in-process limiter: Redis unreachable */
+    METRIC_WRITE_STANDBY_BATCHES,   /* writer batches a standby thread took (batch_queue.h) */
+    METRIC_AMEND_STANDBY_BATCHES,   /* the same for the amender */
     METRIC_COUNT
 } metric_id;
 
