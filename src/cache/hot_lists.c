@@ -151,10 +151,17 @@ static bool page_valid(hot_lists *hl, const page *p, uint64_t flushes, int64_t a
            age_ms <= max_age_ms;
 }
 
-/* The first reader of a page past three quarters of its life, once. */
+/*
+ * The first reader of a page past its refresh point, once.  The point is
+ * between half and three quarters of the max age, by the page's hash:
+ * pages filled in one moment (a cold start, a flush) are then refreshed
+ * over a quarter of the max age, not all in one moment.
+ */
 static bool claim_refresh(page *p, int64_t age_ms, int64_t max_age_ms)
 {
-    if (p->refresh_claimed || age_ms < max_age_ms - max_age_ms / 4)
+    int64_t spread_ms = max_age_ms / 4;
+    int64_t point_ms = max_age_ms / 2 + (int64_t)((p->hash >> 32) % (uint64_t)(spread_ms + 1));
+    if (p->refresh_claimed || age_ms < point_ms)
         return false;
     p->refresh_claimed = true;
     return true;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "orderd/base/metrics.h"
@@ -268,6 +269,60 @@ static void one_reader_refreshes_a_page_past_three_quarters_of_its_age(void **st
     teardown(&s);
 }
 
+static int64_t elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void pages_filled_together_are_refreshed_over_a_quarter_of_the_max_age(void **state)
+{
+    (void)state;
+    /* max age 4 s: refresh points from 2 s to 3 s.  Polls every 20 ms
+     * note when each page first comes due.  A stall of the machine can
+     * only make pages look due later, and bunch them: the bounds below
+     * leave half a second for it. */
+    enum { PAGES = 64 };
+    fixture *f = make(1 << 20, 4000);
+    assert_non_null(f);
+    /* taken before the puts: the time since then is at least each page's age */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    order_list_query q[PAGES];
+    for (int i = 0; i < PAGES; i++) {
+        q[i] = by_customer(1000 + i);
+        put(f->hl, &q[i], "page");
+    }
+    int64_t first_due_ms[PAGES];
+    int due_count = 0;
+    for (int i = 0; i < PAGES; i++)
+        first_due_ms[i] = -1;
+    while (due_count < PAGES && elapsed_ms(&start) < 3800) {
+        for (int i = 0; i < PAGES; i++) {
+            bool due;
+            assert_string_equal(served_refresh(f->hl, &q[i], &due), "page");
+            if (due) {
+                assert_int_equal(first_due_ms[i], -1); /* once per page */
+                first_due_ms[i] = elapsed_ms(&start);
+                due_count++;
+            }
+        }
+        usleep(20 * 1000);
+    }
+    assert_int_equal(due_count, PAGES); /* each by three quarters (+0.8 s) */
+    int64_t earliest = first_due_ms[0], latest = first_due_ms[0];
+    for (int i = 1; i < PAGES; i++) {
+        earliest = first_due_ms[i] < earliest ? first_due_ms[i] : earliest;
+        latest = first_due_ms[i] > latest ? first_due_ms[i] : latest;
+    }
+    /* the coarse clock the pages use may be a tick (4 ms) off the test's */
+    assert_true(earliest >= 2000 - 5);     /* none before half the max age */
+    assert_true(latest - earliest >= 500); /* spread, not one moment */
+    void *s = f;
+    teardown(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +337,7 @@ int main(void)
         cmocka_unit_test(the_byte_budget_evicts_the_oldest),
         cmocka_unit_test(pages_older_than_max_age_are_not_served),
         cmocka_unit_test(one_reader_refreshes_a_page_past_three_quarters_of_its_age),
+        cmocka_unit_test(pages_filled_together_are_refreshed_over_a_quarter_of_the_max_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,13 +56,14 @@ void hot_lists_destroy(hot_lists *hl);
  * poll(); a shard mutex.
  *
  * refresh_due (NULL: not asked) is set true for one caller per page, the
- * first to be served it once it has lived three quarters of the max age:
- * that caller reads the page again in the background, as a miss would
- * (Redis under its current generation, else PostgreSQL), and puts it,
- * under a ticket taken first, so a page read often is replaced before it
- * expires and no reader waits for it.  Pages that expire
- * together (filled together, after a start or a flush) would otherwise
- * all miss together, every max age. */
+ * first to be served it once it has lived past its refresh point, between
+ * half and three quarters of the max age (by the page's key): that caller
+ * reads the page again in the background, as a miss would (Redis under
+ * its current generation, else PostgreSQL), and puts it, under a ticket
+ * taken first, so a page read often is replaced before it expires and no
+ * reader waits for it.  Pages that expire together (filled together,
+ * after a start or a flush) would otherwise all miss together, every max
+ * age; their refresh points spread them over a quarter of it. */
 blob *hot_lists_get(hot_lists *hl, const order_list_query *q, bool *refresh_due);
 
 /* Taken before reading q's page from Redis or PostgreSQL. */
