@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from cache_stack import CacheTestCase, metrics
+from cache_stack import CacheTestCase, metrics, redis_failures
 from harness import main, new_customer_id
 
 
@@ -141,7 +141,7 @@ class ListBatches(CacheTestCase):
         paths = [f"/orders?customer_id={c}&limit=5" for c in customers]
         for customer, path in zip(customers, paths):
             resp = self.ca.get(path)
-            self.assertEqual(resp.header("X-Cache"), "MISS")
+            self.assertEqual(resp.header("X-Cache"), "MISS", redis_failures(self.ca))
             self.wait_list_filled(resp.body, customer=customer, limit=5)
         expected = {path: self.from_postgres(path) for path in paths}
 
@@ -334,12 +334,20 @@ class HotLists(HotListChecks, CacheTestCase):
 
 
 class HotListRefresh(CacheTestCase):
-    """A page in process memory read past three quarters of its max age
-    (2 s here) is read again in the background (as a miss is: Redis, else
-    PostgreSQL) by its first such reader (hot_lists.h), so a page read often never expires
-    under its readers: without it, every page filled at one moment would
-    miss at one moment, every max age."""
-    stack_env = {"ORDERD_HOT_CACHE_MAX_AGE_MS": "2000"}
+    """A page in process memory read past its refresh point (from half to
+    three quarters of its max age, 2 s here) is read again in the
+    background (as a miss is: Redis, else PostgreSQL) by its first such
+    reader (hot_lists.h), so a page read often never expires under its
+    readers: without it, every page filled at one moment would miss at one
+    moment, every max age.
+
+    The change feed's log read, every invalidation_sync_interval_ms,
+    closes the gate while it runs; a read then goes to Redis, and the list
+    reader puts the page back young, so it may never reach its refresh
+    point (it failed so once in 13 rounds beside test_stack: 0 refreshes,
+    0 expiries).  That keeps the page too, but it is not what this test
+    is about: here the feed reads its log once a minute."""
+    stack_env = {"ORDERD_HOT_CACHE_MAX_AGE_MS": "2000", "ORDERD_INVALIDATION_SYNC_INTERVAL_MS": "60000"}
     memory_hits = HotListChecks.memory_hits
     held_in_memory = HotListChecks.held_in_memory
     settled = HotListChecks.settled
@@ -362,7 +370,9 @@ class HotListRefresh(CacheTestCase):
         after = metrics(self.ca)
         # (a read may still come from Redis while an invalidation source is
         # busy, the gate's doing: that is why the test counts expiries)
-        self.assertGreaterEqual(after["orderd_hot_list_refreshes_total"] - before["orderd_hot_list_refreshes_total"], 1)
+        self.assertGreaterEqual(after["orderd_hot_list_refreshes_total"] - before["orderd_hot_list_refreshes_total"], 1,
+                                "held back by the gate: %g" % (after["orderd_hot_list_gate_closed_total"]
+                                                              - before["orderd_hot_list_gate_closed_total"]))
         self.assertEqual(after["orderd_hot_list_expired_total"], before["orderd_hot_list_expired_total"],
                          f"the page expired under {reads} reads")
         self.assertGreater(after["orderd_hot_list_hits_total"] - before["orderd_hot_list_hits_total"], reads // 2)
@@ -404,7 +414,7 @@ class Stampede(CacheTestCase):
         self.assertEqual(len({body for _, _, body in results}), 1)
         self.assertEqual(after["orderd_db_order_reads_total"] - before, 1,
                          f"misses {sum(1 for _, c, _ in results if c == 'MISS')}, "
-                         f"shared {after['orderd_shared_reads_total']}")
+                         f"shared {after['orderd_shared_reads_total']}, {redis_failures(self.ca)}")
 
 
 class SharedRead(CacheTestCase):
