@@ -31,14 +31,13 @@ static bool unsafe_classic_cache_from_env(void)
     return true;
 }
 
-static bool amend_unknown_outcome_from_env(void)
+/* name=1: writes commits and then fails; warns that it is on */
+static bool unknown_outcome_from_env(const char *name, const char *writes)
 {
-    const char *v = getenv("ORDERD_TEST_AMEND_UNKNOWN_OUTCOME");
+    const char *v = getenv(name);
     if (!v || strcmp(v, "1") != 0)
         return false;
-    LOG(LOG_WARN, NULL,
-        "ORDERD_TEST_AMEND_UNKNOWN_OUTCOME=1: every PATCH and DELETE commits and then fails; "
-        "for tests only");
+    LOG(LOG_WARN, NULL, "%s=1: every %s commits and then fails; for tests only", name, writes);
     return true;
 }
 
@@ -49,6 +48,9 @@ test_hooks test_hooks_from_env(void)
     hooks.fill_delay_ms = delay_ms_from_env("ORDERD_TEST_FILL_DELAY_MS", "cache fills");
     hooks.list_lookup_delay_ms =
         delay_ms_from_env("ORDERD_TEST_LIST_LOOKUP_DELAY_MS", "list lookups");
-    hooks.amend_unknown_outcome = amend_unknown_outcome_from_env();
+    hooks.amend_unknown_outcome =
+        unknown_outcome_from_env("ORDERD_TEST_AMEND_UNKNOWN_OUTCOME", "PATCH and DELETE");
+    hooks.create_unknown_outcome =
+        unknown_outcome_from_env("ORDERD_TEST_CREATE_UNKNOWN_OUTCOME", "POST /orders");
     return hooks;
 }

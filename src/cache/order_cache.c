@@ -429,17 +429,17 @@ bool order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
     return redis_client_eval_durable(oc->opts.redis, oc->invalidate_id, nkeys, argc, argv, NULL);
 }
 
-bool order_cache_invalidate_created(order_cache *oc, const order *created, int n)
+/*
+ * What order_cache_invalidate_created and _maybe_created share: n orders
+ * of these customers went in (pending), with these ids (NULL: not known,
+ * then only their lists move).
+ */
+static bool invalidate_new_orders(order_cache *oc, const int64_t *ids, const int64_t *customer_ids,
+                                  int n)
 {
-    if (oc->opts.test_hooks.unsafe_classic_cache) { /* the test-only design has no batch form */
-        order_status pending = ORDER_PENDING;
-        for (int i = 0; i < n; i++)
-            order_cache_invalidate(oc, created[i].id, created[i].version, false,
-                                   created[i].customer_id, &pending, 1);
-        return false; /* as if journaled: the change feed applies it too */
-    }
-    /* n order keys, then gen:all, gen:status:pending and each customer's */
-    int cap = 2 * n + 2;
+    int id_count = ids ? n : 0;
+    /* the order keys, then gen:all, gen:status:pending and each customer's */
+    int cap = id_count + n + 2;
     char(*keys)[48] = malloc((size_t)cap * sizeof *keys);
     const char **argv = malloc(((size_t)cap + 5) * sizeof *argv);
     if (!keys || !argv) {
@@ -448,21 +448,21 @@ bool order_cache_invalidate_created(order_cache *oc, const order *created, int n
         return false;
     }
     int nkeys = 0;
-    for (int i = 0; i < n; i++)
-        cache_key_order(created[i].id, keys[nkeys++]);
+    for (int i = 0; i < id_count; i++)
+        cache_key_order(ids[i], keys[nkeys++]);
     cache_key_gen_all(keys[nkeys++]);
     cache_key_gen_status(ORDER_PENDING, keys[nkeys++]);
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int k = 0; k < i && !seen; k++)
-            seen = created[k].customer_id == created[i].customer_id;
+            seen = customer_ids[k] == customer_ids[i];
         if (!seen)
-            cache_key_gen_customer(created[i].customer_id, keys[nkeys++]);
+            cache_key_gen_customer(customer_ids[i], keys[nkeys++]);
     }
     for (int k = 0; k < nkeys; k++)
         argv[k] = keys[k];
     char count[16], marker[32], ttl[24];
-    snprintf(count, sizeof count, "%d", n);
+    snprintf(count, sizeof count, "%d", id_count);
     cache_entry_render_marker(CACHE_ENTRY_TOMBSTONE, 1, marker);
     snprintf(ttl, sizeof ttl, "%" PRId64, LIVE(oc, tombstone_ttl_ms));
     int argc = nkeys;
@@ -476,6 +476,37 @@ bool order_cache_invalidate_created(order_cache *oc, const order *created, int n
     free(argv);
     free(keys);
     return ran;
+}
+
+bool order_cache_invalidate_created(order_cache *oc, const order *created, int n)
+{
+    if (oc->opts.test_hooks.unsafe_classic_cache) { /* the test-only design has no batch form */
+        order_status pending = ORDER_PENDING;
+        for (int i = 0; i < n; i++)
+            order_cache_invalidate(oc, created[i].id, created[i].version, false,
+                                   created[i].customer_id, &pending, 1);
+        return false; /* as if journaled: the change feed applies it too */
+    }
+    if (n < 1)
+        return true;
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    int64_t *customer_ids = malloc((size_t)n * sizeof *customer_ids);
+    bool ran = false;
+    if (ids && customer_ids) {
+        for (int i = 0; i < n; i++) {
+            ids[i] = created[i].id;
+            customer_ids[i] = created[i].customer_id;
+        }
+        ran = invalidate_new_orders(oc, ids, customer_ids, n);
+    }
+    free(ids);
+    free(customer_ids);
+    return ran;
+}
+
+bool order_cache_invalidate_maybe_created(order_cache *oc, const int64_t *customer_ids, int n)
+{
+    return n < 1 || invalidate_new_orders(oc, NULL, customer_ids, n);
 }
 
 /* The index of key in keys[0..*n), added at the end when absent. */

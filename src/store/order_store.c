@@ -116,6 +116,8 @@ order_store *order_store_create(const order_store_options *opts)
         .db = opts->db,
         .cache = store->cache,
         .hot_lists = store->hot_lists,
+        .feed = store->feed,
+        .test_hooks = opts->test_hooks,
         .acquire_timeout_ms = &store->acquire_timeout_ms,
         /*
          * One batch in flight, so the next fills while it commits; a

@@ -74,19 +74,46 @@ static void answer_timeout(batch_item *item)
     answer((write_job *)item, ORDERD_ERR_TIMEOUT, NULL);
 }
 
-/* After the Redis invalidation, before the answers: the pages in process
- * memory that a new order of each customer belongs on (hot_lists.h). */
+/* The pages in process memory that a new order of this customer belongs
+ * on (hot_lists.h). */
+static void drop_customer_lists(order_writer *w, int64_t customer_id)
+{
+    if (!w->opts.hot_lists)
+        return;
+    order_change c = {.op = ORDER_CHANGE_INSERT,
+                      .customer_id = customer_id,
+                      .has_new_status = true,
+                      .new_status = ORDER_PENDING};
+    hot_lists_invalidate_change(w->opts.hot_lists, &c);
+}
+
+/* After the Redis invalidation, before the answers. */
 static void drop_created_lists(order_writer *w, const order *created, int n)
 {
-    for (int i = 0; w->opts.hot_lists && i < n; i++) {
-        order_change c = {.op = ORDER_CHANGE_INSERT,
-                          .id = created[i].id,
-                          .version = created[i].version,
-                          .customer_id = created[i].customer_id,
-                          .has_new_status = true,
-                          .new_status = created[i].status};
-        hot_lists_invalidate_change(w->opts.hot_lists, &c);
-    }
+    for (int i = 0; i < n; i++)
+        drop_customer_lists(w, created[i].customer_id);
+}
+
+/*
+ * After creates that were sent and failed: the commit may have happened
+ * all the same (the connection broke before its answer), under ids we do
+ * not know, and our change feed leaves our own changes to us.  So the
+ * lists such orders would be on move now, before the 503s, and the feed
+ * re-reads its window with our changes in it, which tombstones whatever
+ * ids did commit (order_amender.c does the same for amendments).
+ */
+static void invalidate_unknown_creates(order_writer *w, write_job **jobs, int n)
+{
+    int64_t *customer_ids = calloc((size_t)n, sizeof *customer_ids);
+    for (int i = 0; customer_ids && i < n; i++)
+        customer_ids[i] = jobs[i]->req.customer_id;
+    if (w->opts.cache && customer_ids)
+        order_cache_invalidate_maybe_created(w->opts.cache, customer_ids, n);
+    free(customer_ids);
+    /* out of memory, the feed's re-read below still moves the lists */
+    for (int i = 0; i < n; i++)
+        drop_customer_lists(w, jobs[i]->req.customer_id);
+    invalidation_recheck_own(w->opts.feed);
 }
 
 /* Acquires a connection for a group that must end by deadline. */
@@ -120,8 +147,14 @@ static int write_group(void *ctx, batch_item **group, int n)
     log_bind(tags, n);
     orderd_err err;
     db_conn *conn = group_conn(w, deadline, &err);
+    bool sent = conn != NULL;
     if (conn) {
         err = order_db_insert_many(conn, reqs, n, rows);
+        if (err == ORDERD_OK && w->opts.test_hooks.create_unknown_outcome) {
+            for (int i = 0; i < n; i++)
+                order_clear(&rows[i]);
+            err = ORDERD_ERR_UNAVAILABLE; /* TEST ONLY: committed, answer lost */
+        }
         db_pool_release(w->opts.db, conn);
     }
     LOG(LOG_DEBUG, NULL, "order writer: %d orders inserted in one commit: %s", n,
@@ -133,6 +166,8 @@ static int write_group(void *ctx, batch_item **group, int n)
         order_cache_invalidate_created(w->opts.cache, rows, n);
     if (err == ORDERD_OK)
         drop_created_lists(w, rows, n);
+    else if (sent)
+        invalidate_unknown_creates(w, jobs, n);
     log_bind(NULL, 0);
     for (int i = 0; i < n; i++) {
         answer(jobs[i], err, err == ORDERD_OK ? &rows[i] : NULL);
@@ -164,8 +199,14 @@ static int write_keyed_group(void *ctx, batch_item **group, int n)
     log_bind(tags, n);
     orderd_err err;
     db_conn *conn = group_conn(w, deadline, &err);
+    bool sent = conn != NULL;
     if (conn) {
         err = order_db_insert_idempotent_many(conn, creates, n, outs);
+        if (err == ORDERD_OK && w->opts.test_hooks.create_unknown_outcome) {
+            for (int i = 0; i < n; i++)
+                order_clear(&outs[i].row);
+            err = ORDERD_ERR_UNAVAILABLE; /* TEST ONLY: committed, answer lost */
+        }
         db_pool_release(w->opts.db, conn);
     }
     LOG(LOG_DEBUG, NULL, "order writer: %d keyed creates in one commit: %s", n,
@@ -179,6 +220,8 @@ static int write_keyed_group(void *ctx, batch_item **group, int n)
         if (count > 0)
             order_cache_invalidate_created(w->opts.cache, created, count);
         drop_created_lists(w, created, count);
+    } else if (err != ORDERD_OK && sent) {
+        invalidate_unknown_creates(w, jobs, n);
     }
     log_bind(NULL, 0);
     int again = 0;

@@ -8,7 +8,7 @@ unless the writer invalidates anyway, that process serves the old order
 from its memory and Redis until their entries expire.
 
 ORDERD_TEST_AMEND_UNKNOWN_OUTCOME=1 makes every PATCH and DELETE commit and
-then fail exactly so.  One process, nothing else to repair its caches:
+then fail exactly so (ORDERD_TEST_CREATE_UNKNOWN_OUTCOME=1 every POST).  One process, nothing else to repair its caches:
 right after the 503 the order reads as it is in PostgreSQL (Redis holds a
 tombstone no fill can pass), and within moments the customer's cached
 list does too (the feed re-reads its log with the process's own changes
@@ -21,8 +21,9 @@ from cache_stack import CacheTestCase
 from harness import main, new_customer_id, psql
 
 
-class UnknownOutcomeTest(CacheTestCase):
-    stack_env = {"ORDERD_TEST_AMEND_UNKNOWN_OUTCOME": "1"}
+class UnknownOutcomeCase(CacheTestCase):
+    """One process whose writes all commit and then fail (stack_env names
+    which writes)."""
 
     @classmethod
     def setUpClass(cls):
@@ -43,6 +44,13 @@ class UnknownOutcomeTest(CacheTestCase):
                 return resp.json()
             time.sleep(0.02)
         self.fail(f"{path} was never served from a cache")
+
+    def assert_problem_json(self, resp):
+        self.assertEqual(resp.header("Content-Type").split(";")[0], "application/problem+json")
+
+
+class UnknownAmendTest(UnknownOutcomeCase):
+    stack_env = {"ORDERD_TEST_AMEND_UNKNOWN_OUTCOME": "1"}
 
     def test_after_a_503_whose_change_committed_no_read_is_stale(self):
         customer = new_customer_id()
@@ -89,8 +97,31 @@ class UnknownOutcomeTest(CacheTestCase):
         self.assertEqual(psql(self.stack.db_url, f"SELECT count(*) FROM orders WHERE id = {oid}"), "0")
         self.assertEqual(self.ca.get(f"/orders/{oid}").status, 404)
 
-    def assert_problem_json(self, resp):
-        self.assertEqual(resp.header("Content-Type").split(";")[0], "application/problem+json")
+
+class UnknownCreateTest(UnknownOutcomeCase):
+    """The same for a POST: the order went in under an id the writer never
+    learned, so nothing can tombstone it, but the lists it is on must move
+    before the 503 goes out (order_writer.c, invalidate_unknown_creates).
+    ORDERD_TEST_CREATE_UNKNOWN_OUTCOME=1 makes every POST commit and fail."""
+    stack_env = {"ORDERD_TEST_CREATE_UNKNOWN_OUTCOME": "1"}
+
+    def test_after_a_503_whose_create_committed_its_lists_show_it(self):
+        for key in (None, f"unknown-{new_customer_id()}"):
+            customer = new_customer_id()
+            list_path = f"/orders?customer_id={customer}"
+            self.assertEqual(self.cached_twice(list_path)["data"], [])  # an empty page, cached
+            headers = {"Idempotency-Key": key} if key else None
+            resp = self.ca.post("/orders", json_body={"customer_id": customer, "total": "3.00"},
+                                headers=headers)
+            self.assertEqual(resp.status, 503, resp)
+            self.assert_problem_json(resp)
+            oid = psql(self.stack.db_url, f"SELECT id FROM orders WHERE customer_id = {customer}")
+            self.assertTrue(oid.isdigit(), f"the hook must commit before it fails ({key=})")
+            # at once: this process's own change feed leaves the row to the writer
+            page = self.ca.get(list_path)
+            self.assertEqual([o["id"] for o in page.json()["data"]], [int(oid)],
+                             f"stale list after an unknown create ({key=}, X-Cache {page.header('X-Cache')})")
+            self.assertEqual(self.ca.get(f"/orders/{oid}").status, 200)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #define UNSAFE_CLASSIC_CACHE "ORDERD_TEST_UNSAFE_CLASSIC_CACHE"
 #define FILL_DELAY_MS        "ORDERD_TEST_FILL_DELAY_MS"
 #define AMEND_UNKNOWN        "ORDERD_TEST_AMEND_UNKNOWN_OUTCOME"
+#define CREATE_UNKNOWN       "ORDERD_TEST_CREATE_UNKNOWN_OUTCOME"
 #define LIST_LOOKUP_DELAY_MS "ORDERD_TEST_LIST_LOOKUP_DELAY_MS"
 
 static int clear_env(void **state UNUSED)
@@ -26,6 +27,7 @@ static int clear_env(void **state UNUSED)
     unsetenv(UNSAFE_CLASSIC_CACHE);
     unsetenv(FILL_DELAY_MS);
     unsetenv(AMEND_UNKNOWN);
+    unsetenv(CREATE_UNKNOWN);
     unsetenv(LIST_LOOKUP_DELAY_MS);
     return 0;
 }
@@ -36,6 +38,7 @@ static void test_all_off_without_env(void **state UNUSED)
     assert_false(hooks.unsafe_classic_cache);
     assert_int_equal(hooks.fill_delay_ms, 0);
     assert_false(hooks.amend_unknown_outcome);
+    assert_false(hooks.create_unknown_outcome);
     assert_int_equal(hooks.list_lookup_delay_ms, 0);
 }
 
@@ -49,6 +52,19 @@ static void test_amend_unknown_outcome_only_for_1(void **state UNUSED)
     for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
         setenv(AMEND_UNKNOWN, off[i], 1);
         assert_false(test_hooks_from_env().amend_unknown_outcome);
+    }
+}
+
+static void test_create_unknown_outcome_only_for_1_and_apart_from_amends(void **state UNUSED)
+{
+    setenv(CREATE_UNKNOWN, "1", 1);
+    test_hooks on = test_hooks_from_env();
+    assert_true(on.create_unknown_outcome);
+    assert_false(on.amend_unknown_outcome);
+    const char *off[] = {"0", "", "true", "11"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        setenv(CREATE_UNKNOWN, off[i], 1);
+        assert_false(test_hooks_from_env().create_unknown_outcome);
     }
 }
 
@@ -115,6 +131,8 @@ int main(void)
         cmocka_unit_test_setup(test_unsafe_classic_cache_only_for_1, clear_env),
         cmocka_unit_test_setup(test_fill_delay_in_range, clear_env),
         cmocka_unit_test_setup(test_amend_unknown_outcome_only_for_1, clear_env),
+        cmocka_unit_test_setup(test_create_unknown_outcome_only_for_1_and_apart_from_amends,
+                               clear_env),
         cmocka_unit_test_setup(test_list_lookup_delay_in_range, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,8 @@
  *       every PATCH and DELETE commits and then fails as if its connection
  *       broke before the answer (503): the unknown outcome, which
  *       tests/integration/test_unknown_outcome.py shows leaves no stale read.
+ *   ORDERD_TEST_CREATE_UNKNOWN_OUTCOME=1
+ *       the same for every POST /orders, keyed or not.
  */
 #ifndef ORDERD_TEST_HOOKS_H
 #define ORDERD_TEST_HOOKS_H
@@ -31,10 +33,11 @@
 #include <stdbool.h>
 
 typedef struct test_hooks {
-    bool unsafe_classic_cache;  /* ORDERD_TEST_UNSAFE_CLASSIC_CACHE */
-    long fill_delay_ms;         /* ORDERD_TEST_FILL_DELAY_MS; 0 = off */
-    bool amend_unknown_outcome; /* ORDERD_TEST_AMEND_UNKNOWN_OUTCOME */
-    long list_lookup_delay_ms;  /* ORDERD_TEST_LIST_LOOKUP_DELAY_MS; 0 = off */
+    bool unsafe_classic_cache;   /* ORDERD_TEST_UNSAFE_CLASSIC_CACHE */
+    long fill_delay_ms;          /* ORDERD_TEST_FILL_DELAY_MS; 0 = off */
+    bool amend_unknown_outcome;  /* ORDERD_TEST_AMEND_UNKNOWN_OUTCOME */
+    bool create_unknown_outcome; /* ORDERD_TEST_CREATE_UNKNOWN_OUTCOME */
+    long list_lookup_delay_ms;   /* ORDERD_TEST_LIST_LOOKUP_DELAY_MS; 0 = off */
 } test_hooks;
 
 /* The hooks the environment asks for (all off when none is set); logs a

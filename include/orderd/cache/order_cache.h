@@ -115,6 +115,11 @@ bool order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
  * one script call.  Durable, and answers, like it. */
 bool order_cache_invalidate_created(order_cache *oc, const order *created, int n);
 
+/* After creates whose outcome is unknown (they may have committed, under
+ * ids not known): the lists new orders of these customers would be on
+ * move to new generations.  Durable, and answers, like the above. */
+bool order_cache_invalidate_maybe_created(order_cache *oc, const int64_t *customer_ids, int n);
+
 /*
  * Lists: a HIT fills *json (malloc'd); a MISS fills *generation, to pass
  * to order_cache_list_fill after reading PostgreSQL.

@@ -27,7 +27,9 @@
 #include "orderd/domain/order.h"
 #include "orderd/cache/hot_lists.h"
 #include "orderd/cache/order_cache.h"
+#include "orderd/store/invalidation.h"
 #include "orderd/store/order_doc.h"
+#include "orderd/base/test_hooks.h"
 
 typedef struct order_writer order_writer;
 
@@ -35,6 +37,7 @@ typedef struct order_writer_options {
     db_pool *db;          /* borrowed */
     order_cache *cache;   /* borrowed; NULL = no Redis */
     hot_lists *hot_lists; /* borrowed; list pages in process memory; NULL = none */
+    invalidation *feed;   /* borrowed; NULL = no change feed (caching off) */
     /* longest wait for a pool connection; borrowed from the store, which
      * a reload may change meanwhile */
     const atomic_int *acquire_timeout_ms;
@@ -43,6 +46,7 @@ typedef struct order_writer_options {
      * been on one this long (batch_queue_set_standby); 0: each at once */
     int standby_after_ms;
     int batch_max;
+    test_hooks test_hooks; /* TEST ONLY: create_unknown_outcome */
 } order_writer_options;
 
 /* Starts the writer threads. NULL when out of memory or none can start. */
