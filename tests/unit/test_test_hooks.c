@@ -42,30 +42,39 @@ static void test_all_off_without_env(void **state UNUSED)
     assert_int_equal(hooks.list_lookup_delay_ms, 0);
 }
 
-static void test_amend_unknown_outcome_only_for_1(void **state UNUSED)
+static bool amend_unknown(test_hooks h)
 {
-    setenv(AMEND_UNKNOWN, "1", 1);
+    return h.amend_unknown_outcome;
+}
+static bool create_unknown(test_hooks h)
+{
+    return h.create_unknown_outcome;
+}
+
+/* name=1 turns on the hook is_on reads and no other unknown-outcome
+ * hook; anything else leaves it off */
+static void assert_unknown_outcome_only_for_1(const char *name, bool (*is_on)(test_hooks))
+{
+    setenv(name, "1", 1);
     test_hooks on = test_hooks_from_env();
-    assert_true(on.amend_unknown_outcome);
+    assert_true(is_on(on));
+    assert_int_equal(on.amend_unknown_outcome + on.create_unknown_outcome, 1);
     assert_false(on.unsafe_classic_cache);
     const char *off[] = {"0", "", "true", "11"};
     for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
-        setenv(AMEND_UNKNOWN, off[i], 1);
-        assert_false(test_hooks_from_env().amend_unknown_outcome);
+        setenv(name, off[i], 1);
+        assert_false(is_on(test_hooks_from_env()));
     }
+}
+
+static void test_amend_unknown_outcome_only_for_1(void **state UNUSED)
+{
+    assert_unknown_outcome_only_for_1(AMEND_UNKNOWN, amend_unknown);
 }
 
 static void test_create_unknown_outcome_only_for_1_and_apart_from_amends(void **state UNUSED)
 {
-    setenv(CREATE_UNKNOWN, "1", 1);
-    test_hooks on = test_hooks_from_env();
-    assert_true(on.create_unknown_outcome);
-    assert_false(on.amend_unknown_outcome);
-    const char *off[] = {"0", "", "true", "11"};
-    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
-        setenv(CREATE_UNKNOWN, off[i], 1);
-        assert_false(test_hooks_from_env().create_unknown_outcome);
-    }
+    assert_unknown_outcome_only_for_1(CREATE_UNKNOWN, create_unknown);
 }
 
 static void test_unsafe_classic_cache_only_for_1(void **state UNUSED)
