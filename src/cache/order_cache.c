@@ -430,14 +430,16 @@ bool order_cache_invalidate(order_cache *oc, int64_t id, int64_t new_version, bo
 }
 
 /*
- * What order_cache_invalidate_created and _maybe_created share: n orders
- * of these customers went in (pending), with these ids (NULL: not known,
- * then only their lists move).
+ * What order_cache_invalidate_created and _maybe_created share: n new
+ * orders (pending), either created (ids and customers known) or, when
+ * that is NULL, of customer_ids with ids not known: then only their lists
+ * move.
  */
-static bool invalidate_new_orders(order_cache *oc, const int64_t *ids, const int64_t *customer_ids,
-                                  int n)
+static bool invalidate_new_orders(order_cache *oc, const order *created,
+                                  const int64_t *customer_ids, int n)
 {
-    int id_count = ids ? n : 0;
+#define CUSTOMER_OF(i) (created ? created[i].customer_id : customer_ids[i])
+    int id_count = created ? n : 0;
     /* the order keys, then gen:all, gen:status:pending and each customer's */
     int cap = id_count + n + 2;
     char(*keys)[48] = malloc((size_t)cap * sizeof *keys);
@@ -449,16 +451,17 @@ static bool invalidate_new_orders(order_cache *oc, const int64_t *ids, const int
     }
     int nkeys = 0;
     for (int i = 0; i < id_count; i++)
-        cache_key_order(ids[i], keys[nkeys++]);
+        cache_key_order(created[i].id, keys[nkeys++]);
     cache_key_gen_all(keys[nkeys++]);
     cache_key_gen_status(ORDER_PENDING, keys[nkeys++]);
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int k = 0; k < i && !seen; k++)
-            seen = customer_ids[k] == customer_ids[i];
+            seen = CUSTOMER_OF(k) == CUSTOMER_OF(i);
         if (!seen)
-            cache_key_gen_customer(customer_ids[i], keys[nkeys++]);
+            cache_key_gen_customer(CUSTOMER_OF(i), keys[nkeys++]);
     }
+#undef CUSTOMER_OF
     for (int k = 0; k < nkeys; k++)
         argv[k] = keys[k];
     char count[16], marker[32], ttl[24];
@@ -487,21 +490,7 @@ bool order_cache_invalidate_created(order_cache *oc, const order *created, int n
                                    created[i].customer_id, &pending, 1);
         return false; /* as if journaled: the change feed applies it too */
     }
-    if (n < 1)
-        return true;
-    int64_t *ids = malloc((size_t)n * sizeof *ids);
-    int64_t *customer_ids = malloc((size_t)n * sizeof *customer_ids);
-    bool ran = false;
-    if (ids && customer_ids) {
-        for (int i = 0; i < n; i++) {
-            ids[i] = created[i].id;
-            customer_ids[i] = created[i].customer_id;
-        }
-        ran = invalidate_new_orders(oc, ids, customer_ids, n);
-    }
-    free(ids);
-    free(customer_ids);
-    return ran;
+    return n < 1 || invalidate_new_orders(oc, created, NULL, n);
 }
 
 bool order_cache_invalidate_maybe_created(order_cache *oc, const int64_t *customer_ids, int n)
