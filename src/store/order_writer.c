@@ -203,8 +203,10 @@ static int write_keyed_group(void *ctx, batch_item **group, int n)
     if (conn) {
         err = order_db_insert_idempotent_many(conn, creates, n, outs);
         if (err == ORDERD_OK && w->opts.test_hooks.create_unknown_outcome) {
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n; i++) {
                 order_clear(&outs[i].row);
+                free(outs[i].response);
+            }
             err = ORDERD_ERR_UNAVAILABLE; /* TEST ONLY: committed, answer lost */
         }
         db_pool_release(w->opts.db, conn);
