@@ -305,6 +305,9 @@ static const struct {
     [METRIC_REDIS_FAILED_CONNECTION] = {"orderd_redis_command_failures_total",
                                         "reason=\"connection\"", NULL},
     [METRIC_REDIS_FAILED_REPLY] = {"orderd_redis_command_failures_total", "reason=\"error\"", NULL},
+    [METRIC_CHANGE_FEED_LOSSES] = {"orderd_change_feed_losses_total", NULL,
+                                   "Change feed sessions lost (ended, failed or timed out); "
+                                   "both caches are bypassed until it catches up again"},
     [METRIC_AUTH_FAILURES] = {"orderd_auth_failures_total", NULL,
                               "Requests refused 401: missing or invalid bearer token"},
     [METRIC_AUTH_TOKENS_VERIFIED] = {"orderd_auth_tokens_verified_total", NULL,

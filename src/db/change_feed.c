@@ -358,6 +358,7 @@ static void feed_run(bg_thread *self, void *arg)
         }
         if (atomic_load(&f->state) != CHANGE_FEED_DOWN) {
             LOG(LOG_WARN, NULL, "change feed down: caches are bypassed until it catches up");
+            metric_inc(METRIC_CHANGE_FEED_LOSSES);
             set_state(f, CHANGE_FEED_DOWN, -1);
         }
         if (!bg_thread_wait(self, (uint64_t)backoff_ms * 1000000u))

@@ -27,15 +27,18 @@ def metrics(client):
     return values
 
 
-def redis_failures(client):
-    """The process's failed Redis commands by reason, for a failure message:
-    a request that met one went on without Redis."""
+def bypass_causes(client):
+    """Why the process may have gone without its caches, for a failure
+    message: its failed Redis commands by reason, and its change feed
+    losses (the caches are untrusted until the feed catches up)."""
     m = metrics(client)
     counts = []
     for reason in ("timeout", "connection", "error"):
         name = 'orderd_redis_command_failures_total{reason="%s"}' % reason
         counts.append(f"{reason} {m.get(name, 0):g}")
-    return "redis failures: " + ", ".join(counts)
+    # a lost change feed bypasses the caches without any Redis failure
+    feed = m.get("orderd_change_feed_losses_total", 0)
+    return "redis failures: " + ", ".join(counts) + f"; change feed losses {feed:g}"
 
 
 class CacheStack:

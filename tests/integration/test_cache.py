@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from cache_stack import CacheTestCase, metrics, redis_failures
+from cache_stack import CacheTestCase, metrics, bypass_causes
 from harness import main, new_customer_id
 
 
@@ -141,7 +141,7 @@ class ListBatches(CacheTestCase):
         paths = [f"/orders?customer_id={c}&limit=5" for c in customers]
         for customer, path in zip(customers, paths):
             resp = self.ca.get(path)
-            self.assertEqual(resp.header("X-Cache"), "MISS", redis_failures(self.ca))
+            self.assertEqual(resp.header("X-Cache"), "MISS", bypass_causes(self.ca))
             self.wait_list_filled(resp.body, customer=customer, limit=5)
         expected = {path: self.from_postgres(path) for path in paths}
 
@@ -414,7 +414,7 @@ class Stampede(CacheTestCase):
         self.assertEqual(len({body for _, _, body in results}), 1)
         self.assertEqual(after["orderd_db_order_reads_total"] - before, 1,
                          f"misses {sum(1 for _, c, _ in results if c == 'MISS')}, "
-                         f"shared {after['orderd_shared_reads_total']}, {redis_failures(self.ca)}")
+                         f"shared {after['orderd_shared_reads_total']}, {bypass_causes(self.ca)}")
 
 
 class SharedRead(CacheTestCase):

@@ -175,13 +175,28 @@ class CatchingUp(CacheTestCase):
         self.addCleanup(cb.close)
         for _ in range(2):
             self.get(cb, order["id"])
-        for _ in range(3):
-            # end every feed session, then write at once, while it reconnects
-            psql(self.stack.db_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = 'orderd-change-feed'")
+        # Only this database's feed sessions: the cluster is shared with
+        # the suite's other tests, and ending their feeds turned their
+        # caches untrusted mid-test (test_cache read BYPASS).
+        feeds = ("FROM pg_stat_activity WHERE application_name = 'orderd-change-feed' "
+                 "AND datname = current_database()")
+        deadline = time.monotonic() + 10
+        while psql(self.stack.db_url, f"SELECT count(*) {feeds}") != "2":
+            self.assertLess(time.monotonic(), deadline, "both feeds never connected")
+            time.sleep(0.05)
+        losses_before = [metrics(c).get("orderd_change_feed_losses_total", 0)
+                         for c in (self.ca, self.cb)]
+        for round_no in range(3):
+            # end both feed sessions, then write at once, while they reconnect
+            ended = psql(self.stack.db_url,
+                         f"SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) {feeds}")
+            if round_no == 0:
+                self.assertEqual(ended, "2", "the first round ends both processes' feeds")
             psql(self.stack.db_url,
                  f"UPDATE orders SET status = 'paid' WHERE id = {order['id']}")
         wait_cache_up(self.stack.b)
+        for client, before in zip((self.ca, self.cb), losses_before):
+            self.assertGreater(metrics(client).get("orderd_change_feed_losses_total", 0), before)
         resp, _ = self.get(cb, order["id"])
         self.assertEqual(resp.json()["version"], 4)
 

@@ -137,6 +137,7 @@ typedef enum metric_id {
     METRIC_REDIS_FAILED_TIMEOUT,    /* a command got no reply within redis_command_timeout_ms */
     METRIC_REDIS_FAILED_CONNECTION, /* no connection, or it broke mid-command */
     METRIC_REDIS_FAILED_REPLY,      /* Redis answered with an error */
+    METRIC_CHANGE_FEED_LOSSES,      /* the change feed lost its session: caches bypassed */
     METRIC_AUTH_FAILURES,           /* requests answered 401 */
     METRIC_AUTH_TOKENS_VERIFIED,    /* signature checks (token cache misses) */
     METRIC_RATE_LIMITED,            /* requests answered 429 */
