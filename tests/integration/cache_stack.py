@@ -143,5 +143,7 @@ class CacheTestCase(unittest.TestCase):
                 if isinstance(value, str) and value.encode() == body:
                     return key
             if time.monotonic() > deadline:
-                self.fail(f"no {pattern} holds the page after {timeout} s")
+                # a process whose caches went untrusted files no page
+                self.fail(f"no {pattern} holds the page after {timeout} s "
+                          f"(a: {bypass_causes(self.ca)}; b: {bypass_causes(self.cb)})")
             time.sleep(0.002)
