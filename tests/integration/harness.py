@@ -18,6 +18,11 @@ Environment (scripts/test and ctest set these; all are optional):
   ORDERD_TEST_TMPDIR    where private clusters and daemon folders go, so
                         scripts/test can stop what a killed test left
 
+Under scripts/test every test process shares one PostgreSQL cluster (one
+database each), running in parallel: a test that acts on server sessions
+(pg_terminate_backend, pg_cancel_backend) must pick them from its own
+database (`datname = current_database()`), or it breaks its neighbours.
+
 Each Stack gets a fresh database, runs `orderd migrate`, starts the daemon
 on a free 127.0.0.1 port with its stdout/stderr in files, and waits for
 /healthz.  Stopping sends SIGTERM and by default demands exit code 0 and
