@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from cache_stack import CacheTestCase, metrics, bypass_causes
+from cache_stack import CacheTestCase, bypass_causes, metrics
 from harness import main, new_customer_id
 
 
