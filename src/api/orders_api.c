@@ -653,15 +653,48 @@ static void list_on_worker(void *ctx, request *req)
     reply_list(req, r, json, len);
 }
 
-/* On the list reader's thread: a page Redis held, or NULL to read it on a
- * worker (under the generation Redis gave, when it gave one). */
+/* On a list loader thread: PostgreSQL's page, or the error that kept it. */
+static void list_loaded(void *arg, orderd_err err, char *json, size_t len, const char *cache_status)
+{
+    request *req = arg;
+    req->reply.cache = cache_status;
+    if (err != ORDERD_OK)
+        reply_store_error(req, err);
+    else
+        reply_list(req, order_repr_negotiate(req), json, len);
+    request_resume(req); /* req belongs to the polling thread again after this */
+}
+
+/*
+ * A suspended list request the caches could not answer: a customer's
+ * page joins the list loader's next statement (list_loader.h), any other
+ * goes to an I/O worker, as does every page the loader refuses.
+ * generation: what a lookup that missed read (NULL: none).
+ */
+static void list_from_postgres(request *req, const order_list_query *q, const char *generation)
+{
+    app *a = req->handler_ctx;
+    if (order_store_list_read_async(a->store, q, req->deadline_ns, generation, list_loaded, req) ==
+        0)
+        return;
+    if (generation)
+        snprintf(req->handler_note, sizeof req->handler_note, "%s", generation);
+    request_continue_on_worker(req, list_on_worker);
+}
+
+/* On the list reader's thread: a page Redis held, or NULL to read it from
+ * PostgreSQL (under the generation Redis gave, when it gave one). */
 static void list_looked_up(void *arg, char *json, size_t len, const char *generation)
 {
     request *req = arg;
     if (!json) {
-        if (generation)
-            snprintf(req->handler_note, sizeof req->handler_note, "%s", generation);
-        request_continue_on_worker(req, list_on_worker);
+        order_list_query q;
+        order_repr r;
+        if (!list_request(req, &q, &r)) {
+            request_resume(req); /* cannot happen: it passed on the polling thread */
+            return;
+        }
+        list_from_postgres(req, &q, generation);
         return;
     }
     req->reply.cache = CACHE_STATUS_HIT;
@@ -739,8 +772,9 @@ void orders_api_list(void *ctx, request *req)
     if (reply_list_from_memory(a, req, &q, r))
         return;
     /* the pages Redis holds are answered in batches, without a worker
-     * (list_reader.h); without Redis, or stopping, it is a worker's */
+     * (list_reader.h), and so are customers' pages from PostgreSQL
+     * (list_loader.h); the rest, and all while stopping, are a worker's */
     request_suspend(req);
     if (order_store_list_lookup_async(a->store, &q, req->deadline_ns, list_looked_up, req) != 0)
-        request_continue_on_worker(req, list_on_worker);
+        list_from_postgres(req, &q, NULL);
 }

@@ -41,6 +41,7 @@ const metrics_buckets metrics_histogram_buckets[HISTOGRAM_COUNT] = {
     [HISTOGRAM_READ_LOAD_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
     [HISTOGRAM_WRITE_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
     [HISTOGRAM_AMEND_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
+    [HISTOGRAM_LIST_LOAD_BATCH] = {batch_bounds, NBOUNDS(batch_bounds), 1},
 };
 
 #define LAG_CELLS   (NBOUNDS(lag_bounds_us) + 2)
@@ -52,9 +53,10 @@ const size_t metrics_histogram_offset[HISTOGRAM_COUNT] = {
     [HISTOGRAM_READ_LOAD_BATCH] = METRIC_COUNT + LAG_CELLS + BATCH_CELLS,
     [HISTOGRAM_WRITE_BATCH] = METRIC_COUNT + LAG_CELLS + 2 * BATCH_CELLS,
     [HISTOGRAM_AMEND_BATCH] = METRIC_COUNT + LAG_CELLS + 3 * BATCH_CELLS,
+    [HISTOGRAM_LIST_LOAD_BATCH] = METRIC_COUNT + LAG_CELLS + 4 * BATCH_CELLS,
 };
 
-#define CORE_CELLS (METRIC_COUNT + LAG_CELLS + 4 * BATCH_CELLS)
+#define CORE_CELLS (METRIC_COUNT + LAG_CELLS + 5 * BATCH_CELLS)
 
 static uint64_t core_retired[CORE_CELLS];
 static metrics_cell core_sink[CORE_CELLS];
@@ -345,6 +347,9 @@ static const struct {
     [HISTOGRAM_AMEND_BATCH] = {"orderd_amend_batch_size", NULL,
                                "PATCHes and DELETEs applied by one group commit of the batched "
                                "amender"},
+    [HISTOGRAM_LIST_LOAD_BATCH] = {"orderd_list_read_batch_size", NULL,
+                                   "List pages read by one PostgreSQL statement of the list "
+                                   "loader"},
 };
 
 void metrics_observe_invalidation_lag_us(int64_t lag_us)

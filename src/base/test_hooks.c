@@ -48,6 +48,8 @@ test_hooks test_hooks_from_env(void)
     hooks.fill_delay_ms = delay_ms_from_env("ORDERD_TEST_FILL_DELAY_MS", "cache fills");
     hooks.list_lookup_delay_ms =
         delay_ms_from_env("ORDERD_TEST_LIST_LOOKUP_DELAY_MS", "list lookups");
+    hooks.list_load_delay_ms =
+        delay_ms_from_env("ORDERD_TEST_LIST_LOAD_DELAY_MS", "list reads from PostgreSQL");
     hooks.amend_unknown_outcome =
         unknown_outcome_from_env("ORDERD_TEST_AMEND_UNKNOWN_OUTCOME", "PATCH and DELETE");
     hooks.create_unknown_outcome =

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orderd/base/buf.h"
+
 orderd_err order_doc_from_order(const order *o, order_doc *doc)
 {
     size_t len;
@@ -42,4 +44,39 @@ void order_doc_clear(order_doc *doc)
         return;
     free(doc->json);
     memset(doc, 0, sizeof *doc);
+}
+
+orderd_err order_page_to_json(const order *rows, int count, bool has_more, char **json, size_t *len)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "{\"data\":[");
+    for (int i = 0; i < count; i++) {
+        size_t one_len;
+        char *one = order_to_json(&rows[i], &one_len);
+        if (!one) {
+            buf_free(&b);
+            return ORDERD_ERR_INTERNAL;
+        }
+        if (i > 0)
+            buf_puts(&b, ",");
+        buf_append(&b, one, one_len);
+        free(one);
+    }
+    buf_puts(&b, "],\"next_cursor\":");
+    if (has_more && count > 0) {
+        char cursor[64];
+        order_cursor_encode(rows[count - 1].created_at_us, rows[count - 1].id, cursor);
+        buf_puts(&b, "\"");
+        buf_puts(&b, cursor);
+        buf_puts(&b, "\"}");
+    } else {
+        buf_puts(&b, "null}");
+    }
+    size_t n;
+    char *out = buf_steal(&b, &n);
+    if (!out)
+        return ORDERD_ERR_INTERNAL;
+    *json = out;
+    *len = n;
+    return ORDERD_OK;
 }

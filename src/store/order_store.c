@@ -20,13 +20,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "orderd/base/buf.h"
 #include "orderd/base/clock.h"
 #include "orderd/base/metrics.h"
 #include "orderd/cache/order_cache.h"
 #include "orderd/db/order_db.h"
 #include "orderd/store/invalidation.h"
 #include "orderd/store/order_amender.h"
+#include "orderd/store/list_loader.h"
 #include "orderd/store/list_reader.h"
 #include "orderd/store/order_reader.h"
 #include "orderd/store/order_writer.h"
@@ -45,6 +45,7 @@ struct order_store {
     hot_lists *hot_lists;          /* NULL: no list pages in process memory */
     order_reader *reader;          /* GET /orders/:id, batched */
     list_reader *lists;            /* list pages from Redis, batched; NULL without Redis */
+    list_loader *loader;           /* customers' list pages from PostgreSQL, batched */
     order_writer *writer;          /* POST /orders: group commit */
     order_amender *amender;        /* PATCH and DELETE: group commit */
     invalidation *feed;            /* NULL: caching off */
@@ -111,6 +112,23 @@ order_store *order_store_create(const order_store_options *opts)
     };
     store->reader = order_reader_create(&ro);
     if (!store->reader)
+        goto fail;
+    /*
+     * Two statements in flight are enough: PostgreSQL served as many
+     * batched pages per second to two pgbench clients as to eight, and
+     * more loaders would each take fewer pages from the queue.  Sixteen
+     * pages a statement at most keeps one statement's rendering (about a
+     * millisecond) short beside the other's round trip.
+     */
+    list_loader_options lo = {
+        .db = opts->db,
+        .acquire_timeout_ms = &store->acquire_timeout_ms,
+        .statements = 2,
+        .pages_max = 16,
+        .test_hooks = opts->test_hooks,
+    };
+    store->loader = list_loader_create(&lo);
+    if (!store->loader)
         goto fail;
     order_writer_options wo = {
         .db = opts->db,
@@ -191,6 +209,7 @@ void order_store_destroy(order_store *store)
     order_amender_destroy(store->amender);
     order_writer_destroy(store->writer);
     order_reader_destroy(store->reader);
+    list_loader_destroy(store->loader); /* it fills through the list reader */
     list_reader_destroy(store->lists);
     invalidation_stop(store->feed);
     order_cache_destroy(store->cache);
@@ -226,6 +245,7 @@ void order_store_stop(order_store *store)
     if (!store)
         return;
     order_reader_stop(store->reader);
+    list_loader_stop(store->loader); /* it fills through the list reader */
     list_reader_stop(store->lists);
     order_writer_stop(store->writer);
     order_amender_stop(store->amender);
@@ -308,40 +328,55 @@ orderd_err order_store_list(order_store *store, const order_list_query *q, uint6
     return err;
 }
 
-/* {"data":[...],"next_cursor":"..."|null} into a malloc'd *json. */
-static orderd_err render_list(const order *rows, int count, bool has_more, char **json, size_t *len)
+/* A page on its way through the list loader. */
+typedef struct list_read {
+    order_store *store;
+    order_list_query query;
+    hot_lists_ticket ticket; /* taken before the read */
+    char generation[24];     /* to file the page under in Redis; "" = no fill (BYPASS) */
+    uint64_t deadline_ns;
+    order_list_done done;
+    void *arg;
+} list_read;
+
+static void list_read_loaded(void *arg, orderd_err err, char *json, size_t len)
 {
-    buf b = BUF_INIT;
-    buf_puts(&b, "{\"data\":[");
-    for (int i = 0; i < count; i++) {
-        size_t one_len;
-        char *one = order_to_json(&rows[i], &one_len);
-        if (!one) {
-            buf_free(&b);
-            return ORDERD_ERR_INTERNAL;
-        }
-        if (i > 0)
-            buf_puts(&b, ",");
-        buf_append(&b, one, one_len);
-        free(one);
+    list_read *rd = arg;
+    order_store *store = rd->store;
+    if (err == ORDERD_OK && store->hot_lists)
+        hot_lists_put(store->hot_lists, &rd->query, json, len, rd->ticket);
+    /* as order_store_list files it, but a loader must not block on
+     * Redis: a fill the list reader refuses (stopping, out of memory) is
+     * dropped, and the next miss of the page fills it */
+    if (err == ORDERD_OK && rd->generation[0] && clock_now_ns() < rd->deadline_ns)
+        (void)list_reader_fill(store->lists, &rd->query, rd->generation, json, len,
+                               rd->deadline_ns);
+    rd->done(rd->arg, err, json, len, rd->generation[0] ? CACHE_STATUS_MISS : CACHE_STATUS_BYPASS);
+    free(rd);
+}
+
+int order_store_list_read_async(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                                const char *known_generation, order_list_done done, void *arg)
+{
+    if (!order_db_list_combines(q) || (store->cache && (!known_generation || !store->lists)))
+        return -1;
+    list_read *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return -1;
+    *rd = (list_read){
+        .store = store, .query = *q, .deadline_ns = deadline_ns, .done = done, .arg = arg};
+    if (known_generation && (size_t)snprintf(rd->generation, sizeof rd->generation, "%s",
+                                             known_generation) >= sizeof rd->generation) {
+        free(rd);
+        return -1;
     }
-    buf_puts(&b, "],\"next_cursor\":");
-    if (has_more && count > 0) {
-        char cursor[64];
-        order_cursor_encode(rows[count - 1].created_at_us, rows[count - 1].id, cursor);
-        buf_puts(&b, "\"");
-        buf_puts(&b, cursor);
-        buf_puts(&b, "\"}");
-    } else {
-        buf_puts(&b, "null}");
+    if (store->hot_lists)
+        rd->ticket = hot_lists_ticket_for(store->hot_lists, q);
+    if (list_loader_submit(store->loader, q, deadline_ns, list_read_loaded, rd) != 0) {
+        free(rd);
+        return -1;
     }
-    size_t n;
-    char *out = buf_steal(&b, &n);
-    if (!out)
-        return ORDERD_ERR_INTERNAL;
-    *json = out;
-    *len = n;
-    return ORDERD_OK;
+    return 0;
 }
 
 static orderd_err list_from_db(order_store *store, const order_list_query *q, uint64_t deadline_ns,
@@ -360,7 +395,7 @@ static orderd_err list_from_db(order_store *store, const order_list_query *q, ui
     if (err != ORDERD_OK)
         return err;
 
-    err = render_list(rows, count, has_more, json, len);
+    err = order_page_to_json(rows, count, has_more, json, len);
     for (int i = 0; i < count; i++)
         order_clear(&rows[i]);
     free(rows);

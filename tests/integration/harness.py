@@ -38,6 +38,7 @@ answers (oversized headers), which the document does not describe.
 
 import atexit
 import collections
+import concurrent.futures
 import ctypes
 import glob
 import http.client
@@ -828,6 +829,29 @@ _customer_ids = itertools.count(random.randrange(1, 1 << 40) * 1000)
 def new_customer_id():
     """A customer id no other test in this database uses."""
     return next(_customer_ids)
+
+
+def get_together(daemon, paths):
+    """GETs every path at once from daemon (a Daemon, or anything with
+    client()), each on a connection of its own so they arrive together;
+    [(status, X-Cache, body)] in the order of paths."""
+
+    def fetch(path):
+        c = daemon.client()
+        try:
+            resp = c.get(path)
+            return resp.status, resp.header("X-Cache"), resp.body
+        finally:
+            c.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        return list(pool.map(fetch, paths))
+
+
+def histogram_delta(before, after, name):
+    """(observations, sum) a histogram gained between two metrics()."""
+    return (after[f"{name}_count"] - before.get(f"{name}_count", 0),
+            after[f"{name}_sum"] - before.get(f"{name}_sum", 0))
 
 
 class StackTestCase(unittest.TestCase):

@@ -3,7 +3,8 @@
 import threading
 from decimal import Decimal
 
-from harness import RFC3339_RE, StackTestCase, main, new_customer_id
+from cache_stack import metrics
+from harness import RFC3339_RE, StackTestCase, get_together, histogram_delta, main, new_customer_id
 
 
 class CreateTest(StackTestCase):
@@ -315,6 +316,37 @@ class ListTest(StackTestCase):
         cid = new_customer_id()
         order = self.create_order(customer_id=cid)
         self.assertEqual(self.c.get(f"/orders?customer_id={cid}").json()["data"], [order])
+
+
+
+class ListLoadTest(StackTestCase):
+    """Caches off: customers' pages come from the list loader, several in
+    one statement (list_loader.h).  The hook holds each statement 300 ms,
+    so the requests that arrive meanwhile share the next one; each must
+    get its own page, the one a no-cache read (a statement of its own,
+    on an I/O worker) gives."""
+    stack_env = {"ORDERD_TEST_LIST_LOAD_DELAY_MS": "300"}
+
+    def test_pages_read_together_are_each_the_page_read_alone(self):
+        customers = [new_customer_id() for _ in range(24)]
+        for i, cid in enumerate(customers):
+            for _ in range(i % 4):
+                self.create_order(customer_id=cid)
+        paths = [f"/orders?customer_id={c}&limit={1 + i % 3}" for i, c in enumerate(customers)]
+        # a cursor's page too: the second page of the customer with three
+        first = self.c.get(paths[3]).json()
+        self.assertIsNotNone(first["next_cursor"])
+        paths.append(f"{paths[3]}&cursor={first['next_cursor']}")
+        expected = [self.c.get(p, headers={"Cache-Control": "no-cache"}).body for p in paths]
+
+        before = metrics(self.c)
+        results = get_together(self.stack, paths)
+        after = metrics(self.c)
+        for path, body, (status, cache, got) in zip(paths, expected, results):
+            self.assertEqual((status, cache, got), (200, "BYPASS", body), path)
+        statements, pages = histogram_delta(before, after, "orderd_list_read_batch_size")
+        self.assertEqual(pages, len(paths))
+        self.assertLessEqual(statements, 12, f"{len(paths)} pages took {statements} statements")
 
 
 if __name__ == "__main__":

@@ -41,14 +41,29 @@ typedef struct list_shape {
     const char *name;
     bool customer;
     bool status;
+    bool many; /* each parameter an array, one element per page (three pages here) */
 } list_shape;
 
 static const list_shape shapes[] = {
-    {"order_list", false, false},
-    {"order_list_customer", true, false},
-    {"order_list_status", false, true},
-    {"order_list_customer_status", true, true},
+    {"order_list", false, false, false},
+    {"order_list_customer", true, false, false},
+    {"order_list_status", false, true, false},
+    {"order_list_customer_status", true, true, false},
+    {"order_list_customer_many", true, false, true},
 };
+
+/* value, or for a shape of many pages an array of three pages' values:
+ * "{v,v,v}" (customers 42, 43, 44 for "42") */
+static const char *shape_param(const list_shape *shape, const char *value, char *out, size_t cap)
+{
+    if (!shape->many)
+        return value;
+    if (strcmp(value, "42") == 0)
+        snprintf(out, cap, "{42,43,44}");
+    else
+        snprintf(out, cap, "{%s,%s,%s}", value, value, value);
+    return out;
+}
 
 static int group_setup(void **state)
 {
@@ -191,14 +206,17 @@ static void test_list_queries_use_indexes(void **state)
             for (size_t l = 0; l < 2; l++)
                 for (size_t m = 0; m < 2; m++) {
                     const char *params[5];
+                    char arrays[5][80];
                     int n = 0;
-                    if (shape->customer)
-                        params[n++] = "42";
+                    if (shape->customer) {
+                        params[n] = shape_param(shape, "42", arrays[n], sizeof arrays[n]);
+                        n++;
+                    }
                     if (shape->status)
                         params[n++] = "paid";
-                    params[n++] = cursors[c][0];
-                    params[n++] = cursors[c][1];
-                    params[n++] = limits[l];
+                    const char *tail[] = {cursors[c][0], cursors[c][1], limits[l]};
+                    for (int t = 0; t < 3; t++, n++)
+                        params[n] = shape_param(shape, tail[t], arrays[n], sizeof arrays[n]);
                     assert_int_equal(n, st->nparams);
                     explain_execute(st->name, modes[m], params, n);
                 }

@@ -249,6 +249,98 @@ static void test_list_keyset_pages(void **state)
     free(rows);
 }
 
+/* Fails unless page holds exactly what order_db_list gives for q. */
+static void assert_page_as_alone(const order_list_query *q, const order_list_page *page)
+{
+    order *rows;
+    int count;
+    bool more;
+    assert_int_equal(order_db_list(oc, q, &rows, &count, &more), ORDERD_OK);
+    assert_int_equal(page->count, count);
+    assert_int_equal(page->has_more, more);
+    for (int i = 0; i < count; i++) {
+        assert_int_equal(page->rows[i].id, rows[i].id);
+        assert_int_equal(page->rows[i].customer_id, rows[i].customer_id);
+        assert_int_equal(page->rows[i].created_at_us, rows[i].created_at_us);
+        assert_int_equal(page->rows[i].version, rows[i].version);
+        assert_int_equal(page->rows[i].status, rows[i].status);
+        order_clear(&rows[i]);
+    }
+    free(rows);
+}
+
+/*
+ * Several customers' pages in one statement are each the page
+ * order_db_list reads alone: the first page and a cursor's, different
+ * limits, the same page twice, a customer with no orders, and pages
+ * that end exactly at the limit (no more) or one row before it.
+ */
+static void test_list_customers_in_one_statement(void **state)
+{
+    (void)state;
+    int64_t customers[3];
+    int64_t newest[3][5];
+    for (int c = 0; c < 3; c++) {
+        customers[c] = unique_customer();
+        for (int i = 0; i < 5; i++) {
+            order_create_req req = make_req(customers[c], 10 * c + i, "[]");
+            order o;
+            assert_int_equal(order_db_insert(oc, &req, &o), ORDERD_OK);
+            newest[c][4 - i] = o.id;
+            order_clear(&o);
+        }
+    }
+    int64_t empty = unique_customer();
+    order_list_query qs[] = {
+        {.has_customer_id = true, .customer_id = customers[0], .limit = 2},
+        {.has_customer_id = true, .customer_id = customers[1], .limit = 5},
+        {.has_customer_id = true, .customer_id = empty, .limit = 3},
+        {.has_customer_id = true, .customer_id = customers[2], .limit = 4},
+        {.has_customer_id = true, .customer_id = customers[0], .limit = 2},
+        {.has_customer_id = true, .customer_id = customers[1], .limit = 100},
+        {.has_customer_id = true, .customer_id = customers[2], .limit = 2},
+    };
+    /* the last page starts after customer 2's second newest order */
+    order second;
+    assert_int_equal(order_db_get(oc, newest[2][1], &second), ORDERD_OK);
+    qs[6].has_cursor = true;
+    qs[6].cursor_created_at_us = second.created_at_us;
+    qs[6].cursor_id = second.id;
+    order_clear(&second);
+
+    enum { N = sizeof qs / sizeof qs[0] };
+    const order_list_query *ptrs[N];
+    for (int i = 0; i < N; i++)
+        ptrs[i] = &qs[i];
+    order_list_page pages[N];
+    assert_int_equal(order_db_list_customers(oc, ptrs, N, pages), ORDERD_OK);
+    int expected_counts[N] = {2, 5, 0, 4, 2, 5, 2};
+    bool expected_more[N] = {true, false, false, true, true, false, true};
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pages[i].count, expected_counts[i]);
+        assert_int_equal(pages[i].has_more, expected_more[i]);
+        assert_page_as_alone(&qs[i], &pages[i]);
+    }
+    assert_int_equal(pages[6].rows[0].id, newest[2][2]);
+    assert_int_equal(pages[6].rows[1].id, newest[2][3]);
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < pages[i].count; k++)
+            order_clear(&pages[i].rows[k]);
+        free(pages[i].rows);
+    }
+
+    /* a query it cannot combine is refused, not answered wrongly */
+    order_list_query by_status = {.has_customer_id = true,
+                                  .customer_id = customers[0],
+                                  .has_status = true,
+                                  .status = ORDER_PAID,
+                                  .limit = 2};
+    assert_false(order_db_list_combines(&by_status));
+    const order_list_query *mixed[] = {&qs[0], &by_status};
+    assert_int_equal(order_db_list_customers(oc, mixed, 2, pages), ORDERD_ERR_INTERNAL);
+    assert_null(pages[0].rows);
+}
+
 static void test_update_status(void **state)
 {
     (void)state;
@@ -661,6 +753,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_insert_and_get),
         T(test_list_keyset_pages),
+        T(test_list_customers_in_one_statement),
         T(test_update_status),
         T(test_delete),
         T(test_idempotent_insert),

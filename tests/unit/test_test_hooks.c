@@ -2,7 +2,7 @@
  * test_test_hooks.c - unit tests of src/base/test_hooks.c: the switches
  * read from the environment, with the same names and ranges the
  * integration tests (test_cache_race.py, test_unknown_outcome.py,
- * test_cache.py ListBatches) rely on.
+ * test_cache.py ListBatches and ListLoads) rely on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +21,7 @@
 #define AMEND_UNKNOWN        "ORDERD_TEST_AMEND_UNKNOWN_OUTCOME"
 #define CREATE_UNKNOWN       "ORDERD_TEST_CREATE_UNKNOWN_OUTCOME"
 #define LIST_LOOKUP_DELAY_MS "ORDERD_TEST_LIST_LOOKUP_DELAY_MS"
+#define LIST_LOAD_DELAY_MS   "ORDERD_TEST_LIST_LOAD_DELAY_MS"
 
 static int clear_env(void **state UNUSED)
 {
@@ -29,6 +30,7 @@ static int clear_env(void **state UNUSED)
     unsetenv(AMEND_UNKNOWN);
     unsetenv(CREATE_UNKNOWN);
     unsetenv(LIST_LOOKUP_DELAY_MS);
+    unsetenv(LIST_LOAD_DELAY_MS);
     return 0;
 }
 
@@ -40,6 +42,7 @@ static void test_all_off_without_env(void **state UNUSED)
     assert_false(hooks.amend_unknown_outcome);
     assert_false(hooks.create_unknown_outcome);
     assert_int_equal(hooks.list_lookup_delay_ms, 0);
+    assert_int_equal(hooks.list_load_delay_ms, 0);
 }
 
 static bool amend_unknown(test_hooks h)
@@ -89,11 +92,15 @@ static void test_unsafe_classic_cache_only_for_1(void **state UNUSED)
     assert_int_equal(test_hooks_from_env().fill_delay_ms, 0);
 }
 
-/* Both delays take 1..999 ms and ignore anything else; each is its own
- * switch: setting one leaves the other off.  delay and other pick the
- * two fields. */
-static void check_delay_switch(const char *name, long (*delay)(const test_hooks *),
-                               long (*other)(const test_hooks *))
+/* Every delay hook's, summed. */
+static long all_delays(const test_hooks *h)
+{
+    return h->fill_delay_ms + h->list_lookup_delay_ms + h->list_load_delay_ms;
+}
+
+/* Each delay takes 1..999 ms and ignores anything else; each is its own
+ * switch: setting one leaves the others off.  delay picks its field. */
+static void check_delay_switch(const char *name, long (*delay)(const test_hooks *))
 {
     static const struct {
         const char *value;
@@ -108,7 +115,7 @@ static void check_delay_switch(const char *name, long (*delay)(const test_hooks 
         if (delay(&hooks) != cases[i].ms)
             fail_msg("%s=\"%s\": %ld, expected %ld", name, cases[i].value, delay(&hooks),
                      cases[i].ms);
-        assert_int_equal(other(&hooks), 0);
+        assert_int_equal(all_delays(&hooks), delay(&hooks));
         assert_false(hooks.unsafe_classic_cache);
     }
 }
@@ -123,14 +130,24 @@ static long list_lookup_delay(const test_hooks *h)
     return h->list_lookup_delay_ms;
 }
 
+static long list_load_delay(const test_hooks *h)
+{
+    return h->list_load_delay_ms;
+}
+
 static void test_fill_delay_in_range(void **state UNUSED)
 {
-    check_delay_switch(FILL_DELAY_MS, fill_delay, list_lookup_delay);
+    check_delay_switch(FILL_DELAY_MS, fill_delay);
 }
 
 static void test_list_lookup_delay_in_range(void **state UNUSED)
 {
-    check_delay_switch(LIST_LOOKUP_DELAY_MS, list_lookup_delay, fill_delay);
+    check_delay_switch(LIST_LOOKUP_DELAY_MS, list_lookup_delay);
+}
+
+static void test_list_load_delay_in_range(void **state UNUSED)
+{
+    check_delay_switch(LIST_LOAD_DELAY_MS, list_load_delay);
 }
 
 int main(void)
@@ -143,6 +160,7 @@ int main(void)
         cmocka_unit_test_setup(test_create_unknown_outcome_only_for_1_and_apart_from_amends,
                                clear_env),
         cmocka_unit_test_setup(test_list_lookup_delay_in_range, clear_env),
+        cmocka_unit_test_setup(test_list_load_delay_in_range, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,6 +154,7 @@ typedef enum metric_histogram_id {
     HISTOGRAM_READ_LOAD_BATCH,      /* jobs per PostgreSQL read of the batched reader */
     HISTOGRAM_WRITE_BATCH,          /* orders per group commit of the batched writer */
     HISTOGRAM_AMEND_BATCH,          /* PATCHes and DELETEs per group commit of the amender */
+    HISTOGRAM_LIST_LOAD_BATCH,      /* list pages per PostgreSQL statement of the list loader */
     HISTOGRAM_COUNT
 } metric_histogram_id;
 

@@ -88,6 +88,26 @@ orderd_err order_db_get_many(db_conn *conn, const int64_t *ids, int n, order **r
 orderd_err order_db_list(db_conn *conn, const order_list_query *q, order **rows, int *count,
                          bool *has_more);
 
+/* One page of a list: rows (malloc'd, count of them; the caller clears
+ * each with order_clear and frees the array), and whether more exist. */
+typedef struct order_list_page {
+    order *rows;
+    int count;
+    bool has_more;
+} order_list_page;
+
+/* Can q's page be read with others in order_db_list_customers?  A
+ * customer's orders, without a status filter: the page customers read. */
+bool order_db_list_combines(const order_list_query *q);
+
+/*
+ * The pages of n queries (each order_db_list_combines) in one statement:
+ * pages[i] is what order_db_list gives for qs[i].  On an error every page
+ * is left empty.
+ */
+orderd_err order_db_list_customers(db_conn *conn, const order_list_query *const *qs, int n,
+                                   order_list_page *pages);
+
 /*
  * A PATCH (a status change) or a DELETE of one existing order, for
  * order_db_amend_many.

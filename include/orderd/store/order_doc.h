@@ -42,6 +42,12 @@ orderd_err order_doc_from_stored_json(char *json, order_doc *doc);
 /* Frees doc->json and zeroes the doc. NULL-safe. */
 void order_doc_clear(order_doc *doc);
 
+/* A list page as the API answers it, {"data":[...],"next_cursor":
+ * "..."|null}, into *json (malloc'd, the caller's) and *len; takes
+ * nothing from rows.  ORDERD_ERR_INTERNAL when out of memory. */
+orderd_err order_page_to_json(const order *rows, int count, bool has_more, char **json,
+                              size_t *len);
+
 /*
  * The answer to one read: err ORDERD_OK with doc (the callee owns
  * doc->json), ORDERD_ERR_NOT_FOUND, or an error; cache_status says where

@@ -7,6 +7,8 @@
  *   order_store.c   lists from PostgreSQL, then a fill: the one call
  *                   that blocks; call it from I/O workers only.
  *   list_reader.c   list pages Redis holds, in batches on its own thread.
+ *   list_loader.c   customers' list pages from PostgreSQL, several per
+ *                   statement, on its own threads.
  *   order_reader.c  GET /orders/:id in batches on its own threads: Redis,
  *                   then PostgreSQL for the misses, then a versioned fill
  *                   of Redis and the hot cache.
@@ -131,6 +133,28 @@ int order_store_list_lookup_async(order_store *store, const order_list_query *q,
 orderd_err order_store_list(order_store *store, const order_list_query *q, uint64_t deadline_ns,
                             bool fresh, const char *known_generation, char **json, size_t *len,
                             const char **cache_status);
+
+/*
+ * The answer to one list page read by the list loader: err ORDERD_OK with
+ * json (malloc'd, the callee's) and len, else an error and json NULL;
+ * cache_status says what the caches did.  Runs on a loader thread and
+ * must not block.
+ */
+typedef void (*order_list_done)(void *arg, orderd_err err, char *json, size_t len,
+                                const char *cache_status);
+
+/*
+ * A customer's list page from PostgreSQL in the list loader's next
+ * statement (list_loader.h), then into process memory and, filed under
+ * known_generation, into Redis, as order_store_list does.  Does not
+ * block.  known_generation must be the generation a lookup that missed
+ * this page just read; NULL only without Redis ("BYPASS").  -1 (done not
+ * called) for a page the loader does not take (order_db_list_combines),
+ * with Redis but no generation, or when stopping: order_store_list on an
+ * I/O worker then reads it, as before.
+ */
+int order_store_list_read_async(order_store *store, const order_list_query *q, uint64_t deadline_ns,
+                                const char *known_generation, order_list_done done, void *arg);
 
 /*
  * Answers every queued batched read and create and refuses new ones
