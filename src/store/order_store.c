@@ -245,8 +245,11 @@ void order_store_stop(order_store *store)
     if (!store)
         return;
     order_reader_stop(store->reader);
-    list_loader_stop(store->loader); /* it fills through the list reader */
+    /* the list reader's last misses still find the loader running; the
+     * loader's last fills are then refused by the stopped reader (and
+     * dropped: the next process to miss those pages fills them) */
     list_reader_stop(store->lists);
+    list_loader_stop(store->loader);
     order_writer_stop(store->writer);
     order_amender_stop(store->amender);
 }
