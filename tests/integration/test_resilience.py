@@ -105,15 +105,25 @@ class LockedTableTest(StackTestCase):
             self.assertIn(resp.status, (503, 504), resp)
             self.assertLess(seconds, self.DEADLINE_MS / 1000 + margin, elapsed)
 
-    def test_reads_also_end_by_the_deadline(self):
-        order = self.create_order()
+    def assert_read_ends_by_the_deadline(self, path):
+        """GET path behind the lock: a problem (503 or 504) by the deadline,
+        then 200 once the lock is gone."""
         with LockSession(self.stack.db_url):
             start = time.monotonic()
-            resp = self.c.get(f"/orders/{order['id']}")
+            resp = self.c.get(path)
             elapsed = time.monotonic() - start
         self.assertIn(resp.status, (503, 504), resp)
         self.assert_problem(resp, resp.status)
         self.assertLess(elapsed, self.DEADLINE_MS / 1000 + 1.0)
+        self.assertEqual(self.c.get(path).status, 200)
+
+    def test_reads_also_end_by_the_deadline(self):
+        self.assert_read_ends_by_the_deadline(f"/orders/{self.create_order()['id']}")
+
+    def test_list_pages_also_end_by_the_deadline(self):
+        # a customer's page is read by the list loader, not an I/O worker
+        order = self.create_order()
+        self.assert_read_ends_by_the_deadline(f"/orders?customer_id={order['customer_id']}")
 
 
 class ReconnectBehindLockTest(StackTestCase):
@@ -238,6 +248,9 @@ class PostgresRestartTest(unittest.TestCase):
             resp = self.post()
             self.assertEqual(resp.status, 503, resp)
             self.assertEqual(resp.header("Content-Type").split(";")[0], "application/problem+json")
+            listed = self.stack.get(f"/orders?customer_id={new_customer_id()}")
+            self.assertEqual(listed.status, 503, listed)
+            self.assertEqual(listed.header("Content-Type").split(";")[0], "application/problem+json")
             ready = self.stack.get("/readyz")
             self.assertEqual(ready.status, 503, ready)
             self.assertEqual(probe_healthz(self.stack)[0], 200)
