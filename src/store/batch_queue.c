@@ -92,6 +92,14 @@ int batch_queue_take(batch_queue *q, batch_item **batch, int max)
     return n;
 }
 
+int batch_queue_take_ready(batch_queue *q, batch_item **batch, int max)
+{
+    pthread_mutex_lock(&q->lock);
+    int n = take_locked(q, batch, max);
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 /* The first consumer's take: as batch_queue_take, and it marks the time
  * its batch starts (0 while it waits), which the standbys go by. */
 static int take_first(batch_queue *q, batch_item **batch, int max)

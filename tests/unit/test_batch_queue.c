@@ -42,6 +42,30 @@ static void take_hands_out_oldest_first_up_to_max(void **state)
     batch_queue_destroy(&q);
 }
 
+static void take_ready_hands_out_what_is_queued_and_never_waits(void **state)
+{
+    (void)state;
+    batch_queue q;
+    batch_queue_init(&q);
+    batch_item *batch[ITEMS];
+    /* empty and running: a blocking take would wait here for ever */
+    assert_int_equal(batch_queue_take_ready(&q, batch, ITEMS), 0);
+    push_all(&q);
+    assert_int_equal(batch_queue_take_ready(&q, batch, 2), 2);
+    assert_ptr_equal(batch[0], &items[0]);
+    assert_ptr_equal(batch[1], &items[1]);
+    assert_int_equal(batch_queue_take_ready(&q, batch, ITEMS), 3);
+    for (int i = 0; i < 3; i++)
+        assert_ptr_equal(batch[i], &items[i + 2]);
+    assert_int_equal(batch_queue_take_ready(&q, batch, ITEMS), 0);
+    /* emptied and refilled: the tail was reset */
+    assert_true(batch_queue_push(&q, &items[4]));
+    assert_int_equal(batch_queue_take_ready(&q, batch, ITEMS), 1);
+    assert_ptr_equal(batch[0], &items[4]);
+    batch_queue_stop(&q);
+    batch_queue_destroy(&q);
+}
+
 static void stop_refuses_new_items_but_hands_out_the_queued(void **state)
 {
     (void)state;
@@ -460,6 +484,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(take_hands_out_oldest_first_up_to_max),
+        cmocka_unit_test(take_ready_hands_out_what_is_queued_and_never_waits),
         cmocka_unit_test(stop_refuses_new_items_but_hands_out_the_queued),
         cmocka_unit_test(stop_wakes_a_waiting_consumer),
         cmocka_unit_test(consume_runs_every_batch_until_stopped_and_empty),

@@ -58,6 +58,12 @@ bool batch_queue_push(batch_queue *q, batch_item *item);
  * queued before batch_queue_stop is still handed out.
  */
 int batch_queue_take(batch_queue *q, batch_item **batch, int max);
+/*
+ * Moves up to max items already queued into batch, oldest first, without
+ * waiting: 0 when there are none.  For a consumer that lingers to merge
+ * what arrives just after a batch it took.
+ */
+int batch_queue_take_ready(batch_queue *q, batch_item **batch, int max);
 /* Refuses new items and wakes every consumer. Idempotent; NULL-safe. */
 void batch_queue_stop(batch_queue *q);
 
