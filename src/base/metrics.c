@@ -280,6 +280,9 @@ static const struct {
                                              "Entries dropped from process memory to make "
                                              "room (capacity) or for being too old (age)"},
     [METRIC_HOT_CACHE_EVICTIONS_AGE] = {"orderd_hot_cache_evictions_total", "reason=\"age\"", NULL},
+    [METRIC_HOT_CACHE_ADMISSIONS_REFUSED] = {"orderd_hot_cache_admissions_refused_total", NULL,
+                                             "Orders read after a miss and not put in full "
+                                             "process memory: the first miss of each in a while"},
     [METRIC_HOT_LIST_HITS] = {"orderd_hot_list_hits_total", NULL,
                               "List pages answered from process memory"},
     [METRIC_HOT_LIST_EVICTIONS] = {"orderd_hot_list_evictions_total", NULL,

@@ -33,6 +33,10 @@ typedef struct shard {
     size_t count, capacity;
     hot_entry *oldest, *newest;
     atomic_uint_fast64_t seq; /* bumped by every invalidation and flush */
+    /* the doorkeeper (hot_cache_admit): fingerprints of ids refused while
+     * the shard was full, 0 for none; 2 * bucket_count slots */
+    uint32_t *refused;
+    size_t refused_mask;
 } shard;
 
 /* One stream of invalidations the cache depends on (hot_cache.h). */
@@ -98,7 +102,9 @@ hot_cache *hot_cache_create(size_t max_entries, int64_t max_age_ms, int sources)
         while (s->bucket_count < per_shard)
             s->bucket_count *= 2;
         s->buckets = calloc(s->bucket_count, sizeof *s->buckets);
-        if (!s->buckets) {
+        s->refused_mask = 2 * s->bucket_count - 1;
+        s->refused = calloc(s->refused_mask + 1, sizeof *s->refused);
+        if (!s->buckets || !s->refused) {
             hot_cache_destroy(hc);
             return NULL;
         }
@@ -156,6 +162,7 @@ void hot_cache_destroy(hot_cache *hc)
         if (s->buckets)
             clear_shard(s);
         free(s->buckets);
+        free(s->refused);
         pthread_mutex_destroy(&s->lock);
     }
     free(hc);
@@ -266,6 +273,27 @@ bool hot_cache_holds(hot_cache *hc, int64_t id)
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id)
 {
     return atomic_load(&shard_of(hc, id)->seq);
+}
+
+bool hot_cache_admit(hot_cache *hc, int64_t id)
+{
+    shard *s = shard_of(hc, id);
+    /* a hash of its own: the shard's and the bucket's bits are alike
+     * for every id of a shard */
+    uint64_t h = (uint64_t)id * UINT64_C(0xc2b2ae3d27d4eb4f);
+    h ^= h >> 31;
+    uint32_t fingerprint = (uint32_t)(h >> 40) | 1; /* never 0, the empty slot */
+    pthread_mutex_lock(&s->lock);
+    uint32_t *slot = &s->refused[(h >> 7) & s->refused_mask];
+    bool admit = s->count < s->capacity || *slot == fingerprint || find(s, id);
+    if (!admit)
+        *slot = fingerprint;
+    else if (*slot == fingerprint)
+        *slot = 0; /* admitted: a later refusal of it starts over */
+    pthread_mutex_unlock(&s->lock);
+    if (!admit)
+        metric_inc(METRIC_HOT_CACHE_ADMISSIONS_REFUSED);
+    return admit;
 }
 
 void hot_cache_put(hot_cache *hc, int64_t id, int64_t version, const char *json, size_t len,

@@ -371,7 +371,7 @@ static fill_batch *prepare_fills(order_reader *r, read_job **jobs, int n, order_
         if (job->bypass || now >= job->link.deadline_ns || fill_batch_has(fb, job->id))
             continue;
         order_doc *d = find_doc(docs, count, job->id);
-        if (d && r->opts.hot)
+        if (d && r->opts.hot && hot_cache_admit(r->opts.hot, job->id))
             hot_cache_put(r->opts.hot, job->id, d->version, d->json, d->len, job->ticket);
         if (!job->skipped_lookup)
             fill_batch_add(fb, job->id, d, job->link.deadline_ns);

@@ -125,6 +125,42 @@ static void a_blob_outlives_its_invalidation(void **state)
     blob_release(b);
 }
 
+static void a_full_cache_admits_an_order_on_its_second_offer(void **state)
+{
+    (void)state;
+    int sock[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
+    hot_cache *hc = hot_cache_create(64, 60000, 1); /* about one entry per shard */
+    hot_cache_set_online(hc, 0, true, sock[0]);
+    /* with room, every order is admitted at once */
+    assert_true(hot_cache_admit(hc, 1));
+    assert_true(hot_cache_admit(hc, 1));
+    for (int64_t id = 1; id <= 10000; id++)
+        put(hc, id, 1, "x"); /* every shard full */
+    /* an order it holds is admitted (a newer version replaces it) */
+    assert_true(hot_cache_admit(hc, 10000));
+    uint64_t refused_before = metric_get(METRIC_HOT_CACHE_ADMISSIONS_REFUSED);
+    int refused = 0, admitted_second = 0;
+    for (int64_t id = 20001; id <= 20100; id++) {
+        if (!hot_cache_admit(hc, id)) {
+            refused++;
+            admitted_second += hot_cache_admit(hc, id); /* its second offer */
+        }
+    }
+    assert_int_equal(refused, 100); /* full: no first offer gets in */
+    assert_int_equal(admitted_second, 100);
+    assert_int_equal(metric_get(METRIC_HOT_CACHE_ADMISSIONS_REFUSED) - refused_before, 100);
+    /* admitted once, the slot was cleared: the next full-cache offer of
+     * the same order, if it was evicted meanwhile, is a first one again */
+    assert_false(hot_cache_admit(hc, 20001));
+    /* a flush makes room: admitted at once */
+    hot_cache_flush(hc);
+    assert_true(hot_cache_admit(hc, 30001));
+    hot_cache_destroy(hc);
+    close(sock[0]);
+    close(sock[1]);
+}
+
 static void full_shards_evict_the_oldest(void **state)
 {
     (void)state;
@@ -284,6 +320,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(representations_die_with_their_entry, setup, teardown),
         cmocka_unit_test(full_shards_evict_the_oldest),
+        cmocka_unit_test(a_full_cache_admits_an_order_on_its_second_offer),
         cmocka_unit_test(entries_older_than_max_age_are_not_served),
         cmocka_unit_test(every_source_must_be_online_and_quiet),
     };

@@ -126,6 +126,7 @@ typedef enum metric_id {
     METRIC_HOT_CACHE_HITS,               /* answered from process memory */
     METRIC_HOT_CACHE_EVICTIONS_CAPACITY, /* the oldest entry made room for a new one */
     METRIC_HOT_CACHE_EVICTIONS_AGE,      /* an entry past its maximum age was dropped */
+    METRIC_HOT_CACHE_ADMISSIONS_REFUSED, /* a first miss not put in a full hot cache */
     METRIC_HOT_LIST_HITS,                /* a list page answered from process memory */
     METRIC_HOT_LIST_EVICTIONS,           /* the oldest list page made room for a new one */
     METRIC_HOT_LIST_GATE_CLOSED,    /* a list page held back while an invalidation was pending */

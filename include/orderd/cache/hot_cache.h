@@ -90,6 +90,19 @@ void hot_cache_attach(hot_cache *hc, int64_t id, int64_t version, hot_cache_repr
  * answer may be out of date by the time it is used. */
 bool hot_cache_holds(hot_cache *hc, int64_t id);
 
+/*
+ * Whether an order read after a miss should be put: yes while id's shard
+ * has room or holds id; when the shard is full, only on the second time
+ * in a while that id is offered (a doorkeeper, as in TinyLFU).  Why: with
+ * far more orders read than the cache holds, every put evicted one, at
+ * the cost of a malloc, a copy and a free on the reading thread and the
+ * allocator's, and an order read once displaced one read again.  A
+ * refusal is remembered in a slot of a table twice the shard's buckets
+ * (another refusal may overwrite it) and counted.  Never a question of
+ * freshness: a put refused only costs a later miss.
+ */
+bool hot_cache_admit(hot_cache *hc, int64_t id);
+
 /* Taken before reading Redis; see rule 1. */
 uint64_t hot_cache_ticket(hot_cache *hc, int64_t id);
 /* Stores json at version unless the ticket is stale or the cache is offline. */
